@@ -1,0 +1,252 @@
+/*
+ * CVFIOShim: the kernel uAPI this project speaks, defined here rather than taken from the
+ * host's linux-libc-dev (Debian 12 ships Linux 6.1 headers: no iommufd cdev, no liveupdate).
+ *
+ * Struct and field names follow include/uapi/linux/{vfio,iommufd,liveupdate}.h of Linux 7.3 so
+ * that the Swift code reads like the C selftests. Every size and offset is checked against real
+ * uAPI headers by Tests/UAPIConformanceTests. The ioctl numbers live in Swift (UAPI.swift) and
+ * are checked by the same test.
+ *
+ * This header must never include <linux/vfio.h>, <linux/iommufd.h> or <linux/liveupdate.h>.
+ */
+#ifndef CVFIOSHIM_H
+#define CVFIOSHIM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef uint8_t vst_u8;
+typedef uint16_t vst_u16;
+typedef uint32_t vst_u32;
+typedef int32_t vst_s32;
+typedef uint64_t vst_u64;
+typedef uint64_t vst_aligned_u64 __attribute__((aligned(8)));
+
+/* ---- linux/vfio.h ------------------------------------------------------------------------ */
+
+struct vfio_info_cap_header {
+  vst_u16 id;
+  vst_u16 version;
+  vst_u32 next;
+};
+
+struct vfio_group_status {
+  vst_u32 argsz;
+  vst_u32 flags;
+};
+
+struct vfio_device_info {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_u32 num_regions;
+  vst_u32 num_irqs;
+  vst_u32 cap_offset;
+  vst_u32 pad;
+};
+
+struct vfio_region_info {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_u32 index;
+  vst_u32 cap_offset;
+  vst_aligned_u64 size;
+  vst_aligned_u64 offset;
+};
+
+struct vfio_irq_info {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_u32 index;
+  vst_u32 count;
+};
+
+/* Followed by `count` data elements (u8 bools or s32 eventfds) in the ioctl buffer. */
+struct vfio_irq_set {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_u32 index;
+  vst_u32 start;
+  vst_u32 count;
+};
+
+/* Followed by the feature's data in the ioctl buffer. */
+struct vfio_device_feature {
+  vst_u32 argsz;
+  vst_u32 flags;
+};
+
+struct vfio_device_bind_iommufd {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_s32 iommufd;
+  vst_u32 out_devid;
+  vst_aligned_u64 token_uuid_ptr;
+};
+
+struct vfio_device_attach_iommufd_pt {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_u32 pt_id;
+  vst_u32 pasid;
+};
+
+struct vfio_device_detach_iommufd_pt {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_u32 pasid;
+};
+
+struct vfio_iommu_type1_info {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_aligned_u64 iova_pgsizes;
+  vst_u32 cap_offset;
+  vst_u32 pad;
+};
+
+struct vfio_iova_range {
+  vst_u64 start;
+  vst_u64 end;
+};
+
+/* Followed by `nr_iovas` struct vfio_iova_range. */
+struct vfio_iommu_type1_info_cap_iova_range {
+  struct vfio_info_cap_header header;
+  vst_u32 nr_iovas;
+  vst_u32 reserved;
+};
+
+struct vfio_iommu_type1_dma_map {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_u64 vaddr;
+  vst_u64 iova;
+  vst_u64 size;
+};
+
+struct vfio_iommu_type1_dma_unmap {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_u64 iova;
+  vst_u64 size;
+};
+
+/* VFIO_DEVICE_FEATURE_MIGRATION data */
+struct vfio_device_feature_migration {
+  vst_aligned_u64 flags;
+};
+
+/* VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE data */
+struct vfio_device_feature_mig_state {
+  vst_u32 device_state;
+  vst_s32 data_fd;
+};
+
+/* VFIO_DEVICE_FEATURE_MIG_DATA_SIZE data */
+struct vfio_device_feature_mig_data_size {
+  vst_aligned_u64 stop_copy_length;
+};
+
+struct vfio_precopy_info {
+  vst_u32 argsz;
+  vst_u32 flags;
+  vst_aligned_u64 initial_bytes;
+  vst_aligned_u64 dirty_bytes;
+};
+
+/* ---- linux/iommufd.h --------------------------------------------------------------------- */
+
+struct iommu_destroy {
+  vst_u32 size;
+  vst_u32 id;
+};
+
+struct iommu_ioas_alloc {
+  vst_u32 size;
+  vst_u32 flags;
+  vst_u32 out_ioas_id;
+};
+
+struct iommu_iova_range {
+  vst_aligned_u64 start;
+  vst_aligned_u64 last;
+};
+
+struct iommu_ioas_iova_ranges {
+  vst_u32 size;
+  vst_u32 ioas_id;
+  vst_u32 num_iovas;
+  vst_u32 __reserved;
+  vst_aligned_u64 allowed_iovas;
+  vst_aligned_u64 out_iova_alignment;
+};
+
+struct iommu_ioas_map {
+  vst_u32 size;
+  vst_u32 flags;
+  vst_u32 ioas_id;
+  vst_u32 __reserved;
+  vst_aligned_u64 user_va;
+  vst_aligned_u64 length;
+  vst_aligned_u64 iova;
+};
+
+struct iommu_ioas_unmap {
+  vst_u32 size;
+  vst_u32 ioas_id;
+  vst_aligned_u64 iova;
+  vst_aligned_u64 length;
+};
+
+/* ---- linux/liveupdate.h ------------------------------------------------------------------ */
+
+#define VST_LIVEUPDATE_SESSION_NAME_LENGTH 64
+
+struct liveupdate_ioctl_create_session {
+  vst_u32 size;
+  vst_s32 fd;
+  vst_u8 name[VST_LIVEUPDATE_SESSION_NAME_LENGTH];
+};
+
+struct liveupdate_ioctl_retrieve_session {
+  vst_u32 size;
+  vst_s32 fd;
+  vst_u8 name[VST_LIVEUPDATE_SESSION_NAME_LENGTH];
+};
+
+struct liveupdate_session_preserve_fd {
+  vst_u32 size;
+  vst_s32 fd;
+  vst_aligned_u64 token;
+};
+
+struct liveupdate_session_retrieve_fd {
+  vst_u32 size;
+  vst_s32 fd;
+  vst_aligned_u64 token;
+};
+
+struct liveupdate_session_finish {
+  vst_u32 size;
+  vst_u32 reserved;
+};
+
+struct liveupdate_session_get_name {
+  vst_u32 size;
+  vst_u32 reserved;
+  vst_u8 name[VST_LIVEUPDATE_SESSION_NAME_LENGTH];
+};
+
+/* ---- GNU-only and variadic calls (shim.c, compiled with _GNU_SOURCE) ---------------------- */
+
+/* The ioctl choke point: returns the raw result; errno is preserved for the caller. */
+int vst_ioctl(int fd, unsigned long request, void *arg);
+int vst_ioctl_int(int fd, unsigned long request, unsigned long value);
+int vst_memfd_create(const char *name, unsigned int flags);
+int vst_eventfd(unsigned int initval, int flags);
+int vst_fallocate(int fd, int mode, off_t offset, off_t len);
+long vst_kexec_file_load(int kernel_fd, int initrd_fd, const char *cmdline, unsigned long flags);
+int vst_errno(void);
+
+#endif

@@ -1,0 +1,33 @@
+/* GNU-only and variadic calls that Swift's Glibc module cannot reach. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "CVFIOShim.h"
+
+int vst_ioctl(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
+
+int vst_ioctl_int(int fd, unsigned long request, unsigned long value) {
+  return ioctl(fd, request, value);
+}
+
+int vst_memfd_create(const char *name, unsigned int flags) { return memfd_create(name, flags); }
+
+int vst_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
+
+int vst_fallocate(int fd, int mode, off_t offset, off_t len) {
+  return fallocate(fd, mode, offset, len);
+}
+
+long vst_kexec_file_load(int kernel_fd, int initrd_fd, const char *cmdline, unsigned long flags) {
+  unsigned long len = 0;
+  while (cmdline[len]) len++;
+  return syscall(SYS_kexec_file_load, kernel_fd, initrd_fd, len + 1, cmdline, flags);
+}
+
+int vst_errno(void) { return errno; }

@@ -1,0 +1,74 @@
+// Small, errno-preserving file helpers for sysfs and /dev. Unsafe pointer work stays here.
+import CVFIOShim
+import Glibc
+import SystemPackage
+
+enum FileSystem {
+  /// Reads a whole (small) file such as a sysfs attribute.
+  static func read(_ path: String) -> Result<String, Errno> {
+    openFile(path, .readOnly).flatMap { fd in
+      defer { try? fd.close() }
+      var out: [UInt8] = []
+      var chunk = [UInt8](repeating: 0, count: 4096)
+      while true {
+        let n: Int
+        do {
+          n = try unsafe chunk.withUnsafeMutableBytes { unsafe try fd.read(into: $0) }
+        } catch let e as Errno {
+          return .failure(e)
+        } catch { return .failure(.ioError) }
+        if n == 0 { break }
+        out += chunk[..<n]
+      }
+      return .success(String(decoding: out, as: UTF8.self))
+    }
+  }
+
+  /// Writes `text` to a file with one write(2), as sysfs attributes require.
+  static func write(_ path: String, _ text: String) -> Result<Void, Errno> {
+    openFile(path, .writeOnly).flatMap { fd in
+      defer { try? fd.close() }
+      do {
+        let bytes = Array(text.utf8)
+        let n = try unsafe bytes.withUnsafeBytes { unsafe try fd.write($0) }
+        return n == bytes.count ? .success(()) : .failure(.ioError)
+      } catch let e as Errno {
+        return .failure(e)
+      } catch { return .failure(.ioError) }
+    }
+  }
+
+  static func readLink(_ path: String) -> Result<String, Errno> {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = unsafe buf.withUnsafeMutableBufferPointer { unsafe readlink(path, $0.baseAddress!, $0.count - 1) }
+    if n < 0 { return .failure(Errno(rawValue: vst_errno())) }
+    return .success(String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+  }
+
+  /// The entries of a directory, without `.` and `..`, sorted.
+  static func list(_ path: String) -> Result<[String], Errno> {
+    guard let dir = unsafe opendir(path) else { return .failure(Errno(rawValue: vst_errno())) }
+    defer { unsafe _ = closedir(dir) }
+    var names: [String] = []
+    while let entry = unsafe readdir(dir) {
+      let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        unsafe String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return .success(names.sorted())
+  }
+
+  static func exists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+  }
+
+  static func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return unsafe stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+  }
+
+  static func basename(_ path: String) -> String {
+    path.split(separator: "/").last.map(String.init) ?? path
+  }
+}

@@ -1,0 +1,53 @@
+/// The five iommu modes of the C selftests (`FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES`), in their order.
+public enum IOMMUMode: String, CaseIterable, Sendable, CustomStringConvertible {
+  case vfioType1 = "vfio_type1_iommu"
+  case vfioType1v2 = "vfio_type1v2_iommu"
+  case iommufdCompatType1 = "iommufd_compat_type1"
+  case iommufdCompatType1v2 = "iommufd_compat_type1v2"
+  case iommufd = "iommufd"
+
+  /// libvfio's `default_iommu_mode`.
+  public static let `default` = IOMMUMode.iommufd
+
+  /// Looks a mode up by its C name, throwing `VFIOError.unknownIOMMUMode`.
+  public init(named name: String) throws(VFIOError) {
+    guard let m = IOMMUMode(rawValue: name) else { throw .unknownIOMMUMode(name) }
+    self = m
+  }
+
+  public var description: String { rawValue }
+
+  /// The container node a group is attached to, nil for the iommufd (cdev) mode.
+  public var containerPath: String? {
+    switch self {
+    case .vfioType1, .vfioType1v2: "/dev/vfio/vfio"
+    case .iommufdCompatType1, .iommufdCompatType1v2: "/dev/iommu"
+    case .iommufd: nil
+    }
+  }
+
+  /// The `VFIO_SET_IOMMU` type; 0 in iommufd mode.
+  public var iommuType: UInt32 {
+    switch self {
+    case .vfioType1, .iommufdCompatType1: VFIO.TYPE1_IOMMU
+    case .vfioType1v2, .iommufdCompatType1v2: VFIO.TYPE1v2_IOMMU
+    case .iommufd: 0
+    }
+  }
+
+  /// Whether devices are reached through an IOMMU group and a container (the four legacy-style
+  /// modes) rather than through their cdev bound to an iommufd.
+  public var usesContainer: Bool { containerPath != nil }
+
+  /// What the mode needs from the kernel, in words.
+  public var requirements: String {
+    switch self {
+    case .vfioType1, .vfioType1v2:
+      "the VFIO container /dev/vfio/vfio (CONFIG_VFIO_CONTAINER) with VFIO_SET_IOMMU type \(iommuType) (vfio_iommu_type1)"
+    case .iommufdCompatType1, .iommufdCompatType1v2:
+      "/dev/iommu (iommufd) used as a VFIO container, VFIO_SET_IOMMU type \(iommuType)"
+    case .iommufd:
+      "/dev/iommu (iommufd) and the device's VFIO cdev /dev/vfio/devices/vfioN (CONFIG_VFIO_DEVICE_CDEV)"
+    }
+  }
+}

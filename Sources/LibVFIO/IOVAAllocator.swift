@@ -1,0 +1,58 @@
+/// An inclusive IOVA range `[start, last]`, as the kernel reports usable IOVA space.
+public struct IOVARange: Equatable, Sendable, CustomStringConvertible {
+  public var start: UInt64
+  public var last: UInt64
+  public init(start: UInt64, last: UInt64) {
+    self.start = start
+    self.last = last
+  }
+  public var description: String { "[0x\(String(start, radix: 16)), 0x\(String(last, radix: 16))]" }
+}
+
+/// Hands out naturally aligned IOVAs from the ranges the IOMMU reports, like libvfio's
+/// `iova_allocator.c`: power-of-two sizes, aligned up to their size, never crossing a range.
+public struct IOVAAllocator: Sendable {
+  public let ranges: [IOVARange]
+  private var rangeIndex = 0
+  private var rangeOffset: UInt64 = 0
+
+  public enum AllocationError: Error, Equatable, CustomStringConvertible {
+    case sizeNotPowerOfTwo(UInt64)
+    case outOfSpace(UInt64)
+    public var description: String {
+      switch self {
+      case .sizeNotPowerOfTwo(let s): "IOVA allocation size 0x\(String(s, radix: 16)) is not a non-zero power of two"
+      case .outOfSpace(let s): "IOVA allocator out of space (size 0x\(String(s, radix: 16)))"
+      }
+    }
+  }
+
+  public init(ranges: [IOVARange]) {
+    self.ranges = ranges
+  }
+
+  public mutating func allocate(size: UInt64) throws(AllocationError) -> UInt64 {
+    guard size > 0, size & (size - 1) == 0 else { throw .sizeNotPowerOfTwo(size) }
+    while rangeIndex < ranges.count {
+      let range = ranges[rangeIndex]
+      let (base, o1) = range.start.addingReportingOverflow(rangeOffset)
+      let (up, o2) = base.addingReportingOverflow(size - 1)
+      if !o1 && !o2 {
+        let iova = up & ~(size - 1)
+        let (last, o3) = iova.addingReportingOverflow(size - 1)
+        if !o3 && iova >= range.start && last <= range.last {
+          if last == range.last {
+            rangeIndex += 1
+            rangeOffset = 0
+          } else {
+            rangeOffset = last + 1 - range.start
+          }
+          return iova
+        }
+      }
+      rangeIndex += 1
+      rangeOffset = 0
+    }
+    throw .outOfSpace(size)
+  }
+}

@@ -1,0 +1,103 @@
+import CVFIOShim
+import Glibc
+import SystemPackage
+
+/// A region of this process's address space from `mmap` (a BAR, a DMA buffer, a memfd view).
+/// Accessors are bounds-checked; `unmap()` runs once and deinit unmaps too.
+public final class MappedMemory {
+  /// The host virtual address, for DMA maps and for printing.
+  public let address: UInt
+  public let size: Int
+  private var mapped = true
+
+  init(address: UInt, size: Int) {
+    self.address = address
+    self.size = size
+  }
+
+  deinit { unmap() }
+
+  public func unmap() {
+    guard mapped else { return }
+    mapped = false
+    unsafe _ = munmap(UnsafeMutableRawPointer(bitPattern: address), size)
+  }
+
+  private func pointer(_ offset: Int, _ width: Int) -> UnsafeMutableRawPointer {
+    precondition(mapped, "access to an unmapped region")
+    precondition(offset >= 0 && offset + width <= size, "access at offset \(offset) past the region's \(size) bytes")
+    return unsafe UnsafeMutableRawPointer(bitPattern: address)! + offset
+  }
+
+  /// A volatile-width load (one access of `T`'s size), suitable for MMIO.
+  public func load<T: FixedWidthInteger>(at offset: Int, as: T.Type = T.self) -> T {
+    unsafe pointer(offset, MemoryLayout<T>.size).loadUnaligned(as: T.self)
+  }
+
+  public func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+    unsafe pointer(offset, MemoryLayout<T>.size).storeBytes(of: value, as: T.self)
+  }
+
+  /// Fills `[offset, offset+count)` with `byte`.
+  public func fill(_ byte: UInt8, at offset: Int = 0, count: Int? = nil) {
+    let n = count ?? size - offset
+    unsafe pointer(offset, n).initializeMemory(as: UInt8.self, repeating: byte, count: n)
+  }
+
+  /// Copies bytes out of the region.
+  public func bytes(at offset: Int = 0, count: Int) -> [UInt8] {
+    let p = unsafe pointer(offset, count)
+    return unsafe Array(UnsafeRawBufferPointer(start: p, count: count))
+  }
+
+  public func write(_ bytes: [UInt8], at offset: Int = 0) {
+    let p = unsafe pointer(offset, bytes.count)
+    unsafe bytes.withUnsafeBytes { unsafe p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+  }
+
+  // MARK: creating mappings
+
+  public struct Protection: OptionSet, Sendable {
+    public let rawValue: CInt
+    public init(rawValue: CInt) { self.rawValue = rawValue }
+    public static let read = Protection(rawValue: PROT_READ)
+    public static let write = Protection(rawValue: PROT_WRITE)
+  }
+
+  /// Anonymous private memory (`MAP_ANONYMOUS|MAP_PRIVATE`), as the DMA tests use.
+  public static func anonymous(size: Int, extraFlags: CInt = 0) -> Result<MappedMemory, Errno> {
+    map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | extraFlags, -1, 0)
+  }
+
+  /// A shared mapping of `fd` at `offset`.
+  public static func shared(_ fd: FileDescriptor, offset: Int64, size: Int, protection: Protection = [.read, .write]) -> Result<MappedMemory, Errno> {
+    map(nil, size, protection.rawValue, MAP_SHARED, fd.rawValue, offset)
+  }
+
+  /// Reserves `size` bytes of address space such that `address % align == offset`
+  /// (libvfio's `mmap_reserve`), then maps `fd` there with `MAP_SHARED|MAP_FIXED`.
+  static func sharedAligned(_ fd: FileDescriptor, fileOffset: Int64, size: Int, align: Int, protection: Protection) -> Result<MappedMemory, Errno> {
+    precondition(align > 0 && align & (align - 1) == 0)
+    let total = size + align
+    guard let base = unsafe mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+      return .failure(Errno(rawValue: vst_errno()))
+    }
+    let start = UInt(bitPattern: base)
+    let aligned = (start + UInt(align) - 1) & ~(UInt(align) - 1)
+    // Trim the head and tail so only [aligned, aligned + size) stays reserved.
+    if aligned > start { unsafe _ = munmap(base, Int(aligned - start)) }
+    let end = aligned + UInt(size)
+    let totalEnd = start + UInt(total)
+    if totalEnd > end { unsafe _ = munmap(UnsafeMutableRawPointer(bitPattern: end), Int(totalEnd - end)) }
+    let r = map(UnsafeMutableRawPointer(bitPattern: aligned), size, protection.rawValue, MAP_SHARED | MAP_FIXED, fd.rawValue, fileOffset)
+    if case .failure = r { unsafe _ = munmap(UnsafeMutableRawPointer(bitPattern: aligned), size) }
+    return r
+  }
+
+  private static func map(_ addr: UnsafeMutableRawPointer?, _ size: Int, _ prot: CInt, _ flags: CInt, _ fd: CInt, _ offset: Int64) -> Result<MappedMemory, Errno> {
+    guard let p = unsafe mmap(addr, size, prot, flags, fd, off_t(offset)), p != MAP_FAILED else {
+      return .failure(Errno(rawValue: vst_errno()))
+    }
+    return .success(MappedMemory(address: UInt(bitPattern: p), size: size))
+  }
+}

@@ -1,0 +1,176 @@
+import SystemPackage
+
+/// Where the kernel's PCI and device interfaces live. Tests point this at fixture trees.
+public struct SystemPaths: Sendable, Equatable {
+  /// `/sys/bus/pci`
+  public var pciBus: String
+  /// `/dev`
+  public var dev: String
+
+  public init(pciBus: String = "/sys/bus/pci", dev: String = "/dev") {
+    self.pciBus = pciBus
+    self.dev = dev
+  }
+
+  public static let system = SystemPaths()
+}
+
+/// Reads and writes a PCI device's sysfs attributes, like libvfio's `sysfs.c` and the
+/// selftests' `setup.sh`/`cleanup.sh`. Every error names the attribute and the device.
+public struct PCISysfs: Sendable {
+  public let paths: SystemPaths
+
+  public init(paths: SystemPaths = .system) { self.paths = paths }
+
+  public func devicePath(_ a: PCIAddress) -> String { "\(paths.pciBus)/devices/\(a)" }
+
+  /// Whether `a` names a PCI device present in sysfs.
+  public func exists(_ a: PCIAddress) -> Bool { FileSystem.isDirectory(devicePath(a)) }
+
+  /// Throws `VFIOError.noSuchDevice` unless the device exists.
+  public func requireDevice(_ a: PCIAddress) throws(VFIOError) {
+    guard exists(a) else { throw .noSuchDevice(a.description) }
+  }
+
+  func attribute(_ a: PCIAddress, _ name: String) throws(VFIOError) -> String {
+    try requireDevice(a)
+    return try FileSystem.read("\(devicePath(a))/\(name)").get("read(\(name))", device: a.description)
+      .trimmingWhitespace()
+  }
+
+  func integer(_ a: PCIAddress, _ name: String) throws(VFIOError) -> Int {
+    let text = try attribute(a, name)
+    guard let v = parseCInteger(text) else {
+      throw .unexpected(operation: "read(\(name))", device: a.description, detail: "not an integer: '\(text)'")
+    }
+    return v
+  }
+
+  /// The IOMMU group number (`iommu_group` link).
+  public func iommuGroup(_ a: PCIAddress) throws(VFIOError) -> Int {
+    try requireDevice(a)
+    let link = try FileSystem.readLink("\(devicePath(a))/iommu_group").get("readlink(iommu_group)", device: a.description)
+    guard let n = Int(FileSystem.basename(link)) else {
+      throw .unexpected(operation: "readlink(iommu_group)", device: a.description, detail: "not a group number: '\(link)'")
+    }
+    return n
+  }
+
+  /// The bound driver's name, or nil when no driver is bound.
+  public func driver(_ a: PCIAddress) throws(VFIOError) -> String? {
+    try requireDevice(a)
+    switch FileSystem.readLink("\(devicePath(a))/driver") {
+    case .success(let link): return FileSystem.basename(link)
+    case .failure(.noSuchFileOrDirectory): return nil
+    case .failure(let e): throw .syscall(operation: "readlink(driver)", device: a.description, errno: e)
+    }
+  }
+
+  /// `driver_override`, or nil when it is unset (`(null)` or empty).
+  public func driverOverride(_ a: PCIAddress) throws(VFIOError) -> String? {
+    let v = try attribute(a, "driver_override")
+    return v.isEmpty || v == "(null)" ? nil : v
+  }
+
+  public func vendorID(_ a: PCIAddress) throws(VFIOError) -> UInt16 { UInt16(truncatingIfNeeded: try integer(a, "vendor")) }
+  public func deviceID(_ a: PCIAddress) throws(VFIOError) -> UInt16 { UInt16(truncatingIfNeeded: try integer(a, "device")) }
+  public func pciClass(_ a: PCIAddress) throws(VFIOError) -> UInt32 { UInt32(truncatingIfNeeded: try integer(a, "class")) }
+
+  /// The NUMA node, -1 when the platform has none.
+  public func numaNode(_ a: PCIAddress) throws(VFIOError) -> Int { try integer(a, "numa_node") }
+
+  /// `sriov_totalvfs`, or nil when the device has no SR-IOV capability (no such attribute).
+  public func sriovTotalVFs(_ a: PCIAddress) throws(VFIOError) -> Int? {
+    try requireDevice(a)
+    guard FileSystem.exists("\(devicePath(a))/sriov_totalvfs") else { return nil }
+    return try integer(a, "sriov_totalvfs")
+  }
+
+  public func sriovNumVFs(_ a: PCIAddress) throws(VFIOError) -> Int? {
+    try requireDevice(a)
+    guard FileSystem.exists("\(devicePath(a))/sriov_numvfs") else { return nil }
+    return try integer(a, "sriov_numvfs")
+  }
+
+  public func setSriovNumVFs(_ a: PCIAddress, _ n: Int) throws(VFIOError) {
+    try write(a, "sriov_numvfs", "\(n)")
+  }
+
+  /// The address of VF `index` of PF `a` (`virtfn<index>` link).
+  public func virtualFunction(_ a: PCIAddress, index: Int) throws(VFIOError) -> PCIAddress {
+    try requireDevice(a)
+    let link = try FileSystem.readLink("\(devicePath(a))/virtfn\(index)").get("readlink(virtfn\(index))", device: a.description)
+    return try PCIAddress(parsing: FileSystem.basename(link))
+  }
+
+  /// The VFIO cdev of a device bound to a VFIO driver: `/dev/vfio/devices/vfioN`, found as the
+  /// first `vfio*` entry of `vfio-dev/`. Nil when the kernel has no cdev for it.
+  public func vfioCdevPath(_ a: PCIAddress) throws(VFIOError) -> String? {
+    try requireDevice(a)
+    guard case .success(let entries) = FileSystem.list("\(devicePath(a))/vfio-dev") else { return nil }
+    guard let name = entries.first(where: { $0.hasPrefix("vfio") }) else { return nil }
+    return "\(paths.dev)/vfio/devices/\(name)"
+  }
+
+  /// The group node, `/dev/vfio/<group>`.
+  public func vfioGroupPath(_ a: PCIAddress) throws(VFIOError) -> String {
+    "\(paths.dev)/vfio/\(try iommuGroup(a))"
+  }
+
+  // MARK: binding (setup.sh / cleanup.sh)
+
+  public func setDriverOverride(_ a: PCIAddress, _ driver: String?) throws(VFIOError) {
+    // An empty write clears the override ("\n" is what cleanup.sh writes).
+    try write(a, "driver_override", driver ?? "\n")
+  }
+
+  /// Unbinds the device from its current driver; a no-op when none is bound.
+  public func unbind(_ a: PCIAddress) throws(VFIOError) {
+    guard let d = try driver(a) else { return }
+    try writeBus("drivers/\(d)/unbind", a.description, device: a)
+  }
+
+  /// Binds to `driver` through `drivers/<driver>/bind`.
+  public func bind(_ a: PCIAddress, to driver: String) throws(VFIOError) {
+    try writeBus("drivers/\(driver)/bind", a.description, device: a)
+  }
+
+  /// Asks the PCI core to probe the device (honours driver_override).
+  public func probe(_ a: PCIAddress) throws(VFIOError) {
+    try writeBus("drivers_probe", a.description, device: a)
+  }
+
+  func write(_ a: PCIAddress, _ name: String, _ value: String) throws(VFIOError) {
+    try requireDevice(a)
+    try FileSystem.write("\(devicePath(a))/\(name)", value).get("write(\(name), \"\(value.trimmingWhitespace())\")", device: a.description)
+  }
+
+  func writeBus(_ relative: String, _ value: String, device a: PCIAddress) throws(VFIOError) {
+    try FileSystem.write("\(paths.pciBus)/\(relative)", value).get("write(\(paths.pciBus)/\(relative))", device: a.description)
+  }
+}
+
+extension String {
+  func trimmingWhitespace() -> String {
+    var s = Substring(self)
+    while let c = s.first, c.isWhitespace { s.removeFirst() }
+    while let c = s.last, c.isWhitespace { s.removeLast() }
+    return String(s)
+  }
+}
+
+/// `strtol(s, NULL, 0)`-style parsing: `0x` hex, leading `0` octal, else decimal, optional sign.
+func parseCInteger(_ text: String) -> Int? {
+  var s = Substring(text.trimmingWhitespace())
+  var negative = false
+  if s.first == "-" { negative = true; s.removeFirst() } else if s.first == "+" { s.removeFirst() }
+  let value: Int?
+  if s.hasPrefix("0x") || s.hasPrefix("0X") {
+    value = Int(s.dropFirst(2), radix: 16)
+  } else if s.count > 1 && s.hasPrefix("0") {
+    value = Int(s.dropFirst(), radix: 8)
+  } else {
+    value = Int(s)
+  }
+  return value.map { negative ? -$0 : $0 }
+}

@@ -1,0 +1,72 @@
+import SystemPackage
+
+/// Every failure LibVFIO reports: what was attempted, on which device, and why.
+public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
+  /// A system call failed: the operation (`ioctl(VFIO_GROUP_GET_DEVICE_FD)`, `open(/dev/vfio/7)`),
+  /// the device or object it was for, and the errno.
+  case syscall(operation: String, device: String, errno: Errno)
+  /// A PCI address that does not parse as `DDDD:BB:DD.F` or `BB:DD.F`.
+  case invalidAddress(String)
+  /// An iommu mode name that is not one of the five the C selftests use.
+  case unknownIOMMUMode(String)
+  /// A well-formed address with no device behind it in sysfs.
+  case noSuchDevice(String)
+  /// The kernel answered, but not as the uAPI promises (for example a group that is not viable).
+  case unexpected(operation: String, device: String, detail: String)
+
+  /// The errno, when the failure is a system call's.
+  public var errno: Errno? {
+    if case .syscall(_, _, let e) = self { return e }
+    return nil
+  }
+
+  public var description: String {
+    switch self {
+    case .syscall(let op, let dev, let e):
+      return "\(op) failed for \(dev): \(Errno.name(of: e)) (\(e.rawValue)): \(e)"
+    case .invalidAddress(let s):
+      return "invalid PCI address '\(s)': expected DDDD:BB:DD.F or BB:DD.F (hex)"
+    case .unknownIOMMUMode(let s):
+      return "unknown iommu mode '\(s)': expected one of \(IOMMUMode.allCases.map(\.rawValue).joined(separator: ", "))"
+    case .noSuchDevice(let s):
+      return "no PCI device \(s) (nothing at /sys/bus/pci/devices/\(s))"
+    case .unexpected(let op, let dev, let detail):
+      return "\(op) on \(dev): \(detail)"
+    }
+  }
+}
+
+extension Errno {
+  /// The C name of an errno (`EBUSY`), for messages that kernel engineers grep.
+  public static func name(of e: Errno) -> String {
+    switch e.rawValue {
+    case 1: "EPERM"
+    case 2: "ENOENT"
+    case 3: "ESRCH"
+    case 4: "EINTR"
+    case 5: "EIO"
+    case 6: "ENXIO"
+    case 7: "E2BIG"
+    case 9: "EBADF"
+    case 11: "EAGAIN"
+    case 12: "ENOMEM"
+    case 13: "EACCES"
+    case 14: "EFAULT"
+    case 16: "EBUSY"
+    case 17: "EEXIST"
+    case 19: "ENODEV"
+    case 22: "EINVAL"
+    case 24: "EMFILE"
+    case 25: "ENOTTY"
+    case 28: "ENOSPC"
+    case 34: "ERANGE"
+    case 38: "ENOSYS"
+    case 61: "ENODATA"
+    case 75: "EOVERFLOW"
+    case 90: "EMSGSIZE"
+    case 95: "EOPNOTSUPP"
+    case 110: "ETIMEDOUT"
+    default: "errno \(e.rawValue)"
+    }
+  }
+}

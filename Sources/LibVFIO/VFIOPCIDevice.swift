@@ -1,0 +1,332 @@
+import CVFIOShim
+import Glibc
+import SystemPackage
+
+/// A PCI BAR as the device reports it, and its mapping when the region supports mmap.
+public struct PCIBAR {
+  public let index: Int
+  public let info: vfio_region_info
+  public let mapping: MappedMemory?
+
+  public var isMappable: Bool { info.flags & VFIO.REGION_INFO_FLAG_MMAP != 0 }
+  public var isReadWrite: Bool {
+    info.flags & (VFIO.REGION_INFO_FLAG_READ | VFIO.REGION_INFO_FLAG_WRITE) == (VFIO.REGION_INFO_FLAG_READ | VFIO.REGION_INFO_FLAG_WRITE)
+  }
+}
+
+/// A PCI device opened through VFIO, like libvfio's `struct vfio_pci_device`.
+///
+/// In the four container modes it is reached through its IOMMU group; in `iommufd` mode through
+/// its cdev (or an fd already open on it, such as the one Live Update hands back after kexec),
+/// bound to the iommufd and attached to the IOAS. `close()` releases everything once, in order:
+/// BAR mappings, device fd, eventfds, group.
+public final class VFIOPCIDevice {
+  public let address: PCIAddress
+  public let iommu: IOMMU
+  public let sysfs: PCISysfs
+  public private(set) var fd: FileDescriptor
+  public private(set) var group: VFIOGroup?
+  /// The cdev path in `iommufd` mode (nil when initialized from a handed-over fd).
+  public private(set) var cdevPath: String?
+  public private(set) var info = vfio_device_info()
+  public private(set) var configSpace = vfio_region_info()
+  public private(set) var bars: [PCIBAR] = []
+  public private(set) var msiInfo = vfio_irq_info()
+  public private(set) var msixInfo = vfio_irq_info()
+  /// The eventfd of each enabled MSI or MSI-X vector.
+  public private(set) var eventfds: [UInt32: FileDescriptor] = [:]
+  private var closed = false
+
+  var name: String { address.description }
+
+  /// Opens and sets up the device (libvfio's `vfio_pci_device_init`, and with `deviceFD` the
+  /// series' `__vfio_pci_device_init`: an already open cdev fd, bound and attached here).
+  public init(address: PCIAddress, iommu: IOMMU, deviceFD: FileDescriptor? = nil, sysfs: PCISysfs = PCISysfs()) throws(VFIOError) {
+    self.address = address
+    self.iommu = iommu
+    self.sysfs = sysfs
+    self.fd = FileDescriptor(rawValue: -1)
+    do throws(VFIOError) {
+      if iommu.mode.usesContainer {
+        guard deviceFD == nil else {
+          throw .unexpected(operation: "device init", device: address.description, detail: "a device fd can only be handed over in iommufd mode")
+        }
+        try sysfs.requireDevice(address)
+        let group = try VFIOGroup(for: address, iommu: iommu, sysfs: sysfs)
+        self.group = group
+        fd = try group.deviceFD().get("ioctl(VFIO_GROUP_GET_DEVICE_FD, \"\(address)\")", device: address.description)
+      } else {
+        if let deviceFD {
+          fd = deviceFD
+        } else {
+          try sysfs.requireDevice(address)
+          guard let path = try sysfs.vfioCdevPath(address) else {
+            throw .unexpected(operation: "cdev lookup", device: address.description,
+                              detail: "no vfio-dev/vfio* in sysfs: not bound to vfio-pci, or the kernel has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV)")
+          }
+          cdevPath = path
+          fd = try openFile(path, .readWrite).get("open(\(path))", device: address.description)
+        }
+        try bindIOMMUFD()
+        try attach(ptID: iommu.ioasID)
+      }
+      try setup()
+    } catch {
+      close()
+      throw error
+    }
+  }
+
+  deinit { close() }
+
+  /// Releases the device: BAR mappings, the device fd, eventfds, then the group. Runs once.
+  public func close() {
+    guard !closed else { return }
+    closed = true
+    for bar in bars { bar.mapping?.unmap() }
+    bars = []
+    if fd.rawValue >= 0 { try? fd.close() }
+    for (_, e) in eventfds { try? e.close() }
+    eventfds = [:]
+    group?.close()
+    group = nil
+  }
+
+  // MARK: iommufd binding
+
+  /// `VFIO_DEVICE_BIND_IOMMUFD`; the errno on failure (the C `__vfio_device_bind_iommufd`).
+  public static func bindIOMMUFD(_ fd: FileDescriptor, iommufd: CInt) -> Result<UInt32, Errno> {
+    var bind = vfio_device_bind_iommufd()
+    bind.argsz = UInt32(MemoryLayout<vfio_device_bind_iommufd>.size)
+    bind.iommufd = iommufd
+    return fd.ioctl(VFIO.DEVICE_BIND_IOMMUFD, &bind).map { _ in bind.out_devid }
+  }
+
+  /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT`; the errno on failure.
+  public static func attachIOMMUFDPT(_ fd: FileDescriptor, ptID: UInt32) -> Result<Void, Errno> {
+    var attach = vfio_device_attach_iommufd_pt()
+    attach.argsz = UInt32(MemoryLayout<vfio_device_attach_iommufd_pt>.size)
+    attach.pt_id = ptID
+    return fd.ioctl(VFIO.DEVICE_ATTACH_IOMMUFD_PT, &attach).map { _ in () }
+  }
+
+  /// `VFIO_DEVICE_DETACH_IOMMUFD_PT`; the errno on failure.
+  public static func detachIOMMUFDPT(_ fd: FileDescriptor) -> Result<Void, Errno> {
+    var detach = vfio_device_detach_iommufd_pt()
+    detach.argsz = UInt32(MemoryLayout<vfio_device_detach_iommufd_pt>.size)
+    return fd.ioctl(VFIO.DEVICE_DETACH_IOMMUFD_PT, &detach).map { _ in () }
+  }
+
+  private func bindIOMMUFD() throws(VFIOError) {
+    guard let iommufd = iommu.iommufd else {
+      throw .unexpected(operation: "bind", device: name, detail: "iommu has no iommufd")
+    }
+    _ = try Self.bindIOMMUFD(fd, iommufd: iommufd.rawValue).get("ioctl(VFIO_DEVICE_BIND_IOMMUFD)", device: name)
+  }
+
+  private func attach(ptID: UInt32) throws(VFIOError) {
+    try Self.attachIOMMUFDPT(fd, ptID: ptID).get("ioctl(VFIO_DEVICE_ATTACH_IOMMUFD_PT, pt_id \(ptID))", device: name)
+  }
+
+  // MARK: setup (info, regions, BARs, IRQs)
+
+  private func setup() throws(VFIOError) {
+    info.argsz = UInt32(MemoryLayout<vfio_device_info>.size)
+    _ = try fd.ioctl(VFIO.DEVICE_GET_INFO, &info).get("ioctl(VFIO_DEVICE_GET_INFO)", device: name)
+
+    configSpace = try regionInfo(index: VFIO.PCI_CONFIG_REGION_INDEX)
+    guard configSpace.flags & VFIO.REGION_INFO_FLAG_MMAP == 0 else {
+      throw .unexpected(operation: "VFIO_DEVICE_GET_REGION_INFO(config)", device: name, detail: "PCI config space should not support mmap()")
+    }
+
+    for i in 0..<6 {
+      let r = try regionInfo(index: UInt32(i))
+      var mapping: MappedMemory?
+      if r.flags & VFIO.REGION_INFO_FLAG_MMAP != 0 {
+        mapping = try mapBAR(i, r)
+      }
+      bars.append(PCIBAR(index: i, info: r, mapping: mapping))
+    }
+    msiInfo = try irqInfo(index: VFIO.PCI_MSI_IRQ_INDEX)
+    msixInfo = try irqInfo(index: VFIO.PCI_MSIX_IRQ_INDEX)
+  }
+
+  /// `VFIO_DEVICE_GET_REGION_INFO` for region `index`.
+  public func regionInfo(index: UInt32) throws(VFIOError) -> vfio_region_info {
+    var r = vfio_region_info()
+    r.argsz = UInt32(MemoryLayout<vfio_region_info>.size)
+    r.index = index
+    _ = try fd.ioctl(VFIO.DEVICE_GET_REGION_INFO, &r).get("ioctl(VFIO_DEVICE_GET_REGION_INFO, index \(index))", device: name)
+    return r
+  }
+
+  /// `VFIO_DEVICE_GET_IRQ_INFO` for IRQ `index`.
+  public func irqInfo(index: UInt32) throws(VFIOError) -> vfio_irq_info {
+    var q = vfio_irq_info()
+    q.argsz = UInt32(MemoryLayout<vfio_irq_info>.size)
+    q.index = index
+    _ = try fd.ioctl(VFIO.DEVICE_GET_IRQ_INFO, &q).get("ioctl(VFIO_DEVICE_GET_IRQ_INFO, index \(index))", device: name)
+    return q
+  }
+
+  private func mapBAR(_ index: Int, _ r: vfio_region_info) throws(VFIOError) -> MappedMemory {
+    guard r.size > 0, r.size & (r.size - 1) == 0 else {
+      throw .unexpected(operation: "mmap(BAR\(index))", device: name, detail: "size 0x\(String(r.size, radix: 16)) is not a power of two")
+    }
+    var prot: MappedMemory.Protection = []
+    if r.flags & VFIO.REGION_INFO_FLAG_READ != 0 { prot.insert(.read) }
+    if r.flags & VFIO.REGION_INFO_FLAG_WRITE != 0 { prot.insert(.write) }
+    let size = Int(r.size)
+    let m = try MappedMemory.sharedAligned(fd, fileOffset: Int64(r.offset), size: size, align: min(size, 1 << 30), protection: prot)
+      .get("mmap(BAR\(index), size 0x\(String(r.size, radix: 16)))", device: name)
+    unsafe _ = madvise(UnsafeMutableRawPointer(bitPattern: m.address), size, MADV_HUGEPAGE)
+    return m
+  }
+
+  // MARK: config space
+
+  /// Reads `T` from config space at `offset` (pread on the config region).
+  public func configRead<T: FixedWidthInteger>(_ offset: UInt64, as: T.Type = T.self) throws(VFIOError) -> T {
+    var value: T = 0
+    let n: Int
+    do {
+      n = try unsafe withUnsafeMutableBytes(of: &value) { unsafe try fd.read(fromAbsoluteOffset: Int64(configSpace.offset + offset), into: $0) }
+    } catch {
+      throw .syscall(operation: "pread(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name, errno: (error as? Errno) ?? .ioError)
+    }
+    guard n == MemoryLayout<T>.size else {
+      throw .unexpected(operation: "pread(config 0x\(String(offset, radix: 16)))", device: name, detail: "read \(n) of \(MemoryLayout<T>.size) bytes")
+    }
+    return T(littleEndian: value)
+  }
+
+  /// Writes `value` to config space at `offset` (pwrite on the config region).
+  public func configWrite<T: FixedWidthInteger>(_ offset: UInt64, _ value: T) throws(VFIOError) {
+    var le = value.littleEndian
+    let n: Int
+    do {
+      n = try unsafe withUnsafeBytes(of: &le) { unsafe try fd.write(toAbsoluteOffset: Int64(configSpace.offset + offset), $0) }
+    } catch {
+      throw .syscall(operation: "pwrite(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name, errno: (error as? Errno) ?? .ioError)
+    }
+    guard n == MemoryLayout<T>.size else {
+      throw .unexpected(operation: "pwrite(config 0x\(String(offset, radix: 16)))", device: name, detail: "wrote \(n) of \(MemoryLayout<T>.size) bytes")
+    }
+  }
+
+  /// Sets bits in `PCI_COMMAND`.
+  public func commandSet(_ bits: UInt16) throws(VFIOError) {
+    try configWrite(PCIConfig.COMMAND, try configRead(PCIConfig.COMMAND, as: UInt16.self) | bits)
+  }
+
+  /// Clears bits in `PCI_COMMAND`.
+  public func commandClear(_ bits: UInt16) throws(VFIOError) {
+    try configWrite(PCIConfig.COMMAND, try configRead(PCIConfig.COMMAND, as: UInt16.self) & ~bits)
+  }
+
+  /// Whether config space says `vendor:device` (libvfio's `vfio_pci_device_match`).
+  public func matches(vendor: UInt16, device: UInt16) throws(VFIOError) -> Bool {
+    let v = try configRead(PCIConfig.VENDOR_ID, as: UInt16.self)
+    let d = try configRead(PCIConfig.DEVICE_ID, as: UInt16.self)
+    return v == vendor && d == device
+  }
+
+  // MARK: reset
+
+  /// `VFIO_DEVICE_RESET` once; the errno on failure.
+  public func tryReset() -> Result<Void, Errno> {
+    fd.ioctl(VFIO.DEVICE_RESET, value: 0).map { _ in () }
+  }
+
+  /// `VFIO_DEVICE_RESET`, retried up to 20 times 10 ms apart while it fails with EAGAIN.
+  public func reset() throws(VFIOError) {
+    var result = tryReset()
+    var tries = 1
+    while case .failure(.resourceTemporarilyUnavailable) = result, tries < 20 {
+      usleep(10_000)
+      result = tryReset()
+      tries += 1
+    }
+    try result.get("ioctl(VFIO_DEVICE_RESET)", device: name)
+  }
+
+  public var supportsReset: Bool { info.flags & VFIO.DEVICE_FLAGS_RESET != 0 }
+
+  // MARK: interrupts
+
+  private func irqName(_ index: UInt32) -> String {
+    switch index {
+    case VFIO.PCI_MSI_IRQ_INDEX: "MSI"
+    case VFIO.PCI_MSIX_IRQ_INDEX: "MSI-X"
+    default: "IRQ index \(index)"
+    }
+  }
+
+  private func setIRQs(index: UInt32, flags: UInt32, start: UInt32, count: UInt32, eventfds: [CInt] = [], operation: String) throws(VFIOError) {
+    let header = MemoryLayout<vfio_irq_set>.size
+    let size = header + eventfds.count * MemoryLayout<CInt>.size
+    let buf = IoctlBuffer(byteCount: size)
+    var set = vfio_irq_set()
+    set.argsz = UInt32(size)
+    set.flags = flags
+    set.index = index
+    set.start = start
+    set.count = count
+    buf.store(set)
+    for (i, e) in eventfds.enumerated() { buf.store(e, toByteOffset: header + i * MemoryLayout<CInt>.size) }
+    _ = try buf.ioctl(fd, VFIO.DEVICE_SET_IRQS).get("ioctl(VFIO_DEVICE_SET_IRQS, \(operation))", device: name)
+  }
+
+  /// Enables vectors `vector..<vector+count` of MSI or MSI-X, each signalling a new eventfd.
+  public func enableIRQ(index: UInt32, vector: UInt32 = 0, count: UInt32) throws(VFIOError) {
+    guard index == VFIO.PCI_MSI_IRQ_INDEX || index == VFIO.PCI_MSIX_IRQ_INDEX else {
+      throw .unexpected(operation: "irq enable", device: name, detail: "unsupported IRQ index \(index)")
+    }
+    var fds: [CInt] = []
+    for v in vector..<(vector + count) {
+      guard eventfds[v] == nil else {
+        throw .unexpected(operation: "\(irqName(index)) enable", device: name, detail: "vector \(v) already has an eventfd")
+      }
+      let e = try valueOrErrno { vst_eventfd(0, 0) }.get("eventfd()", device: name)
+      eventfds[v] = FileDescriptor(rawValue: e)
+      fds.append(e)
+    }
+    try setIRQs(index: index, flags: VFIO.IRQ_SET_DATA_EVENTFD | VFIO.IRQ_SET_ACTION_TRIGGER, start: vector, count: count,
+                eventfds: fds, operation: "enable \(irqName(index)) \(vector)..<\(vector + count)")
+  }
+
+  /// Disables every vector of `index` and closes all eventfds.
+  public func disableIRQ(index: UInt32) throws(VFIOError) {
+    for (_, e) in eventfds { try? e.close() }
+    eventfds = [:]
+    try setIRQs(index: index, flags: VFIO.IRQ_SET_DATA_NONE | VFIO.IRQ_SET_ACTION_TRIGGER, start: 0, count: 0,
+                operation: "disable \(irqName(index))")
+  }
+
+  /// Fires vector `vector` from the kernel side (loopback), as `vfio_pci_irq_trigger` does.
+  public func triggerIRQ(index: UInt32, vector: UInt32) throws(VFIOError) {
+    try setIRQs(index: index, flags: VFIO.IRQ_SET_DATA_NONE | VFIO.IRQ_SET_ACTION_TRIGGER, start: vector, count: 1,
+                operation: "trigger \(irqName(index)) vector \(vector)")
+  }
+
+  /// Reads a vector's eventfd counter once; with `nonblocking` a read with nothing pending
+  /// fails with EAGAIN.
+  public func readEventfd(vector: UInt32, nonblocking: Bool) throws(VFIOError) -> Result<UInt64, Errno> {
+    guard let e = eventfds[vector] else {
+      throw .unexpected(operation: "eventfd read", device: name, detail: "vector \(vector) is not enabled")
+    }
+    let flags = fcntl(e.rawValue, F_GETFL)
+    _ = fcntl(e.rawValue, F_SETFL, nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
+    var value: UInt64 = 0
+    let n: Int
+    do {
+      n = try unsafe withUnsafeMutableBytes(of: &value) { unsafe try e.read(into: $0, retryOnInterrupt: true) }
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+    guard n == 8 else {
+      throw .unexpected(operation: "eventfd read", device: name, detail: "read \(n) bytes, expected 8")
+    }
+    return .success(value)
+  }
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Summarises the JUnit XML of each vm-test.sh stage (stdlib only).
+
+Usage: junit-summary.py STAGE_DIR [STAGE_DIR...]
+Each STAGE_DIR (results/<label>/stageN) should hold junit.xml (Swift Testing --xunit-output)
+and exit-code (written by the guest /init). Prints, per stage, per suite (testcase classname):
+passed/failed/skipped counts, every skipped test with its reason, every failure with its
+message; then as the very last line: "N passed, N failed, N skipped" (totals).
+Exit status: 0 only if every stage reported, exit-code is 0 everywhere and nothing failed.
+"""
+import os
+import sys
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
+
+
+def one_line(text, limit=400):
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def summarise(stage_dir):
+    """Returns (passed, failed, skipped, problems) and prints the stage's report."""
+    name = os.path.basename(os.path.normpath(stage_dir))
+    problems = []
+    passed = failed = skipped = 0
+    rc_path = os.path.join(stage_dir, "exit-code")
+    junit = os.path.join(stage_dir, "junit.xml")
+    rc = None
+    if os.path.exists(rc_path):
+        try:
+            rc = int(open(rc_path).read().strip())
+        except ValueError:
+            problems.append("unreadable exit-code file")
+    else:
+        problems.append("guest never reported an exit code (boot failure, panic, hang or kexec failure)")
+    init_err = os.path.join(stage_dir, "init-error")
+    if os.path.exists(init_err):
+        problems.append(one_line(open(init_err, errors="replace").read()))
+    print(f"== {name}" + ("" if rc is None else f" (guest exit code {rc})"))
+    if rc not in (None, 0):
+        problems.append(f"guest test script exited {rc}")
+
+    suites = OrderedDict()
+    if not os.path.exists(junit):
+        if rc is not None:
+            problems.append("no junit.xml (test binary missing, crashed or never ran)")
+    else:
+        try:
+            root = ET.parse(junit).getroot()
+        except ET.ParseError as e:
+            problems.append(f"junit.xml does not parse ({e}); the test binary probably crashed")
+            root = None
+        if root is not None:
+            for case in root.iter("testcase"):
+                suite = case.get("classname") or "(no suite)"
+                s = suites.setdefault(suite, {"passed": 0, "failed": 0, "skipped": 0, "notes": []})
+                test = case.get("name", "?")
+                fails = case.findall("failure") + case.findall("error")
+                skip = case.find("skipped")
+                if fails:
+                    s["failed"] += 1
+                    for f in fails:
+                        msg = f.get("message") or f.text or ""
+                        s["notes"].append(f"    FAIL {test}: {one_line(msg)}")
+                elif skip is not None:
+                    s["skipped"] += 1
+                    reason = skip.get("message") or skip.text or "(no reason given)"
+                    s["notes"].append(f"    SKIP {test}: {one_line(reason)}")
+                else:
+                    s["passed"] += 1
+    for suite, s in suites.items():
+        print(f"  {suite}: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped")
+        for note in s["notes"]:
+            print(note)
+        passed += s["passed"]
+        failed += s["failed"]
+        skipped += s["skipped"]
+    if not suites and os.path.exists(junit) and not problems:
+        print("  (no test cases in junit.xml)")
+    for p in problems:
+        print(f"  PROBLEM: {p}")
+    return passed, failed, skipped, problems
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    totals = [0, 0, 0]
+    bad = False
+    for stage_dir in argv[1:]:
+        p, f, s, problems = summarise(stage_dir)
+        totals[0] += p
+        totals[1] += f
+        totals[2] += s
+        bad = bad or bool(problems) or f > 0
+    print(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,329 @@
+#!/usr/bin/env bash
+# Runs the vfio-selftests Swift suites inside a QEMU guest (TCG, q35 + intel-iommu), with the
+# host tree shared read-only over 9p and a read-write 9p share for the results.
+# See usage() below; the guest side is scripts/guest/init.sh (/init) and scripts/guest/run-suites.sh.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+prog=vm-test
+
+usage() {
+  cat <<EOF
+Usage: scripts/vm-test.sh [options]
+  --kernel debian|DIR   guest kernel (default: debian = Debian's stock 7.x from trixie-backports,
+                        fetched by scripts/fetch-debian-kernel.sh). DIR holds bzImage and
+                        modules.tar.xz or lib/modules/<kver>/ (like /work/shared/kernel).
+  --label NAME          results label (default: debian, or the basename of DIR)
+  --stages 1|2          2 = stage 1, kexec into the same kernel, stage 2 (default 1)
+  --device edu|nvme-sriov   extra guest device (repeatable): edu at 0000:00:04.0;
+                        nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0)
+  --results DIR         results root (default: <repo>/results); this run writes DIR/<label>/
+  --timeout SECONDS     wall-clock watchdog per boot (default 600)
+  --filter REGEX        passed to the Swift Testing binary as --filter
+  --skip-build          do not run swift build
+  --keep                keep the work dir (.build-vm/run-<label>)
+  --quiet               do not stream the serial console (it is always in <results>/<label>/serial.log)
+  -h, --help            this text
+Env: VFIO_SELFTESTS_STRICT (passed to the guest when set), VFIO_SELFTESTS_BIN_DIR (directory with
+  vfio-selftests and vfio-selftestsPackageTests.xctest; default <repo>/.build/debug),
+  VFIO_SELFTESTS_BDF (default 0000:00:03.0, the virtio-net device under test).
+The last line printed is "N passed, N failed, N skipped"; the exit status is non-zero on any
+failure, on a guest that did not report, or when the watchdog fired.
+EOF
+}
+
+log() { echo "$prog: $*" >&2; }
+die() { echo "$prog: error: $*" >&2; exit 2; }
+
+kernel_arg=debian label="" stages=1 results_root="$repo/results" timeout_s=600 filter=""
+skip_build=0 keep=0 quiet=0 devices=()
+while (($#)); do
+  case $1 in
+    --kernel) kernel_arg=${2:?--kernel needs a value}; shift 2 ;;
+    --label) label=${2:?--label needs a value}; shift 2 ;;
+    --stages) stages=${2:?--stages needs a value}; shift 2 ;;
+    --device) devices+=("${2:?--device needs a value}"); shift 2 ;;
+    --results) results_root=${2:?--results needs a value}; shift 2 ;;
+    --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
+    --filter) filter=${2?--filter needs a value}; shift 2 ;;
+    --skip-build) skip_build=1; shift ;;
+    --keep) keep=1; shift ;;
+    --quiet) quiet=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+[[ $stages == 1 || $stages == 2 ]] || die "--stages must be 1 or 2"
+[[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
+for d in "${devices[@]}"; do [[ $d == edu || $d == nvme-sriov ]] || die "unknown --device $d (edu, nvme-sriov)"; done
+bdf=${VFIO_SELFTESTS_BDF:-0000:00:03.0}
+
+# ---- kernel dir: resolve (relative to the caller's cwd) and check before anything slow ----
+if [[ $kernel_arg != debian ]]; then
+  [[ -d $kernel_arg ]] || die "--kernel $kernel_arg: no such directory"
+  kdir=$(cd "$kernel_arg" && pwd -P)
+  [[ -f $kdir/bzImage ]] || die "--kernel $kdir: no bzImage in it"
+  [[ -f $kdir/modules.tar.xz ]] || compgen -G "$kdir/lib/modules/*/" >/dev/null ||
+    die "--kernel $kdir: neither modules.tar.xz nor lib/modules/<kver>/"
+  label=${label:-$(basename "$kdir")}
+else
+  label=${label:-debian}
+fi
+label=${label//[^A-Za-z0-9._+-]/_}
+
+# ---- host tools: install what is missing (Debian/Ubuntu) ----
+sudo_cmd=(); ((EUID == 0)) || sudo_cmd=(sudo)
+PATH=$PATH:/usr/sbin:/sbin
+declare -A pkg_of=([qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static [kexec]=kexec-tools
+  [cpio]=cpio [xz]=xz-utils [depmod]=kmod [python3]=python3 [gzip]=gzip [timeout]=coreutils)
+missing=()
+for c in "${!pkg_of[@]}"; do command -v "$c" >/dev/null || missing+=("${pkg_of[$c]}"); done
+if command -v busybox >/dev/null && ! LC_ALL=C ldd "$(command -v busybox)" 2>&1 | grep -qE 'not a dynamic|statically'; then
+  missing+=(busybox-static)
+fi
+if ((${#missing[@]})); then
+  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get to install them"
+  log "installing: ${missing[*]}"
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+    { "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+    die "apt-get install ${missing[*]} failed"
+fi
+busybox_bin=$(command -v busybox)
+kexec_bin=$(command -v kexec)
+
+# libkmod in the guest looks in /lib/modules/$(uname -r): /init bind-mounts the prepared modules
+# over /lib/modules, which therefore has to exist on the (read-only shared) host tree.
+if [[ ! -d /lib/modules ]]; then
+  log "creating the empty directory /lib/modules on the host (the guest bind-mounts its modules there)"
+  "${sudo_cmd[@]}" mkdir -p /lib/modules || die "cannot create /lib/modules"
+fi
+
+# ---- Swift products ----
+bin_dir=${VFIO_SELFTESTS_BIN_DIR:-$repo/.build/debug}
+if ((skip_build == 0)); then
+  [[ -f $repo/Package.swift ]] || die "no Package.swift in $repo (use --skip-build with VFIO_SELFTESTS_BIN_DIR)"
+  log "swift build --build-tests"
+  (cd "$repo" && swift build --build-tests) || die "swift build --build-tests failed"
+  log "swift build --product vfio-selftests"
+  (cd "$repo" && swift build --product vfio-selftests) || die "swift build --product vfio-selftests failed"
+fi
+bin_dir=$(cd "$bin_dir" 2>/dev/null && pwd -P) || die "binary dir ${VFIO_SELFTESTS_BIN_DIR:-$repo/.build/debug} does not exist (build first)"
+for b in vfio-selftests vfio-selftestsPackageTests.xctest; do
+  [[ -x $bin_dir/$b ]] || die "missing $bin_dir/$b (build first, or drop --skip-build)"
+done
+
+# ---- kernel: fetch (debian), prepare modules (cached) ----
+mkdir -p "$repo/.build-vm"
+[[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
+if [[ $kernel_arg == debian ]]; then
+  kdir="$repo/.build-vm/kernels/debian"
+  "$here/fetch-debian-kernel.sh" "$kdir" || die "fetching the Debian kernel failed"
+fi
+bzimage=$kdir/bzImage
+# A bzImage has "HdrS" at offset 0x202: catch garbage before booting.
+[[ $(dd if="$bzimage" bs=1 skip=514 count=4 status=none 2>/dev/null) == HdrS ]] ||
+  die "$bzimage is not an x86 bzImage (no HdrS header magic)"
+
+if [[ -f $kdir/modules.tar.xz ]]; then modsrc=$kdir/modules.tar.xz; else modsrc=$kdir/lib/modules; fi
+key=$( { echo "$kdir"; stat -L -c '%n %s %Y' "$bzimage" "$modsrc"; } | sha256sum | cut -c1-16)
+mcache=$repo/.build-vm/modules/$key
+if [[ ! -e $mcache/ok ]]; then
+  log "preparing modules from $modsrc (cache $mcache)"
+  rm -rf "$mcache"; mkdir -p "$mcache/root/lib/modules"
+  if [[ -f $modsrc ]]; then
+    tar -C "$mcache/root" -xJf "$modsrc" --strip-components=0 || die "cannot unpack $modsrc"
+    [[ -d $mcache/root/lib/modules ]] || die "$modsrc does not contain lib/modules/"
+  else
+    cp -al "$modsrc"/. "$mcache/root/lib/modules/" 2>/dev/null || cp -a "$modsrc"/. "$mcache/root/lib/modules/"
+  fi
+  kvers=("$mcache"/root/lib/modules/*/)
+  ((${#kvers[@]} == 1)) || die "expected exactly one lib/modules/<kver> in $modsrc"
+  kver=$(basename "${kvers[0]}")
+  rm -f "$mcache/root/lib/modules/$kver"/{build,source}
+  if [[ ! -s $mcache/root/lib/modules/$kver/modules.dep ]]; then
+    log "depmod -b $mcache/root $kver"
+    depmod -b "$mcache/root" "$kver" || die "depmod failed"
+  fi
+  echo "$kver" > "$mcache/kver"
+  touch "$mcache/ok"
+fi
+kver=$(cat "$mcache/kver")
+moddir=$mcache/root/lib/modules
+log "kernel $label: $bzimage ($kver), modules $moddir/$kver"
+
+# ---- work dir, initramfs ----
+work=$repo/.build-vm/run-$label
+rm -rf "$work"; mkdir -p "$work"
+qpid="" tailpid=""
+cleanup() {
+  [[ -n $qpid ]] && kill "$qpid" 2>/dev/null
+  [[ -n $tailpid ]] && kill "$tailpid" 2>/dev/null
+  ((keep)) || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ird=$work/initramfs
+mkdir -p "$ird"/{bin,sbin,dev,proc,sys,host,modules,tmp}
+cp "$busybox_bin" "$ird/bin/busybox"
+for a in $("$busybox_bin" --list); do [[ -e $ird/bin/$a ]] || ln -s busybox "$ird/bin/$a"; done
+((EUID == 0)) && mknod -m 600 "$ird/dev/console" c 5 1
+cp "$here/guest/init.sh" "$ird/init"; chmod 755 "$ird/init"
+
+# 9p bootstrap modules when 9p is modular (Debian): decompressed, in dependency order.
+declare -A seen=()
+order=()
+add_mod() { # $1 = path relative to lib/modules/<kver>, as in modules.dep
+  local rel=$1 deps d i
+  [[ -n ${seen[$rel]:-} ]] && return 0
+  seen[$rel]=1
+  deps=$(awk -v m="$rel:" '$1 == m { $1 = ""; print; exit }' "$moddir/$kver/modules.dep")
+  read -r -a d <<<"$deps"
+  for ((i = ${#d[@]} - 1; i >= 0; i--)); do add_mod "${d[i]}"; done
+  order+=("$rel")
+}
+for m in netfs 9pnet 9pnet_virtio 9p; do
+  rel=$(awk -v m="$m" '{ p = $1; sub(":$", "", p); n = p; sub(".*/", "", n); sub("\\.ko(\\.(xz|gz|zst))?$", "", n);
+        if (n == m) { print p; exit } }' "$moddir/$kver/modules.dep")
+  [[ -n $rel ]] && add_mod "$rel"
+done
+: > "$ird/modules/order"
+for rel in "${order[@]}"; do
+  f=$moddir/$kver/$rel base=$(basename "$rel"); base=${base%%.ko*}.ko
+  case $rel in
+    *.ko.xz) xz -dc "$f" > "$ird/modules/$base" ;;
+    *.ko.gz) gzip -dc "$f" > "$ird/modules/$base" ;;
+    *.ko.zst) zstd -qdc "$f" > "$ird/modules/$base" ;;
+    *) cp "$f" "$ird/modules/$base" ;;
+  esac
+  echo "$base" >> "$ird/modules/order"
+done
+((${#order[@]})) && log "9p bootstrap modules in the initramfs: $(tr '\n' ' ' < "$ird/modules/order")"
+
+# Where the guest mounts the results share, and whether tmpfs may cover /tmp and /run: never
+# over a directory that holds the repo, the binaries, the kernel or the modules.
+needed=("$repo" "$bin_dir" "$kdir" "$mcache" "$work")
+under() { local p; for p in "${needed[@]}"; do [[ $p == "$1" || $p == "$1"/* ]] && return 0; done; return 1; }
+tmpfs_tmp=1 tmpfs_run=1
+under /tmp && tmpfs_tmp=0
+under /run && tmpfs_run=0
+results_mnt=""
+for c in /media /mnt /srv; do
+  [[ -d $c ]] && ! under "$c" && { results_mnt=$c; break; }
+done
+[[ -n $results_mnt ]] || die "no free mount point for the results share (/media, /mnt or /srv)"
+guest_tmp=/tmp; ((tmpfs_tmp)) || guest_tmp=/dev/shm
+
+shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+{
+  echo "REPO=$(shq "$repo")"
+  echo "BIN_DIR=$(shq "$bin_dir")"
+  echo "KERNEL_LABEL=$(shq "$label")"
+  echo "BDF=$(shq "$bdf")"
+  echo "STAGES=$stages"
+  echo "FILTER=$(shq "$filter")"
+  echo "STRICT_SET=${VFIO_SELFTESTS_STRICT+1}"
+  echo "STRICT=$(shq "${VFIO_SELFTESTS_STRICT:-}")"
+  echo "MODULES_DIR=$(shq "$moddir")"
+  echo "RESULTS_MNT=$(shq "$results_mnt")"
+  echo "TMPFS_TMP=$tmpfs_tmp"
+  echo "TMPFS_RUN=$tmpfs_run"
+  echo "GUEST_PATH=$(shq "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH")"
+  echo "GUEST_HOME=$(shq "$guest_tmp")"
+  echo "GUEST_TMP=$(shq "$guest_tmp")"
+  echo "KEXEC_BIN=$(shq "$kexec_bin")"
+  echo "KEXEC_KERNEL=$(shq "$bzimage")"
+  echo "KEXEC_INITRD=$(shq "$work/initramfs.cpio.gz")"
+} > "$ird/vm-test.env"
+(cd "$ird" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
+
+# ---- results dir ----
+mkdir -p "$results_root"
+results=$(cd "$results_root" && pwd -P)/$label
+rm -rf "$results/stage1" "$results/stage2" "$results/serial.log" "$results/qemu.log"
+mkdir -p "$results"
+serial=$results/serial.log
+: > "$serial"
+
+# ---- boot ----
+append="console=ttyS0 intel_iommu=on panic=-1 quiet"
+[[ $kernel_arg != debian ]] && append+=" liveupdate=on"
+append+=" vfio_selftests.stage=1"
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2G -smp 2
+  -M q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on
+  -nographic -no-reboot -monitor none -serial "file:$serial"
+  -kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" -append "$append"
+  -netdev user,id=n0 -device virtio-net-pci,netdev=n0,addr=03.0
+  -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
+  -virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap")
+declare -A added=()
+for d in "${devices[@]}"; do
+  [[ -n ${added[$d]:-} ]] && continue; added[$d]=1
+  case $d in
+    edu) qemu+=(-device edu,addr=04.0) ;;
+    nvme-sriov) qemu+=(-device pcie-root-port,id=rp1,bus=pcie.0,addr=05.0 -device nvme-subsys,id=subsys0
+      -device nvme,serial=deadbeef,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,bus=rp1) ;;
+  esac
+done
+printf '%q ' "${qemu[@]}" > "$results/qemu-cmdline"; echo >> "$results/qemu-cmdline"
+
+log "booting $label ($stages stage(s), watchdog ${timeout_s} s per boot); serial log: $serial"
+t0=$(date +%s.%N)
+"${qemu[@]}" </dev/null >"$results/qemu.log" 2>&1 &
+qpid=$!
+if ((quiet == 0)); then tail -n +1 -F --pid="$qpid" "$serial" 2>/dev/null & tailpid=$!; fi
+
+fired=0 cur_stage=1 boot_start=$SECONDS
+declare -A stage_seen=()
+while kill -0 "$qpid" 2>/dev/null; do
+  for s in 2 1; do
+    if [[ -e $results/stage$s/booted && -z ${stage_seen[$s]:-} ]]; then
+      stage_seen[$s]=1
+      if ((s > cur_stage)); then cur_stage=$s; boot_start=$SECONDS; fi
+    fi
+  done
+  if ((SECONDS - boot_start >= timeout_s)); then
+    fired=1
+    kill "$qpid" 2>/dev/null; sleep 2; kill -9 "$qpid" 2>/dev/null
+    break
+  fi
+  sleep 0.5
+done
+qrc=0; wait "$qpid" || qrc=$?
+qpid=""
+t1=$(date +%s.%N)
+if [[ -n $tailpid ]]; then sleep 0.3; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null; tailpid=""; fi
+
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+timing="QEMU ran $(elapsed "$t0" "$t1") s wall"
+for s in $(seq 1 "$stages"); do
+  f=$results/stage$s/exit-code
+  [[ -e $f ]] && timing+="; stage $s reported at +$(elapsed "$t0" "$(stat -c %.3Y "$f")") s"
+done
+echo >&2
+log "$timing (qemu exit $qrc)"
+
+failed=0
+if ((fired)); then
+  log "guest did not report within $timeout_s s (kernel $label, stage $cur_stage); serial log: $serial"
+  echo "---- last 30 lines of $serial ----" >&2; tail -n 30 "$serial" >&2; echo "----" >&2
+  failed=1
+else
+  missing_stage=0
+  for s in $(seq 1 "$stages"); do [[ -e $results/stage$s/exit-code ]] || missing_stage=$s; done
+  if ((missing_stage)); then
+    log "guest did not report (kernel $label, stage $missing_stage): QEMU exited $qrc; serial log: $serial"
+    [[ -s $results/qemu.log ]] && { echo "---- QEMU said ----" >&2; tail -n 20 "$results/qemu.log" >&2; }
+    echo "---- last 30 lines of $serial ----" >&2; tail -n 30 "$serial" >&2; echo "----" >&2
+    failed=1
+  fi
+fi
+
+((keep)) && log "work dir kept: $work"
+stage_dirs=()
+for s in $(seq 1 "$stages"); do stage_dirs+=("$results/stage$s"); done
+summary_rc=0
+python3 "$here/junit-summary.py" "${stage_dirs[@]}" || summary_rc=$?
+((failed || summary_rc)) && exit 1
+exit 0
