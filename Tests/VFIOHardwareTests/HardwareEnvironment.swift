@@ -1,0 +1,115 @@
+import Glibc
+import LibVFIO
+import Testing
+
+extension Tag {
+  /// Tests that need a real VFIO device (`VFIO_SELFTESTS_BDF`) and root.
+  @Tag static var hardware: Self
+}
+
+/// Every hardware suite nests in this one so that tests sharing the device never run at once.
+@Suite(.serialized, .tags(.hardware))
+struct Hardware {}
+
+/// The device and switches the hardware suites take from the environment, as the C selftests do.
+enum HardwareEnvironment {
+  /// `VFIO_SELFTESTS_STRICT=1`: a missing kernel capability fails the test instead of skipping it.
+  static var strict: Bool { getenv("VFIO_SELFTESTS_STRICT").map { String(cString: $0) == "1" } ?? false }
+
+  enum Resolution {
+    case device(PCIAddress)
+    case skip(String)
+    case fail(String)
+  }
+
+  /// The device under test, from `VFIO_SELFTESTS_BDF`.
+  static func device() -> Resolution {
+    guard let raw = getenv("VFIO_SELFTESTS_BDF").map({ String(cString: $0) }), !raw.isEmpty else {
+      return .skip("VFIO_SELFTESTS_BDF not set")
+    }
+    guard let a = PCIAddress(raw) else { return .fail("Invalid BDF: \(raw)") }
+    return .device(a)
+  }
+}
+
+/// What a test needs beyond a device in a mode.
+enum DeviceFeature: Sendable {
+  case reset
+  case irq(UInt32)
+}
+
+/// Skips (a true skip, with the reason, in the console and in xunit) unless the device named by
+/// `VFIO_SELFTESTS_BDF` can be opened in `mode` on this kernel, as root, and has `feature`.
+/// With `VFIO_SELFTESTS_STRICT=1`, a kernel that lacks the mode or the device's VFIO interface
+/// fails instead; an unset BDF and a device without the feature always skip.
+struct RequiresVFIODevice: TestTrait, SuiteTrait {
+  let mode: IOMMUMode
+  let feature: DeviceFeature?
+  var isRecursive: Bool { true }
+
+  func prepare(for test: Test) async throws {
+    guard !test.isSuite else { return }
+    let address: PCIAddress
+    switch HardwareEnvironment.device() {
+    case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
+    case .fail(let message): Issue.record(Comment(rawValue: message)); return
+    case .device(let a): address = a
+    }
+    let host = HostCapabilities()
+    guard host.isRoot else { try Test.cancel("not root") }
+    if let reason = host.unavailability(of: mode) ?? host.deviceUnavailability(address, mode: mode) {
+      if HardwareEnvironment.strict {
+        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT=1: \(mode): \(reason)"))
+        return
+      }
+      try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
+    }
+    if let feature, let reason = try Self.missing(feature, address, mode) {
+      try Test.cancel(Comment(rawValue: reason))
+    }
+  }
+
+  /// Opens the device briefly to see whether it has `feature`; the C test's skip text if not.
+  static func missing(_ feature: DeviceFeature, _ address: PCIAddress, _ mode: IOMMUMode) throws -> String? {
+    let iommu = try IOMMU(mode: mode)
+    let device = try VFIOPCIDevice(address: address, iommu: iommu)
+    defer { device.close(); iommu.close() }
+    switch feature {
+    case .reset:
+      return device.supportsReset ? nil : "Device does not support reset"
+    case .irq(let index):
+      let info = index == VFIO.PCI_MSI_IRQ_INDEX ? device.msiInfo : device.msixInfo
+      return info.count > 0 ? nil : "MSI\(index == VFIO.PCI_MSIX_IRQ_INDEX ? "-x" : ""): not supported"
+    }
+  }
+}
+
+extension Trait where Self == RequiresVFIODevice {
+  /// Needs the device from `VFIO_SELFTESTS_BDF`, usable in `mode`, and optionally `feature`.
+  static func vfioDevice(_ mode: IOMMUMode, needs feature: DeviceFeature? = nil) -> Self {
+    RequiresVFIODevice(mode: mode, feature: feature)
+  }
+}
+
+/// The device under test, opened in `mode` for the duration of `body`, then closed (device
+/// first, then the IOMMU), whatever `body` does.
+func withDevice<R>(_ mode: IOMMUMode, _ body: (VFIOPCIDevice) throws -> R) throws -> R {
+  guard case .device(let address) = HardwareEnvironment.device() else {
+    throw VFIOError.unexpected(operation: "test setup", device: "-", detail: "no device (the trait should have skipped)")
+  }
+  let iommu = try IOMMU(mode: mode)
+  defer { iommu.close() }
+  let device = try VFIOPCIDevice(address: address, iommu: iommu)
+  defer { device.close() }
+  return try body(device)
+}
+
+/// libvfio's `dev_info`: a line prefixed with the device address.
+func devInfo(_ device: VFIOPCIDevice, _ message: String) {
+  print("\(device.address): \(message)")
+}
+
+func hex<T: BinaryInteger>(_ v: T, width: Int = 4) -> String {
+  let s = String(v, radix: 16)
+  return String(repeating: "0", count: max(0, width - s.count)) + s
+}

@@ -1,0 +1,154 @@
+// The port of tools/testing/selftests/vfio/vfio_pci_device_test.c. The C test runs in iommufd
+// mode only; this one runs every test in each of the five modes (one suite per mode, named like
+// the C harness's <fixture>.<variant>), so the legacy container modes are covered too.
+import Glibc
+import LibVFIO
+import SystemPackage
+import Testing
+
+/// The test bodies, shared by the per-mode suites.
+enum VFIOPCIDeviceTest {
+  static let maxTestMSI: UInt32 = 16
+
+  /// `vfio_pci_device_test.config_space_read_write`
+  static func configSpaceReadWrite(_ mode: IOMMUMode) throws {
+    try withDevice(mode) { device in
+      let vendor = try device.sysfs.vendorID(device.address)
+      let deviceID = try device.sysfs.deviceID(device.address)
+      #expect(try device.matches(vendor: vendor, device: deviceID), "config space vendor/device differ from sysfs \(hex(vendor)):\(hex(deviceID))")
+      devInfo(device, "Vendor: \(hex(vendor)), Device: \(hex(deviceID))")
+
+      var command = try device.configRead(PCIConfig.COMMAND, as: UInt16.self)
+      #expect(command & PCIConfig.COMMAND_MASTER == 0, "bus mastering is on before the test (command 0x\(hex(command)))")
+
+      try device.commandSet(PCIConfig.COMMAND_MASTER)
+      command = try device.configRead(PCIConfig.COMMAND, as: UInt16.self)
+      #expect(command & PCIConfig.COMMAND_MASTER == PCIConfig.COMMAND_MASTER)
+      devInfo(device, "Enabled Bus Mastering (command: \(hex(command)))")
+
+      try device.commandClear(PCIConfig.COMMAND_MASTER)
+      command = try device.configRead(PCIConfig.COMMAND, as: UInt16.self)
+      #expect(command & PCIConfig.COMMAND_MASTER == 0)
+      devInfo(device, "Disabled Bus Mastering (command: \(hex(command)))")
+    }
+  }
+
+  /// `vfio_pci_device_test.validate_bars`
+  static func validateBARs(_ mode: IOMMUMode) throws {
+    try withDevice(mode) { device in
+      #expect(device.bars.count == 6)
+      for bar in device.bars {
+        if !bar.isMappable {
+          #expect(bar.mapping == nil, "BAR \(bar.index) is mapped but does not support mmap()")
+          devInfo(device, "BAR \(bar.index) does not support mmap()")
+          continue
+        }
+        let mapping = try #require(bar.mapping, "BAR \(bar.index) supports mmap() but is not mapped")
+        #expect(bar.info.size != 0)
+        devInfo(device, "BAR \(bar.index) mapped at 0x\(String(mapping.address, radix: 16)) (size 0x\(String(bar.info.size, radix: 16)))")
+      }
+    }
+  }
+
+  /// `vfio_pci_device_test.reset`
+  static func reset(_ mode: IOMMUMode) throws {
+    try withDevice(mode) { device in
+      try device.reset()
+    }
+  }
+
+  /// `vfio_pci_irq_test.{msi,msix}.enable_trigger_disable`
+  static func enableTriggerDisable(_ mode: IOMMUMode, index: UInt32) throws {
+    try withDevice(mode) { device in
+      let info = index == VFIO.PCI_MSI_IRQ_INDEX ? device.msiInfo : device.msixInfo
+      let suffix = index == VFIO.PCI_MSIX_IRQ_INDEX ? "-x" : ""
+      let count = min(info.count, maxTestMSI)
+      try #require(count > 0, "MSI\(suffix): not supported")
+
+      try device.enableIRQ(index: index, vector: 0, count: count)
+      devInfo(device, "MSI\(suffix): enabled \(count) interrupts")
+      for vector in 0..<count {
+        #expect(try device.readEventfd(vector: vector, nonblocking: true) == .failure(.resourceTemporarilyUnavailable),
+                "vector \(vector) signalled before it was triggered")
+        try device.triggerIRQ(index: index, vector: vector)
+        #expect(try device.readEventfd(vector: vector, nonblocking: true) == .success(1),
+                "vector \(vector) did not signal its eventfd once")
+      }
+      try device.disableIRQ(index: index)
+    }
+  }
+}
+
+// One suite per iommu mode. Each test names its C counterpart.
+
+extension Hardware {
+  @Suite("vfio_pci_device_test.vfio_type1_iommu", .vfioDevice(.vfioType1), .timeLimit(.minutes(1)))
+  struct VFIOPCIDeviceType1 {
+    static let mode = IOMMUMode.vfioType1
+    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
+    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
+    }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
+    }
+  }
+
+  @Suite("vfio_pci_device_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2), .timeLimit(.minutes(1)))
+  struct VFIOPCIDeviceType1v2 {
+    static let mode = IOMMUMode.vfioType1v2
+    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
+    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
+    }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
+    }
+  }
+
+  @Suite("vfio_pci_device_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  struct VFIOPCIDeviceCompatType1 {
+    static let mode = IOMMUMode.iommufdCompatType1
+    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
+    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
+    }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
+    }
+  }
+
+  @Suite("vfio_pci_device_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  struct VFIOPCIDeviceCompatType1v2 {
+    static let mode = IOMMUMode.iommufdCompatType1v2
+    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
+    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
+    }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
+    }
+  }
+
+  @Suite("vfio_pci_device_test.iommufd", .vfioDevice(.iommufd), .timeLimit(.minutes(1)))
+  struct VFIOPCIDeviceIOMMUFD {
+    static let mode = IOMMUMode.iommufd
+    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
+    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
+    }
+    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
+      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
+    }
+  }
+}
