@@ -43,11 +43,15 @@ public final class IOMMU {
       let path = "\(paths.dev)/iommu"
       let fd = try openFile(path, .readWrite).get("open(\(path))", device: mode.rawValue)
       iommufd = fd
-      var alloc = iommu_ioas_alloc()
-      alloc.size = UInt32(MemoryLayout<iommu_ioas_alloc>.size)
-      _ = try fd.ioctl(IOMMUFD.IOAS_ALLOC, &alloc).get("ioctl(IOMMU_IOAS_ALLOC)", device: path)
-      ioasID = alloc.out_ioas_id
+      ioasID = try Self.allocateIOAS(fd).get("ioctl(IOMMU_IOAS_ALLOC)", device: path)
     }
+  }
+
+  /// `IOMMU_IOAS_ALLOC` on an iommufd; the new IOAS id or the errno.
+  public static func allocateIOAS(_ iommufd: FileDescriptor) -> Result<UInt32, Errno> {
+    var alloc = iommu_ioas_alloc()
+    alloc.size = UInt32(MemoryLayout<iommu_ioas_alloc>.size)
+    return iommufd.ioctl(IOMMUFD.IOAS_ALLOC, &alloc).map { _ in alloc.out_ioas_id }
   }
 
   deinit { close() }

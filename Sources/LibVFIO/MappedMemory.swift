@@ -74,16 +74,20 @@ public final class MappedMemory {
     map(nil, size, protection.rawValue, MAP_SHARED, fd.rawValue, offset)
   }
 
-  /// Reserves `size` bytes of address space such that `address % align == offset`
+  /// The system page size.
+  public static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+
+  /// Reserves `size` bytes of address space such that `address % align == alignOffset`
   /// (libvfio's `mmap_reserve`), then maps `fd` there with `MAP_SHARED|MAP_FIXED`.
-  static func sharedAligned(_ fd: FileDescriptor, fileOffset: Int64, size: Int, align: Int, protection: Protection) -> Result<MappedMemory, Errno> {
-    precondition(align > 0 && align & (align - 1) == 0)
+  public static func sharedAligned(_ fd: FileDescriptor, fileOffset: Int64, size: Int, align: Int, alignOffset: Int = 0, protection: Protection) -> Result<MappedMemory, Errno> {
+    precondition(align > 0 && align & (align - 1) == 0 && alignOffset < align)
     let total = size + align
     guard let base = unsafe mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
       return .failure(Errno(rawValue: vst_errno()))
     }
     let start = UInt(bitPattern: base)
-    let aligned = (start + UInt(align) - 1) & ~(UInt(align) - 1)
+    var aligned = (start + UInt(align) - 1) & ~(UInt(align) - 1) + UInt(alignOffset)
+    if aligned >= start + UInt(align) { aligned -= UInt(align) }
     // Trim the head and tail so only [aligned, aligned + size) stays reserved.
     if aligned > start { unsafe _ = munmap(base, Int(aligned - start)) }
     let end = aligned + UInt(size)

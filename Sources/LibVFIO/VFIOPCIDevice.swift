@@ -79,6 +79,14 @@ public final class VFIOPCIDevice {
 
   deinit { close() }
 
+  /// The IOVA a host address is mapped at through this device's IOMMU (libvfio's `to_iova`).
+  public func iova(forHostAddress vaddr: UInt) -> UInt64? { iommu.iova(forHostAddress: vaddr) }
+
+  /// The largest BAR that is mapped and readable and writable, as the MMIO DMA test picks it.
+  public var largestMappedBAR: PCIBAR? {
+    bars.filter { $0.mapping != nil && $0.isReadWrite }.max { $0.info.size < $1.info.size }
+  }
+
   /// Releases the device: BAR mappings, the device fd, eventfds, then the group. Runs once.
   public func close() {
     guard !closed else { return }
@@ -117,6 +125,13 @@ public final class VFIOPCIDevice {
     return fd.ioctl(VFIO.DEVICE_DETACH_IOMMUFD_PT, &detach).map { _ in () }
   }
 
+  /// `VFIO_DEVICE_GET_INFO` on a device fd; the errno on failure.
+  public static func getInfo(_ fd: FileDescriptor) -> Result<vfio_device_info, Errno> {
+    var info = vfio_device_info()
+    info.argsz = UInt32(MemoryLayout<vfio_device_info>.size)
+    return fd.ioctl(VFIO.DEVICE_GET_INFO, &info).map { _ in info }
+  }
+
   private func bindIOMMUFD() throws(VFIOError) {
     guard let iommufd = iommu.iommufd else {
       throw .unexpected(operation: "bind", device: name, detail: "iommu has no iommufd")
@@ -131,8 +146,7 @@ public final class VFIOPCIDevice {
   // MARK: setup (info, regions, BARs, IRQs)
 
   private func setup() throws(VFIOError) {
-    info.argsz = UInt32(MemoryLayout<vfio_device_info>.size)
-    _ = try fd.ioctl(VFIO.DEVICE_GET_INFO, &info).get("ioctl(VFIO_DEVICE_GET_INFO)", device: name)
+    info = try Self.getInfo(fd).get("ioctl(VFIO_DEVICE_GET_INFO)", device: name)
 
     configSpace = try regionInfo(index: VFIO.PCI_CONFIG_REGION_INDEX)
     guard configSpace.flags & VFIO.REGION_INFO_FLAG_MMAP == 0 else {

@@ -32,10 +32,27 @@ enum HardwareEnvironment {
   }
 }
 
-/// What a test needs beyond a device in a mode.
-enum DeviceFeature: Sendable {
-  case reset
-  case irq(UInt32)
+/// What a test needs beyond a device in a mode: a probe run on the opened device that returns
+/// the C test's skip text when the device lacks it.
+struct DeviceFeature: Sendable {
+  let missing: @Sendable (VFIOPCIDevice) -> String?
+
+  static let reset = DeviceFeature { $0.supportsReset ? nil : "Device does not support reset" }
+
+  static func irq(_ index: UInt32) -> DeviceFeature {
+    DeviceFeature { device in
+      let info = index == VFIO.PCI_MSI_IRQ_INDEX ? device.msiInfo : device.msixInfo
+      return info.count > 0 ? nil : "MSI\(index == VFIO.PCI_MSIX_IRQ_INDEX ? "-x" : ""): not supported"
+    }
+  }
+
+  /// A mapped read/write BAR of at least `minimumSize` bytes (the MMIO DMA tests).
+  static func mappableBAR(minimumSize: UInt64 = 0) -> DeviceFeature {
+    DeviceFeature { device in
+      guard let bar = device.largestMappedBAR else { return "No mappable BAR found on device \(device.address)" }
+      return bar.info.size >= minimumSize ? nil : "BAR too small (size=0x\(String(bar.info.size, radix: 16)))"
+    }
+  }
 }
 
 /// Skips (a true skip, with the reason, in the console and in xunit) unless the device named by
@@ -72,15 +89,10 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
   /// Opens the device briefly to see whether it has `feature`; the C test's skip text if not.
   static func missing(_ feature: DeviceFeature, _ address: PCIAddress, _ mode: IOMMUMode) throws -> String? {
     let iommu = try IOMMU(mode: mode)
+    defer { iommu.close() }
     let device = try VFIOPCIDevice(address: address, iommu: iommu)
-    defer { device.close(); iommu.close() }
-    switch feature {
-    case .reset:
-      return device.supportsReset ? nil : "Device does not support reset"
-    case .irq(let index):
-      let info = index == VFIO.PCI_MSI_IRQ_INDEX ? device.msiInfo : device.msixInfo
-      return info.count > 0 ? nil : "MSI\(index == VFIO.PCI_MSIX_IRQ_INDEX ? "-x" : ""): not supported"
-    }
+    defer { device.close() }
+    return feature.missing(device)
   }
 }
 
@@ -91,12 +103,18 @@ extension Trait where Self == RequiresVFIODevice {
   }
 }
 
-/// The device under test, opened in `mode` for the duration of `body`, then closed (device
-/// first, then the IOMMU), whatever `body` does.
-func withDevice<R>(_ mode: IOMMUMode, _ body: (VFIOPCIDevice) throws -> R) throws -> R {
+/// The address the traits already validated.
+func deviceUnderTest() throws -> PCIAddress {
   guard case .device(let address) = HardwareEnvironment.device() else {
     throw VFIOError.unexpected(operation: "test setup", device: "-", detail: "no device (the trait should have skipped)")
   }
+  return address
+}
+
+/// The device under test, opened in `mode` for the duration of `body`, then closed (device
+/// first, then the IOMMU), whatever `body` does.
+func withDevice<R>(_ mode: IOMMUMode, _ body: (VFIOPCIDevice) throws -> R) throws -> R {
+  let address = try deviceUnderTest()
   let iommu = try IOMMU(mode: mode)
   defer { iommu.close() }
   let device = try VFIOPCIDevice(address: address, iommu: iommu)

@@ -1,0 +1,102 @@
+// The port of tools/testing/selftests/vfio/vfio_dma_mapping_mmio_test.c: DMA-map a BAR's MMIO
+// mapping. VFIO type1 accepts it (map and unmap succeed); the iommufd-backed modes refuse it.
+import Glibc
+import LibVFIO
+import SystemPackage
+import Testing
+
+enum VFIODMAMappingMMIOTest {
+  /// `do_mmio_map_test`
+  static func mapMMIO(_ device: VFIOPCIDevice, vaddr: UInt, size: UInt64) throws {
+    var allocator = IOVAAllocator(ranges: try device.iommu.iovaRanges())
+    let region = DMARegion(vaddr: vaddr, iova: try allocator.allocate(size: size), size: size)
+    switch device.iommu.mode {
+    case .vfioType1, .vfioType1v2:
+      try device.iommu.map(region)
+      try device.iommu.unmap(region)
+    case .iommufdCompatType1, .iommufdCompatType1v2, .iommufd:
+      #expect(throws: VFIOError.self, "DMA-mapping MMIO must fail in \(device.iommu.mode) mode") { try device.iommu.map(region) }
+    }
+  }
+
+  static func withLargestBAR(_ mode: IOMMUMode, _ body: (VFIOPCIDevice, PCIBAR, MappedMemory) throws -> Void) throws {
+    try withDevice(mode) { device in
+      let bar = try #require(device.largestMappedBAR, "No mappable BAR found on device \(device.address)")
+      try body(device, bar, try #require(bar.mapping))
+    }
+  }
+
+  /// `map_full_bar`
+  static func mapFullBAR(_ mode: IOMMUMode) throws {
+    try withLargestBAR(mode) { device, bar, mapping in
+      try mapMMIO(device, vaddr: mapping.address, size: bar.info.size)
+    }
+  }
+
+  /// `map_partial_bar`
+  static func mapPartialBAR(_ mode: IOMMUMode) throws {
+    try withLargestBAR(mode) { device, bar, mapping in
+      try mapMMIO(device, vaddr: mapping.address, size: UInt64(MappedMemory.pageSize))
+    }
+  }
+
+  /// `map_bar_misaligned`: the BAR mapped again one page off 1 GiB alignment.
+  static func mapBARMisaligned(_ mode: IOMMUMode) throws {
+    try withLargestBAR(mode) { device, bar, _ in
+      let size = min(Int(bar.info.size), 1 << 30)
+      let prot: MappedMemory.Protection = [.read, .write]
+      let mapping = try MappedMemory.sharedAligned(device.fd, fileOffset: Int64(bar.info.offset), size: size,
+                                                   align: 1 << 30, alignOffset: MappedMemory.pageSize, protection: prot).get()
+      #expect(mapping.address % UInt(1 << 30) == UInt(MappedMemory.pageSize))
+      try mapMMIO(device, vaddr: mapping.address, size: UInt64(size))
+      mapping.unmap()
+    }
+  }
+}
+
+extension Hardware {
+  @Suite("vfio_dma_mapping_mmio_test.vfio_type1_iommu", .vfioDevice(.vfioType1, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingMMIOType1 {
+    static let mode = IOMMUMode.vfioType1
+    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
+    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
+    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
+  }
+
+  @Suite("vfio_dma_mapping_mmio_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingMMIOType1v2 {
+    static let mode = IOMMUMode.vfioType1v2
+    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
+    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
+    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
+  }
+
+  @Suite("vfio_dma_mapping_mmio_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingMMIOCompatType1 {
+    static let mode = IOMMUMode.iommufdCompatType1
+    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
+    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
+    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
+  }
+
+  @Suite("vfio_dma_mapping_mmio_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingMMIOCompatType1v2 {
+    static let mode = IOMMUMode.iommufdCompatType1v2
+    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
+    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
+    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
+  }
+
+  @Suite("vfio_dma_mapping_mmio_test.iommufd", .vfioDevice(.iommufd, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingMMIOIOMMUFD {
+    static let mode = IOMMUMode.iommufd
+    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
+    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
+    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
+    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
+  }
+}

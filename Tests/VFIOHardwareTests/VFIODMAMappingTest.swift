@@ -1,0 +1,169 @@
+// The port of tools/testing/selftests/vfio/vfio_dma_mapping_test.c: fixture
+// `vfio_dma_mapping_test` (anonymous, 2 MiB and 1 GiB hugetlb backings) and fixture
+// `vfio_dma_map_limit_test` (the last page of the IOVA space, unmap-all, overflow), per mode.
+//
+// Not ported yet: the Intel IOMMU page-table walk through
+// /sys/kernel/debug/iommu/intel/<bdf>/domain_translation_struct, which the C test does only when
+// that file exists (CONFIG_INTEL_IOMMU_DEBUGFS; neither guest kernel has it).
+import Glibc
+import LibVFIO
+import SystemPackage
+import Testing
+
+/// The anonymous-memory backings of `vfio_dma_mapping_test`'s variants.
+enum DMABacking: Sendable {
+  case anonymous, hugetlb2M, hugetlb1G
+
+  static let mapHugeShift: CInt = 26
+  static let mapHugeTLB: CInt = 0x40000
+
+  var size: Int {
+    switch self {
+    case .anonymous: MappedMemory.pageSize
+    case .hugetlb2M: 2 << 20
+    case .hugetlb1G: 1 << 30
+    }
+  }
+
+  var mmapFlags: CInt {
+    switch self {
+    case .anonymous: 0
+    case .hugetlb2M: Self.mapHugeTLB | (21 << Self.mapHugeShift)
+    case .hugetlb1G: Self.mapHugeTLB | (30 << Self.mapHugeShift)
+    }
+  }
+
+  func map() -> Result<MappedMemory, Errno> { MappedMemory.anonymous(size: size, extraFlags: mmapFlags) }
+}
+
+/// Skips with the C test's text when the backing cannot be mapped (no huge pages reserved).
+struct RequiresBacking: TestTrait {
+  let backing: DMABacking
+  func prepare(for test: Test) async throws {
+    if case .failure(let e) = backing.map() {
+      try Test.cancel(Comment(rawValue: "mmap() failed: \(e) (\(e.rawValue))"))
+    }
+  }
+}
+
+enum VFIODMAMappingTest {
+  /// `vfio_dma_mapping_test.<mode>_<backing>.dma_map_unmap`
+  static func dmaMapUnmap(_ mode: IOMMUMode, _ backing: DMABacking) throws {
+    try withDevice(mode) { device in
+      var allocator = IOVAAllocator(ranges: try device.iommu.iovaRanges())
+      let memory = try backing.map().get()
+      let size = UInt64(backing.size)
+      let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: size), size: size)
+      try device.iommu.map(region)
+      print("Mapped HVA 0x\(String(region.vaddr, radix: 16)) (size 0x\(String(size, radix: 16))) at IOVA 0x\(String(region.iova, radix: 16))")
+      #expect(device.iova(forHostAddress: memory.address) == region.iova)
+
+      let unmapped = try device.iommu.unmap(region)
+      #expect(unmapped == size)
+      #expect(device.iova(forHostAddress: memory.address) == nil, "region still listed after unmap")
+      memory.unmap()
+    }
+  }
+
+  /// The `vfio_dma_map_limit_test` fixture: two pages of anonymous memory, and a one-page
+  /// region at the last page of the IOVA space.
+  static func withLimitRegion(_ mode: IOMMUMode, _ body: (VFIOPCIDevice, MappedMemory, DMARegion) throws -> Void) throws {
+    let page = MappedMemory.pageSize
+    try withDevice(mode) { device in
+      let memory = try MappedMemory.anonymous(size: 2 * page).get()
+      defer { memory.unmap() }
+      let last = try #require(try device.iommu.iovaRanges().last).last
+      let region = DMARegion(vaddr: memory.address, iova: last & ~UInt64(page - 1), size: UInt64(page))
+      try body(device, memory, region)
+    }
+  }
+
+  /// `vfio_dma_map_limit_test.<mode>.unmap_range`
+  static func unmapRange(_ mode: IOMMUMode) throws {
+    try withLimitRegion(mode) { device, memory, region in
+      try device.iommu.map(region)
+      #expect(device.iova(forHostAddress: memory.address) == region.iova)
+      #expect(try device.iommu.unmap(region) == region.size)
+    }
+  }
+
+  /// `vfio_dma_map_limit_test.<mode>.unmap_all`
+  static func unmapAll(_ mode: IOMMUMode) throws {
+    try withLimitRegion(mode) { device, memory, region in
+      try device.iommu.map(region)
+      #expect(device.iova(forHostAddress: memory.address) == region.iova)
+      #expect(try device.iommu.unmapAll() == region.size)
+    }
+  }
+
+  /// `vfio_dma_map_limit_test.<mode>.overflow`: a region that wraps past the end of the
+  /// 64-bit IOVA space; map and unmap must both fail with EOVERFLOW.
+  static func overflow(_ mode: IOMMUMode) throws {
+    try withLimitRegion(mode) { device, memory, region in
+      var wrapping = region
+      wrapping.size = UInt64(2 * MappedMemory.pageSize)
+      wrapping.iova = ~UInt64(0) & ~(wrapping.size - 1)
+      let mapError = #expect(throws: VFIOError.self) { try device.iommu.map(wrapping) }
+      #expect(mapError?.errno == Errno(rawValue: EOVERFLOW), "map: \(String(describing: mapError))")
+      let unmapError = #expect(throws: VFIOError.self) { try device.iommu.unmap(wrapping) }
+      #expect(unmapError?.errno == Errno(rawValue: EOVERFLOW), "unmap: \(String(describing: unmapError))")
+    }
+  }
+}
+
+extension Hardware {
+  @Suite("vfio_dma_mapping_test.vfio_type1_iommu", .vfioDevice(.vfioType1), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingType1 {
+    static let mode = IOMMUMode.vfioType1
+    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
+    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
+    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
+    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
+    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
+    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
+  }
+
+  @Suite("vfio_dma_mapping_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingType1v2 {
+    static let mode = IOMMUMode.vfioType1v2
+    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
+    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
+    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
+    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
+    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
+    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
+  }
+
+  @Suite("vfio_dma_mapping_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingCompatType1 {
+    static let mode = IOMMUMode.iommufdCompatType1
+    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
+    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
+    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
+    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
+    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
+    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
+  }
+
+  @Suite("vfio_dma_mapping_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingCompatType1v2 {
+    static let mode = IOMMUMode.iommufdCompatType1v2
+    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
+    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
+    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
+    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
+    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
+    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
+  }
+
+  @Suite("vfio_dma_mapping_test.iommufd", .vfioDevice(.iommufd), .timeLimit(.minutes(1)))
+  struct VFIODMAMappingIOMMUFD {
+    static let mode = IOMMUMode.iommufd
+    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
+    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
+    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
+    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
+    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
+    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
+  }
+}
