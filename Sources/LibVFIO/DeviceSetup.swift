@@ -98,7 +98,7 @@ public struct DeviceSetup: Sendable {
   }
 
   private func writeJournal(_ rec: Record) throws(VFIOError) {
-    var path = ""
+    var path = journalDirectory.hasPrefix("/") ? "" : "."
     for part in journalDirectory.split(separator: "/") {
       path += "/\(part)"
       if mkdir(path, 0o755) != 0 && !FileSystem.isDirectory(path) {
@@ -106,9 +106,10 @@ public struct DeviceSetup: Sendable {
       }
     }
     let tmp = journalPath(rec.address) + ".tmp"
-    switch openFile(tmp, .writeOnly, options: [.create, .truncate, .closeOnExec]) {
-    case .failure(let e): throw .syscall(operation: "open(\(tmp))", device: rec.address.description, errno: e)
-    case .success(let fd): try? fd.close()
+    do {
+      try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead]).close()
+    } catch {
+      throw .syscall(operation: "open(\(tmp))", device: rec.address.description, errno: (error as? Errno) ?? .ioError)
     }
     try FileSystem.write(tmp, rec.serialized()).get("write(\(tmp))", device: rec.address.description)
     guard rename(tmp, journalPath(rec.address)) == 0 else {

@@ -164,9 +164,13 @@ func parseCInteger(_ text: String) -> Int? {
   var s = Substring(text.trimmingWhitespace())
   var negative = false
   if s.first == "-" { negative = true; s.removeFirst() } else if s.first == "+" { s.removeFirst() }
+  // Only digits may follow the one sign and the base prefix (strtol takes no second sign).
   let value: Int?
   if s.hasPrefix("0x") || s.hasPrefix("0X") {
+    guard s.count > 2, s.dropFirst(2).allSatisfy(\.isHexDigit) else { return nil }
     value = Int(s.dropFirst(2), radix: 16)
+  } else if s.isEmpty || !s.allSatisfy(\.isNumber) {
+    return nil
   } else if s.count > 1 && s.hasPrefix("0") {
     value = Int(s.dropFirst(), radix: 8)
   } else {

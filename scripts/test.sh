@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The project's test command on this machine: builds, then runs every Swift Testing suite.
+# Unit tests and the uAPI conformance test run anywhere; the hardware suites run when
+# VFIO_SELFTESTS_BDF names a device bound to vfio-pci and the caller is root, and otherwise
+# skip, each with its reason. Installs what it lacks (libkmod-dev, a C compiler) on Debian/Ubuntu.
+# Extra arguments go to `swift test` (e.g. --filter vfio_dma_mapping_test).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+missing=()
+pkg-config --exists libkmod 2>/dev/null || missing+=(libkmod-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+command -v xz >/dev/null || missing+=(xz-utils)
+if ((${#missing[@]})); then
+  echo "test.sh: installing ${missing[*]}" >&2
+  sudo=(); ((EUID == 0)) || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "test.sh: no swift toolchain on PATH (Swift 6.2 or newer)" >&2; exit 2; }
+
+mkdir -p results/host
+swift build --build-tests
+exec swift test --skip-build --disable-xctest --xunit-output results/host/junit.xml "$@"
