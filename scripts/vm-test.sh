@@ -20,6 +20,7 @@ Usage: scripts/vm-test.sh [options]
                         nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0)
   --results DIR         results root (default: <repo>/results); this run writes DIR/<label>/
   --timeout SECONDS     wall-clock watchdog per boot (default 600)
+  --boot-timeout SECONDS  the guest must reach its /init within this (default 60, capped by --timeout)
   --filter REGEX        passed to the Swift Testing binary as --filter
   --skip-build          do not run swift build
   --keep                keep the work dir (.build-vm/run-<label>)
@@ -36,7 +37,7 @@ EOF
 log() { echo "$prog: $*" >&2; }
 die() { echo "$prog: error: $*" >&2; exit 2; }
 
-kernel_arg=debian label="" stages=1 results_root="$repo/results" timeout_s=600 filter=""
+kernel_arg=debian label="" stages=1 results_root="$repo/results" timeout_s=600 boot_timeout_s=60 filter=""
 skip_build=0 keep=0 quiet=0 devices=()
 while (($#)); do
   case $1 in
@@ -46,6 +47,7 @@ while (($#)); do
     --device) devices+=("${2:?--device needs a value}"); shift 2 ;;
     --results) results_root=${2:?--results needs a value}; shift 2 ;;
     --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
+    --boot-timeout) boot_timeout_s=${2:?--boot-timeout needs a value}; shift 2 ;;
     --filter) filter=${2?--filter needs a value}; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
     --keep) keep=1; shift ;;
@@ -56,6 +58,7 @@ while (($#)); do
 done
 [[ $stages == 1 || $stages == 2 ]] || die "--stages must be 1 or 2"
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
+[[ $boot_timeout_s =~ ^[0-9]+$ && $boot_timeout_s -gt 0 ]] || die "--boot-timeout must be a positive number of seconds"
 for d in "${devices[@]}"; do [[ $d == edu || $d == nvme-sriov ]] || die "unknown --device $d (edu, nvme-sriov)"; done
 bdf=${VFIO_SELFTESTS_BDF:-0000:00:03.0}
 
@@ -79,8 +82,9 @@ declare -A pkg_of=([qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static
   [cpio]=cpio [xz]=xz-utils [depmod]=kmod [python3]=python3 [gzip]=gzip [timeout]=coreutils)
 missing=()
 for c in "${!pkg_of[@]}"; do command -v "$c" >/dev/null || missing+=("${pkg_of[$c]}"); done
-if command -v busybox >/dev/null && ! LC_ALL=C ldd "$(command -v busybox)" 2>&1 | grep -qE 'not a dynamic|statically'; then
-  missing+=(busybox-static)
+if command -v busybox >/dev/null; then
+  ldd_out=$(LC_ALL=C ldd "$(command -v busybox)" 2>&1 || true)
+  [[ $ldd_out == *"not a dynamic"* || $ldd_out == *statically* ]] || missing+=(busybox-static)
 fi
 if ((${#missing[@]})); then
   command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get to install them"
@@ -157,8 +161,8 @@ work=$repo/.build-vm/run-$label
 rm -rf "$work"; mkdir -p "$work"
 qpid="" tailpid=""
 cleanup() {
-  [[ -n $qpid ]] && kill "$qpid" 2>/dev/null
-  [[ -n $tailpid ]] && kill "$tailpid" 2>/dev/null
+  if [[ -n $qpid ]]; then kill "$qpid" 2>/dev/null || true; fi
+  if [[ -n $tailpid ]]; then kill "$tailpid" 2>/dev/null || true; fi
   ((keep)) || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -240,8 +244,9 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 # ---- results dir ----
 mkdir -p "$results_root"
+[[ $results_root == "$repo/results" && ! -e $results_root/.gitignore ]] && echo '*' > "$results_root/.gitignore"
 results=$(cd "$results_root" && pwd -P)/$label
-rm -rf "$results/stage1" "$results/stage2" "$results/serial.log" "$results/qemu.log"
+rm -rf "$results/stage1" "$results/stage2" "$results"/serial*.log "$results/qemu.log"
 mkdir -p "$results"
 serial=$results/serial.log
 : > "$serial"
@@ -255,8 +260,13 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2G -smp 2
   -nographic -no-reboot -monitor none -serial "file:$serial"
   -kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" -append "$append"
   -netdev user,id=n0 -device virtio-net-pci,netdev=n0,addr=03.0
-  -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
-  -virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap")
+  # = -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap (and a
+  # rw one for the results), spelled out to pin the 9p devices at 00:10.0/00:11.0, clear of the
+  # device slots used here (03.0 virtio-net, 04.0 edu, 05.0 root port).
+  -fsdev local,id=fshost,path=/,security_model=none,readonly=on,multidevs=remap
+  -device virtio-9p-pci,fsdev=fshost,mount_tag=host,addr=10.0
+  -fsdev "local,id=fsresults,path=$results,security_model=none,multidevs=remap"
+  -device virtio-9p-pci,fsdev=fsresults,mount_tag=results,addr=11.0)
 declare -A added=()
 for d in "${devices[@]}"; do
   [[ -n ${added[$d]:-} ]] && continue; added[$d]=1
@@ -268,32 +278,44 @@ for d in "${devices[@]}"; do
 done
 printf '%q ' "${qemu[@]}" > "$results/qemu-cmdline"; echo >> "$results/qemu-cmdline"
 
-log "booting $label ($stages stage(s), watchdog ${timeout_s} s per boot); serial log: $serial"
-t0=$(date +%s.%N)
-"${qemu[@]}" </dev/null >"$results/qemu.log" 2>&1 &
-qpid=$!
-if ((quiet == 0)); then tail -n +1 -F --pid="$qpid" "$serial" 2>/dev/null & tailpid=$!; fi
-
-fired=0 cur_stage=1 boot_start=$SECONDS
-declare -A stage_seen=()
-while kill -0 "$qpid" 2>/dev/null; do
-  for s in 2 1; do
-    if [[ -e $results/stage$s/booted && -z ${stage_seen[$s]:-} ]]; then
-      stage_seen[$s]=1
-      if ((s > cur_stage)); then cur_stage=$s; boot_start=$SECONDS; fi
+boot() { # sets t0 t1 qrc fired cur_stage
+  rm -rf "$results/stage1" "$results/stage2"
+  : > "$serial"
+  t0=$(date +%s.%N)
+  "${qemu[@]}" </dev/null >"$results/qemu.log" 2>&1 &
+  qpid=$!
+  if ((quiet == 0)); then tail -n +1 -F --pid="$qpid" "$serial" 2>/dev/null & tailpid=$!; fi
+  fired=0 fired_boot=0 cur_stage=1
+  # Two deadlines per boot: reach /init (stageN/booted) within boot_timeout_s, report within
+  # timeout_s. Stage 2's clock starts when stage 1 reports (kexec follows).
+  local boot_start=$SECONDS s
+  while kill -0 "$qpid" 2>/dev/null; do
+    if ((cur_stage == 1 && stages == 2)) && [[ -e $results/stage1/exit-code ]]; then cur_stage=2; boot_start=$SECONDS; fi
+    if [[ ! -e $results/stage$cur_stage/booted ]] && ((SECONDS - boot_start >= boot_timeout_s)); then
+      fired=1 fired_boot=1
     fi
+    if ((fired || SECONDS - boot_start >= timeout_s)); then
+      fired=1
+      kill "$qpid" 2>/dev/null || true; sleep 2; kill -9 "$qpid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.5
   done
-  if ((SECONDS - boot_start >= timeout_s)); then
-    fired=1
-    kill "$qpid" 2>/dev/null; sleep 2; kill -9 "$qpid" 2>/dev/null
-    break
-  fi
-  sleep 0.5
-done
-qrc=0; wait "$qpid" || qrc=$?
-qpid=""
-t1=$(date +%s.%N)
-if [[ -n $tailpid ]]; then sleep 0.3; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null; tailpid=""; fi
+  qrc=0; wait "$qpid" || qrc=$?
+  qpid=""
+  t1=$(date +%s.%N)
+  if [[ -n $tailpid ]]; then sleep 0.3; kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; tailpid=""; fi
+}
+
+log "booting $label ($stages stage(s), watchdog ${timeout_s} s per boot); serial log: $serial"
+boot
+# Under TCG (multi-threaded) a guest kernel very rarely oopses while patching its own text during
+# early boot ("Oops: int3"), before /init runs. Retry such a boot once.
+if ((fired == 0)) && [[ ! -e $results/stage1/booted ]] && grep -q 'Kernel panic' "$serial" && ! grep -q '^vm-test-init:' "$serial"; then
+  cp "$serial" "$results/serial.attempt1.log"
+  log "the guest kernel panicked before /init ran ($(grep -m1 -oE 'Oops: [^[]*|Kernel panic[^[]*' "$serial" | head -n1)); retrying the boot once (first log: $results/serial.attempt1.log)"
+  boot
+fi
 
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 timing="QEMU ran $(elapsed "$t0" "$t1") s wall"
@@ -306,12 +328,16 @@ log "$timing (qemu exit $qrc)"
 
 failed=0
 if ((fired)); then
-  log "guest did not report within $timeout_s s (kernel $label, stage $cur_stage); serial log: $serial"
+  if ((fired_boot)); then
+    log "guest kernel did not reach /init within $boot_timeout_s s (kernel $label, stage $cur_stage): bad kernel image, early hang or kexec failure; serial log: $serial"
+  else
+    log "guest did not report within $timeout_s s (kernel $label, stage $cur_stage); serial log: $serial"
+  fi
   echo "---- last 30 lines of $serial ----" >&2; tail -n 30 "$serial" >&2; echo "----" >&2
   failed=1
 else
   missing_stage=0
-  for s in $(seq 1 "$stages"); do [[ -e $results/stage$s/exit-code ]] || missing_stage=$s; done
+  for s in $(seq 1 "$stages"); do [[ -e $results/stage$s/exit-code ]] || { missing_stage=$s; break; }; done
   if ((missing_stage)); then
     log "guest did not report (kernel $label, stage $missing_stage): QEMU exited $qrc; serial log: $serial"
     [[ -s $results/qemu.log ]] && { echo "---- QEMU said ----" >&2; tail -n 20 "$results/qemu.log" >&2; }

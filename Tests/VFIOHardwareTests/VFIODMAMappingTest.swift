@@ -100,9 +100,11 @@ enum VFIODMAMappingTest {
   /// 64-bit IOVA space; map and unmap must both fail with EOVERFLOW.
   static func overflow(_ mode: IOMMUMode) throws {
     try withLimitRegion(mode) { device, memory, region in
+      // As in C: the IOVA is the last page (aligned to the one-page size), then the size
+      // doubles, so iova + size wraps past 2^64.
       var wrapping = region
+      wrapping.iova = ~UInt64(0) & ~(region.size - 1)
       wrapping.size = UInt64(2 * MappedMemory.pageSize)
-      wrapping.iova = ~UInt64(0) & ~(wrapping.size - 1)
       let mapError = #expect(throws: VFIOError.self) { try device.iommu.map(wrapping) }
       #expect(mapError?.errno == Errno(rawValue: EOVERFLOW), "map: \(String(describing: mapError))")
       let unmapError = #expect(throws: VFIOError.self) { try device.iommu.unmap(wrapping) }

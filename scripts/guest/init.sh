@@ -23,6 +23,9 @@ STAGE=1
 grep -q 'vfio_selftests\.stage=2' /proc/cmdline && STAGE=2
 say "stage $STAGE, kernel $(uname -r), label $KERNEL_LABEL, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
+# Loopback up, as on any booted system: Foundation's run loop wakes itself over 127.0.0.1.
+ifconfig lo 127.0.0.1 up 2>/dev/null || ip link set lo up 2>/dev/null || say "warning: cannot bring up lo"
+
 # 9p bootstrap modules (only on kernels where 9p is modular), in dependency order.
 if [ -s /modules/order ]; then
   while read -r m; do
@@ -73,7 +76,7 @@ sync
 if [ "$STAGE" = 1 ] && [ "$STAGES" = 2 ]; then
   say "loading the stage-2 kernel: kexec -s -l $KEXEC_KERNEL --initrd=$KEXEC_INITRD"
   if chroot /host "$KEXEC_BIN" -s -l "$KEXEC_KERNEL" --initrd="$KEXEC_INITRD" \
-       --append="$(cat /proc/cmdline) vfio_selftests.stage=2"; then
+       --append="$(sed 's/ *vfio_selftests\.stage=[0-9]*//g' /proc/cmdline) vfio_selftests.stage=2"; then
     say "kexec -e"
     sync
     chroot /host "$KEXEC_BIN" -e
