@@ -1,0 +1,48 @@
+// Proves the guest runner's two-stage mechanism: stage 1 records the boot it ran in; stage 2
+// must run in a different boot (a real kexec happened), with the stage marker on the kernel
+// command line. The Live Update suites build on the same mechanism.
+import Foundation
+import Testing
+
+enum StagedRun {
+  static var stage: Int? { ProcessInfo.processInfo.environment["VFIO_SELFTESTS_STAGE"].flatMap { Int($0) } }
+  static var results: String? { ProcessInfo.processInfo.environment["VFIO_SELFTESTS_RESULTS"] }
+  static var stages: Int { ProcessInfo.processInfo.environment["VFIO_SELFTESTS_STAGES"].flatMap { Int($0) } ?? 1 }
+
+  static func bootID() throws -> String {
+    try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+}
+
+struct RequiresStagedRun: TestTrait {
+  func prepare(for test: Test) async throws {
+    guard StagedRun.stage != nil, StagedRun.results != nil else {
+      try Test.cancel("VFIO_SELFTESTS_STAGE not set (not a staged guest run)")
+    }
+    guard StagedRun.stages == 2 else { try Test.cancel("single-stage run (vm-test.sh --stages 2 runs both stages)") }
+  }
+}
+
+@Suite("staged run")
+struct StagedRunTest {
+  @Test("stage 2 runs after a real kexec", RequiresStagedRun())
+  func stageAcrossKexec() throws {
+    let stage = try #require(StagedRun.stage)
+    let results = try #require(StagedRun.results)
+    let cmdline = try String(contentsOfFile: "/proc/cmdline", encoding: .utf8)
+    #expect(cmdline.contains("vfio_selftests.stage=2") == (stage == 2), "stage \(stage) but cmdline: \(cmdline)")
+    let bootFile = URL(fileURLWithPath: results).deletingLastPathComponent().appendingPathComponent("stage1/boot_id")
+    switch stage {
+    case 1:
+      try StagedRun.bootID().write(to: bootFile, atomically: false, encoding: .utf8)
+      print("[STAGE 1] boot \(try StagedRun.bootID()) recorded; kexec next")
+    case 2:
+      let before = try String(contentsOf: bootFile, encoding: .utf8)
+      let now = try StagedRun.bootID()
+      #expect(!before.isEmpty && before != now, "stage 2 runs in the same boot as stage 1 (\(now)): no kexec happened")
+      print("[STAGE 2] boot \(now), stage 1 ran in boot \(before)")
+    default:
+      Issue.record("VFIO_SELFTESTS_STAGE=\(stage): must be 1 or 2")
+    }
+  }
+}
