@@ -93,7 +93,7 @@ public struct DeviceSetup: Sendable {
       }
       if let n = rec.sriovNumVFs, n > 0, try sysfs.sriovNumVFs(a) != n { try sysfs.setSriovNumVFs(a, n) }
     }
-    _ = unlink(journalPath(a))
+    _ = unsafe unlink(journalPath(a))
     return rec
   }
 
@@ -101,7 +101,7 @@ public struct DeviceSetup: Sendable {
     var path = journalDirectory.hasPrefix("/") ? "" : "."
     for part in journalDirectory.split(separator: "/") {
       path += "/\(part)"
-      if mkdir(path, 0o755) != 0 && !FileSystem.isDirectory(path) {
+      if unsafe mkdir(path, 0o755) != 0 && !FileSystem.isDirectory(path) {
         throw .syscall(operation: "mkdir(\(path))", device: rec.address.description, errno: Errno(rawValue: errno))
       }
     }
@@ -112,7 +112,7 @@ public struct DeviceSetup: Sendable {
       throw .syscall(operation: "open(\(tmp))", device: rec.address.description, errno: (error as? Errno) ?? .ioError)
     }
     try FileSystem.write(tmp, rec.serialized()).get("write(\(tmp))", device: rec.address.description)
-    guard rename(tmp, journalPath(rec.address)) == 0 else {
+    guard unsafe rename(tmp, journalPath(rec.address)) == 0 else {
       throw .syscall(operation: "rename(\(tmp))", device: rec.address.description, errno: Errno(rawValue: errno))
     }
   }

@@ -60,7 +60,7 @@ enum FileSystem {
   }
 
   static func exists(_ path: String) -> Bool {
-    access(path, F_OK) == 0
+    unsafe access(path, F_OK) == 0
   }
 
   static func isDirectory(_ path: String) -> Bool {

@@ -49,7 +49,7 @@ import SystemPackage
     guard let ctx = unsafe kmod_new(dir, nil) else {
       throw .failed(module: "-", operation: "kmod_new(\(dir))", errno: .noMemory)
     }
-    context = ctx
+    unsafe context = ctx
     self.directory = dir
   }
 
@@ -67,14 +67,14 @@ import SystemPackage
     var list: OpaquePointer?
     let r = unsafe kmod_module_new_from_lookup(context, name, &list)
     guard r >= 0 else { throw .failed(module: name, operation: "kmod_module_new_from_lookup", errno: Errno(rawValue: -r)) }
-    defer { if let list { unsafe _ = kmod_module_unref_list(list) } }
-    var modules: [OpaquePointer] = []
-    var it = list
-    while let node = it {
-      if let m = unsafe kmod_module_get_module(node) { modules.append(m) }
-      it = unsafe kmod_list_next(list, node)
+    defer { if let list = unsafe list { unsafe _ = kmod_module_unref_list(list) } }
+    var modules: [OpaquePointer] = unsafe []
+    var it = unsafe list
+    while let node = unsafe it {
+      if let m = unsafe kmod_module_get_module(node) { unsafe modules.append(m) }
+      unsafe it = unsafe kmod_list_next(list, node)
     }
-    return modules
+    return unsafe modules
   }
 
   private static func state(of module: OpaquePointer) -> State {
@@ -90,9 +90,9 @@ import SystemPackage
 
   /// The state of `name` (module name or alias).
   public func state(_ name: String) -> State {
-    guard let modules = try? lookup(name), !modules.isEmpty else { return .notFound }
-    defer { for m in modules { unsafe _ = kmod_module_unref(m) } }
-    let states = modules.map(Self.state(of:))
+    guard let modules = unsafe try? lookup(name), unsafe !modules.isEmpty else { return .notFound }
+    defer { for unsafe m in unsafe modules { unsafe _ = kmod_module_unref(m) } }
+    let states = unsafe modules.map(Self.state(of:))
     if states.contains(.builtIn) { return .builtIn }
     if states.contains(.live) { return .live }
     return states.first ?? .notFound
@@ -102,12 +102,12 @@ import SystemPackage
   /// line apply, as with modprobe).
   @discardableResult
   public func load(_ name: String) throws(LoadError) -> LoadOutcome {
-    let modules = try lookup(name)
-    guard !modules.isEmpty else { throw .notFound(module: name, directory: directory) }
-    defer { for m in modules { unsafe _ = kmod_module_unref(m) } }
+    let modules = unsafe try lookup(name)
+    guard unsafe !modules.isEmpty else { throw .notFound(module: name, directory: directory) }
+    defer { for unsafe m in unsafe modules { unsafe _ = kmod_module_unref(m) } }
     var outcome: LoadOutcome = .alreadyLoaded
-    for m in modules {
-      switch Self.state(of: m) {
+    for unsafe m in unsafe modules {
+      switch unsafe Self.state(of: m) {
       case .builtIn:
         if outcome == .alreadyLoaded { outcome = .builtIn }
         continue
@@ -134,10 +134,10 @@ import SystemPackage
 
   /// Unloads `name` (not its dependencies); used to put back what a run loaded.
   public func unload(_ name: String) throws(LoadError) {
-    let modules = try lookup(name)
-    guard !modules.isEmpty else { throw .notFound(module: name, directory: directory) }
-    defer { for m in modules { unsafe _ = kmod_module_unref(m) } }
-    for m in modules where Self.state(of: m) == .live {
+    let modules = unsafe try lookup(name)
+    guard unsafe !modules.isEmpty else { throw .notFound(module: name, directory: directory) }
+    defer { for unsafe m in unsafe modules { unsafe _ = kmod_module_unref(m) } }
+    for unsafe m in unsafe modules where unsafe Self.state(of: m) == .live {
       let r = unsafe kmod_module_remove_module(m, 0)
       if r < 0 { throw .failed(module: name, operation: "kmod_module_remove_module", errno: Errno(rawValue: -r)) }
     }

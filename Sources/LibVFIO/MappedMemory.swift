@@ -66,12 +66,12 @@ public final class MappedMemory {
 
   /// Anonymous private memory (`MAP_ANONYMOUS|MAP_PRIVATE`), as the DMA tests use.
   public static func anonymous(size: Int, extraFlags: CInt = 0) -> Result<MappedMemory, Errno> {
-    map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | extraFlags, -1, 0)
+    unsafe map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | extraFlags, -1, 0)
   }
 
   /// A shared mapping of `fd` at `offset`.
   public static func shared(_ fd: FileDescriptor, offset: Int64, size: Int, protection: Protection = [.read, .write]) -> Result<MappedMemory, Errno> {
-    map(nil, size, protection.rawValue, MAP_SHARED, fd.rawValue, offset)
+    unsafe map(nil, size, protection.rawValue, MAP_SHARED, fd.rawValue, offset)
   }
 
   /// The system page size.
@@ -82,7 +82,7 @@ public final class MappedMemory {
   public static func sharedAligned(_ fd: FileDescriptor, fileOffset: Int64, size: Int, align: Int, alignOffset: Int = 0, protection: Protection) -> Result<MappedMemory, Errno> {
     precondition(align > 0 && align & (align - 1) == 0 && alignOffset < align)
     let total = size + align
-    guard let base = unsafe mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+    guard let base = unsafe mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), unsafe base != MAP_FAILED else {
       return .failure(Errno(rawValue: vst_errno()))
     }
     let start = UInt(bitPattern: base)
@@ -93,13 +93,13 @@ public final class MappedMemory {
     let end = aligned + UInt(size)
     let totalEnd = start + UInt(total)
     if totalEnd > end { unsafe _ = munmap(UnsafeMutableRawPointer(bitPattern: end), Int(totalEnd - end)) }
-    let r = map(UnsafeMutableRawPointer(bitPattern: aligned), size, protection.rawValue, MAP_SHARED | MAP_FIXED, fd.rawValue, fileOffset)
+    let r = unsafe map(UnsafeMutableRawPointer(bitPattern: aligned), size, protection.rawValue, MAP_SHARED | MAP_FIXED, fd.rawValue, fileOffset)
     if case .failure = r { unsafe _ = munmap(UnsafeMutableRawPointer(bitPattern: aligned), size) }
     return r
   }
 
   private static func map(_ addr: UnsafeMutableRawPointer?, _ size: Int, _ prot: CInt, _ flags: CInt, _ fd: CInt, _ offset: Int64) -> Result<MappedMemory, Errno> {
-    guard let p = unsafe mmap(addr, size, prot, flags, fd, off_t(offset)), p != MAP_FAILED else {
+    guard let p = unsafe mmap(addr, size, prot, flags, fd, off_t(offset)), unsafe p != MAP_FAILED else {
       return .failure(Errno(rawValue: vst_errno()))
     }
     return .success(MappedMemory(address: UInt(bitPattern: p), size: size))
