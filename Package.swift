@@ -60,6 +60,10 @@ let package = Package(
       dependencies: ["LibVFIO", "CVFIOShim"]
     ),
     .testTarget(
+      name: "LiveUpdateTests",
+      dependencies: ["LibLiveUpdate", "LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
+    ),
+    .testTarget(
       name: "VFIOHardwareTests",
       dependencies: ["LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
     ),

@@ -22,6 +22,8 @@ Usage: scripts/vm-test.sh [options]
   --timeout SECONDS     wall-clock watchdog per boot (default 600)
   --boot-timeout SECONDS  the guest must reach its /init within this (default 60, capped by --timeout)
   --filter REGEX        passed to the Swift Testing binary as --filter
+  --guest-script PATH   script (relative to the repo) run in the guest chroot instead of
+                        scripts/guest/run-suites.sh; same environment, same exit-code contract
   --skip-build          do not run swift build
   --keep                keep the work dir (.build-vm/run-<label>)
   --quiet               do not stream the serial console (it is always in <results>/<label>/serial.log)
@@ -38,7 +40,7 @@ log() { echo "$prog: $*" >&2; }
 die() { echo "$prog: error: $*" >&2; exit 2; }
 
 kernel_arg=debian label="" stages=1 results_root="$repo/results" timeout_s=600 boot_timeout_s=60 filter=""
-skip_build=0 keep=0 quiet=0 devices=()
+skip_build=0 keep=0 quiet=0 devices=() guest_script=scripts/guest/run-suites.sh
 while (($#)); do
   case $1 in
     --kernel) kernel_arg=${2:?--kernel needs a value}; shift 2 ;;
@@ -49,6 +51,7 @@ while (($#)); do
     --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
     --boot-timeout) boot_timeout_s=${2:?--boot-timeout needs a value}; shift 2 ;;
     --filter) filter=${2?--filter needs a value}; shift 2 ;;
+    --guest-script) guest_script=${2:?--guest-script needs a value}; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
     --keep) keep=1; shift ;;
     --quiet) quiet=1; shift ;;
@@ -57,6 +60,7 @@ while (($#)); do
   esac
 done
 [[ $stages == 1 || $stages == 2 ]] || die "--stages must be 1 or 2"
+[[ -f $repo/$guest_script ]] || die "no guest script $repo/$guest_script"
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
 [[ $boot_timeout_s =~ ^[0-9]+$ && $boot_timeout_s -gt 0 ]] || die "--boot-timeout must be a positive number of seconds"
 for d in "${devices[@]}"; do [[ $d == edu || $d == nvme-sriov ]] || die "unknown --device $d (edu, nvme-sriov)"; done
@@ -227,6 +231,7 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
   echo "BDF=$(shq "$bdf")"
   echo "STAGES=$stages"
   echo "FILTER=$(shq "$filter")"
+  echo "GUEST_SCRIPT=$(shq "$guest_script")"
   echo "STRICT_SET=${VFIO_SELFTESTS_STRICT+1}"
   echo "STRICT=$(shq "${VFIO_SELFTESTS_STRICT:-}")"
   echo "MODULES_DIR=$(shq "$moddir")"

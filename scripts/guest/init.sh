@@ -66,8 +66,8 @@ set -- PATH="$GUEST_PATH" HOME="$GUEST_HOME" TMPDIR="$GUEST_TMP" TERM=dumb LANG=
   VFIO_SELFTESTS_RESULTS="$GUEST_RESULTS" VFIO_SELFTESTS_KERNEL="$KERNEL_LABEL" \
   VFIO_SELFTESTS_REPO="$REPO" VFIO_SELFTESTS_FILTER="$FILTER" VFIO_SELFTESTS_BIN_DIR="$BIN_DIR"
 [ "$STRICT_SET" = 1 ] && set -- "$@" VFIO_SELFTESTS_STRICT="$STRICT"
-say "running $REPO/scripts/guest/run-suites.sh (stage $STAGE)"
-chroot /host /usr/bin/env -i "$@" /bin/bash "$REPO/scripts/guest/run-suites.sh"
+say "running $REPO/${GUEST_SCRIPT:-scripts/guest/run-suites.sh} (stage $STAGE)"
+chroot /host /usr/bin/env -i "$@" /bin/bash "$REPO/${GUEST_SCRIPT:-scripts/guest/run-suites.sh}"
 rc=$?
 echo "$rc" > "$STAGE_DIR/exit-code"
 say "stage $STAGE: run-suites.sh exited $rc, uptime $(cut -d' ' -f1 /proc/uptime) s"
