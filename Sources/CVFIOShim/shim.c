@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "CVFIOShim.h"
@@ -31,3 +32,16 @@ long vst_kexec_file_load(int kernel_fd, int initrd_fd, const char *cmdline, unsi
 }
 
 int vst_errno(void) { return errno; }
+
+int vst_fork_holder(const int *keep, int nkeep, int maxfd) {
+  pid_t pid = fork();
+  if (pid != 0) return pid; /* parent, or -1 */
+  setsid();
+  for (int fd = 0; fd < maxfd; fd++) {
+    int kept = 0;
+    for (int i = 0; i < nkeep; i++) kept |= keep[i] == fd;
+    if (!kept) close(fd);
+  }
+  if (chdir("/") != 0) _exit(1);
+  for (;;) pause();
+}

@@ -98,13 +98,7 @@ public struct DeviceSetup: Sendable {
   }
 
   private func writeJournal(_ rec: Record) throws(VFIOError) {
-    var path = journalDirectory.hasPrefix("/") ? "" : "."
-    for part in journalDirectory.split(separator: "/") {
-      path += "/\(part)"
-      if unsafe mkdir(path, 0o755) != 0 && !FileSystem.isDirectory(path) {
-        throw .syscall(operation: "mkdir(\(path))", device: rec.address.description, errno: Errno(rawValue: errno))
-      }
-    }
+    try FileSystem.makeDirectories(journalDirectory).get("mkdir(\(journalDirectory))", device: rec.address.description)
     let tmp = journalPath(rec.address) + ".tmp"
     do {
       try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead]).close()

@@ -3,9 +3,9 @@ import CVFIOShim
 import Glibc
 import SystemPackage
 
-enum FileSystem {
+package enum FileSystem {
   /// Reads a whole (small) file such as a sysfs attribute.
-  static func read(_ path: String) -> Result<String, Errno> {
+  package static func read(_ path: String) -> Result<String, Errno> {
     openFile(path, .readOnly).flatMap { fd in
       defer { try? fd.close() }
       var out: [UInt8] = []
@@ -25,7 +25,7 @@ enum FileSystem {
   }
 
   /// Writes `text` to a file with one write(2), as sysfs attributes require.
-  static func write(_ path: String, _ text: String) -> Result<Void, Errno> {
+  package static func write(_ path: String, _ text: String) -> Result<Void, Errno> {
     openFile(path, .writeOnly).flatMap { fd in
       defer { try? fd.close() }
       do {
@@ -38,7 +38,7 @@ enum FileSystem {
     }
   }
 
-  static func readLink(_ path: String) -> Result<String, Errno> {
+  package static func readLink(_ path: String) -> Result<String, Errno> {
     var buf = [CChar](repeating: 0, count: 4096)
     let n = unsafe buf.withUnsafeMutableBufferPointer { unsafe readlink(path, $0.baseAddress!, $0.count - 1) }
     if n < 0 { return .failure(Errno(rawValue: vst_errno())) }
@@ -46,7 +46,7 @@ enum FileSystem {
   }
 
   /// The entries of a directory, without `.` and `..`, sorted.
-  static func list(_ path: String) -> Result<[String], Errno> {
+  package static func list(_ path: String) -> Result<[String], Errno> {
     guard let dir = unsafe opendir(path) else { return .failure(Errno(rawValue: vst_errno())) }
     defer { unsafe _ = closedir(dir) }
     var names: [String] = []
@@ -59,16 +59,29 @@ enum FileSystem {
     return .success(names.sorted())
   }
 
-  static func exists(_ path: String) -> Bool {
+  /// `mkdir -p`: creates `path` and its missing parents (mode 0755).
+  package static func makeDirectories(_ path: String) -> Result<Void, Errno> {
+    var partial = path.hasPrefix("/") ? "" : "."
+    for part in path.split(separator: "/") {
+      partial += "/\(part)"
+      if unsafe mkdir(partial, 0o755) != 0 {
+        let e = Errno(rawValue: vst_errno())
+        if e != .fileExists || !isDirectory(partial) { return .failure(e) }
+      }
+    }
+    return .success(())
+  }
+
+  package static func exists(_ path: String) -> Bool {
     unsafe access(path, F_OK) == 0
   }
 
-  static func isDirectory(_ path: String) -> Bool {
+  package static func isDirectory(_ path: String) -> Bool {
     var st = stat()
     return unsafe stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
   }
 
-  static func basename(_ path: String) -> String {
+  package static func basename(_ path: String) -> String {
     path.split(separator: "/").last.map(String.init) ?? path
   }
 }

@@ -6,7 +6,7 @@ import SystemPackage
 
 /// Runs `body` until it does not fail with EINTR; returns its value or the errno it failed with.
 @inline(__always)
-func valueOrErrno<I: FixedWidthInteger>(
+package func valueOrErrno<I: FixedWidthInteger>(
   retryOnInterrupt: Bool = true, _ body: () -> I
 ) -> Result<I, Errno> {
   while true {
@@ -20,22 +20,22 @@ func valueOrErrno<I: FixedWidthInteger>(
 
 extension FileDescriptor {
   /// `ioctl(fd, request, &arg)`, with `arg` a uAPI struct (or any trivial value).
-  func ioctl<T>(_ request: UInt, _ arg: inout T) -> Result<CInt, Errno> {
+  package func ioctl<T>(_ request: UInt, _ arg: inout T) -> Result<CInt, Errno> {
     valueOrErrno { unsafe withUnsafeMutableBytes(of: &arg) { unsafe vst_ioctl(rawValue, request, $0.baseAddress) } }
   }
 
   /// `ioctl(fd, request, buffer)` for variable-length arguments (flexible array members).
-  func ioctl(_ request: UInt, buffer: UnsafeMutableRawBufferPointer) -> Result<CInt, Errno> {
+  package func ioctl(_ request: UInt, buffer: UnsafeMutableRawBufferPointer) -> Result<CInt, Errno> {
     valueOrErrno { unsafe vst_ioctl(rawValue, request, buffer.baseAddress) }
   }
 
   /// `ioctl(fd, request, value)` for commands that take an integer argument.
-  func ioctl(_ request: UInt, value: UInt) -> Result<CInt, Errno> {
+  package func ioctl(_ request: UInt, value: UInt) -> Result<CInt, Errno> {
     valueOrErrno { vst_ioctl_int(rawValue, request, value) }
   }
 
   /// `ioctl(fd, request, "string")` (VFIO_GROUP_GET_DEVICE_FD takes the device name).
-  func ioctl(_ request: UInt, string: String) -> Result<CInt, Errno> {
+  package func ioctl(_ request: UInt, string: String) -> Result<CInt, Errno> {
     var bytes = Array(string.utf8CString)
     return valueOrErrno { unsafe bytes.withUnsafeMutableBytes { unsafe vst_ioctl(rawValue, request, $0.baseAddress) } }
   }
@@ -81,7 +81,7 @@ extension FileDescriptor {
 }
 
 /// Opens `path`, returning the errno instead of throwing.
-func openFile(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [.closeOnExec]) -> Result<FileDescriptor, Errno> {
+package func openFile(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [.closeOnExec]) -> Result<FileDescriptor, Errno> {
   do {
     return .success(try FileDescriptor.open(FilePath(path), mode, options: options))
   } catch let e as Errno {
@@ -93,7 +93,7 @@ func openFile(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDe
 
 extension Result where Failure == Errno {
   /// Turns an errno into a VFIOError naming the operation and the device.
-  func get(_ operation: @autoclosure () -> String, device: @autoclosure () -> String) throws(VFIOError) -> Success {
+  package func get(_ operation: @autoclosure () -> String, device: @autoclosure () -> String) throws(VFIOError) -> Success {
     switch self {
     case .success(let v): return v
     case .failure(let e): throw .syscall(operation: operation(), device: device(), errno: e)

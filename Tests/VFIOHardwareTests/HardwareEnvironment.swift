@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import LibVFIO
 import Testing
@@ -13,8 +14,32 @@ struct Hardware {}
 
 /// The device and switches the hardware suites take from the environment, as the C selftests do.
 enum HardwareEnvironment {
-  /// `VFIO_SELFTESTS_STRICT=1`: a missing kernel capability fails the test instead of skipping it.
-  static var strict: Bool { getenv("VFIO_SELFTESTS_STRICT").map { String(cString: $0) == "1" } ?? false }
+  /// Kernel capabilities a strict run expects.
+  enum Capability: String, CaseIterable {
+    case vfioContainer = "vfio-container"
+    case iommufd = "iommufd"
+    case vfioCdev = "vfio-cdev"
+    case liveUpdate = "liveupdate"
+    case vfioLiveUpdate = "vfio-liveupdate"
+  }
+
+  /// `VFIO_SELFTESTS_STRICT`: `1` expects every capability; a comma-separated list of
+  /// `vfio-container,iommufd,vfio-cdev,liveupdate,vfio-liveupdate` expects those. An expected
+  /// capability that is missing fails the test instead of skipping it.
+  static func isStrict(_ capability: Capability) -> Bool {
+    guard let raw = getenv("VFIO_SELFTESTS_STRICT").map({ String(cString: $0) }) else { return false }
+    if raw == "1" { return true }
+    return raw.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == capability.rawValue }
+  }
+
+  /// The capability a mode, or a device in a mode, needs.
+  static func capability(for mode: IOMMUMode, device: Bool) -> Capability {
+    switch mode {
+    case .vfioType1, .vfioType1v2: .vfioContainer
+    case .iommufdCompatType1, .iommufdCompatType1v2: .iommufd
+    case .iommufd: device ? .vfioCdev : .iommufd
+    }
+  }
 
   enum Resolution {
     case device(PCIAddress)
@@ -74,9 +99,11 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
     }
     let host = HostCapabilities()
     guard host.isRoot else { try Test.cancel("not root") }
-    if let reason = host.unavailability(of: mode) ?? host.deviceUnavailability(address, mode: mode) {
-      if HardwareEnvironment.strict {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT=1: \(mode): \(reason)"))
+    let missing = host.unavailability(of: mode).map { ($0, false) } ?? host.deviceUnavailability(address, mode: mode).map { ($0, true) }
+    if let (reason, isDevice) = missing {
+      let capability = HardwareEnvironment.capability(for: mode, device: isDevice)
+      if HardwareEnvironment.isStrict(capability) {
+        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)"))
         return
       }
       try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))

@@ -17,10 +17,14 @@ BIN=${VFIO_SELFTESTS_BIN_DIR:-}
 cli=$BIN/vfio-selftests
 tests=$BIN/vfio-selftestsPackageTests.xctest
 
+# Only a two-stage run is a staged run: the kexec suites skip without VFIO_SELFTESTS_STAGE.
+[[ ${VFIO_SELFTESTS_STAGES:-1} == 2 ]] || unset VFIO_SELFTESTS_STAGE
+
 mkdir -p "$RESULTS"
-log() { echo "run-suites[stage $STAGE]: $*" | tee -a "$RESULTS/run-suites.log"; }
+log() { echo "run-suites[stage $STAGE] +$(cut -d' ' -f1 /proc/uptime)s: $*" | tee -a "$RESULTS/run-suites.log"; }
 { echo "stage=$STAGE"; echo "kernel_label=${VFIO_SELFTESTS_KERNEL:-}"; echo "uname_r=$(uname -r)"
-  echo "bdf=$BDF"; echo "cmdline=$(cat /proc/cmdline)"; } > "$RESULTS/guest-info"
+  echo "bdf=$BDF"; echo "cmdline=$(cat /proc/cmdline)"; echo "cpus_online=$(cat /sys/devices/system/cpu/online)"
+  echo "memory=$(grep MemTotal /proc/meminfo)"; } > "$RESULTS/guest-info"
 echo "$STAGE" > "$RESULTS/stage"
 log "kernel $(uname -r), modules dir: $(ls -d "/lib/modules/$(uname -r)" 2>&1)"
 
@@ -40,9 +44,15 @@ log "$tests ${args[*]}"
 test_rc=${PIPESTATUS[0]}
 log "test binary exited $test_rc"
 
-"$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/run-suites.log"
-rc=${PIPESTATUS[0]}
-((rc == 0)) || log "warning: '$cli cleanup $BDF' exited $rc"
+if [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 && $STAGE == 1 ]]; then
+  # Stage 1 of a kexec run: the holder may keep the device preserved; unbinding would wait on
+  # it. The kexec resets the binding; stage 2 sets the device up again (as the C procedure does).
+  log "stage 1 of a kexec run: leaving $BDF bound for the kexec"
+else
+  "$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/run-suites.log"
+  rc=${PIPESTATUS[0]}
+  ((rc == 0)) || log "warning: '$cli cleanup $BDF' exited $rc"
+fi
 
 rc=$test_rc
 if ((rc == 0 && setup_rc != 0)); then rc=$setup_rc; fi

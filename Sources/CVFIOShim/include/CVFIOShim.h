@@ -249,4 +249,13 @@ int vst_fallocate(int fd, int mode, off_t offset, off_t len);
 long vst_kexec_file_load(int kernel_fd, int initrd_fd, const char *cmdline, unsigned long flags);
 int vst_errno(void);
 
+/*
+ * Forks the Live Update holder: a child that keeps exactly the fds in keep[0..nkeep) open until
+ * the machine kexecs (closing an outgoing session unpreserves it). The child calls only
+ * async-signal-safe functions (setsid, close, chdir, pause) and never returns; it closes every
+ * other fd below maxfd, stdin/stdout/stderr included, so it holds no pipe or device it was not
+ * given. Returns the child's pid in the parent, or -1 with errno.
+ */
+int vst_fork_holder(const int *keep, int nkeep, int maxfd);
+
 #endif

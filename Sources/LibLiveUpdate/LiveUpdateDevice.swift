@@ -1,0 +1,94 @@
+import CVFIOShim
+import LibVFIO
+import SystemPackage
+
+/// Facts about the Live Update Orchestrator device.
+public enum LiveUpdate {
+  /// The LUO character device (`LUO_DEVICE` in the C selftests).
+  public static let devicePath = "/dev/liveupdate"
+  /// Session names are at most 63 bytes plus the NUL (`LIVEUPDATE_SESSION_NAME_LENGTH`).
+  public static let maxSessionNameLength = LiveUpdateUAPI.sessionNameLength - 1
+
+  /// The 64-byte name field for `name`, NUL-terminated; throws rather than truncate.
+  static func nameField(_ name: String) throws(LiveUpdateError) -> [UInt8] {
+    let bytes = Array(name.utf8)
+    guard bytes.count <= maxSessionNameLength else { throw .sessionNameTooLong(name: name, bytes: bytes.count) }
+    return bytes + [UInt8](repeating: 0, count: LiveUpdateUAPI.sessionNameLength - bytes.count)
+  }
+}
+
+/// `/dev/liveupdate`, opened exclusively (a second open fails with EBUSY).
+public final class LiveUpdateDevice {
+  public private(set) var fd: FileDescriptor?
+  public let path: String
+
+  /// `open(/dev/liveupdate, O_RDWR)`; the errno when it cannot be opened (ENOENT: no LUO, or
+  /// `liveupdate=on` missing from the kernel command line; EBUSY: already open).
+  public static func open(path: String = LiveUpdate.devicePath) -> Result<LiveUpdateDevice, Errno> {
+    openFile(path, .readWrite).map { LiveUpdateDevice(fd: $0, path: path) }
+  }
+
+  /// Like `open`, throwing a LiveUpdateError that names the device.
+  public convenience init(path: String = LiveUpdate.devicePath) throws(LiveUpdateError) {
+    let fd = try openFile(path, .readWrite).get("open(\(path))", path)
+    self.init(fd: fd, path: path)
+  }
+
+  init(fd: FileDescriptor, path: String) {
+    self.fd = fd
+    self.path = path
+  }
+
+  deinit { close() }
+
+  /// Closes the device (other processes may then open it). Sessions stay open.
+  public func close() {
+    try? fd?.close()
+    fd = nil
+  }
+
+  private func device() throws(LiveUpdateError) -> FileDescriptor {
+    guard let fd else { throw .syscall(operation: "use of \(path)", object: path, errno: .badFileDescriptor) }
+    return fd
+  }
+
+  /// `LIVEUPDATE_IOCTL_CREATE_SESSION` with the raw 64-byte name field (no NUL check here: the
+  /// kernel's). For tests of the kernel's own validation; use `createSession(_:)` otherwise.
+  public func createSession(rawName: [UInt8]) -> Result<FileDescriptor, Errno> {
+    var arg = liveupdate_ioctl_create_session()
+    arg.size = UInt32(MemoryLayout<liveupdate_ioctl_create_session>.size)
+    unsafe withUnsafeMutableBytes(of: &arg.name) { dst in
+      for (i, b) in rawName.prefix(dst.count).enumerated() { unsafe dst[i] = b }
+    }
+    guard let fd else { return .failure(.badFileDescriptor) }
+    return fd.ioctl(LiveUpdateUAPI.CREATE_SESSION, &arg).map { _ in FileDescriptor(rawValue: arg.fd) }
+  }
+
+  /// Creates outgoing session `name` (preserved across the next kexec while its fd is open).
+  public func createSession(_ name: String) throws(LiveUpdateError) -> LiveUpdateSession {
+    let field = try LiveUpdate.nameField(name)
+    _ = try device()
+    let fd = try createSession(rawName: field).get("ioctl(LIVEUPDATE_IOCTL_CREATE_SESSION)", "session '\(name)'")
+    return LiveUpdateSession(fd: fd, name: name, incoming: false)
+  }
+
+  /// `LIVEUPDATE_IOCTL_RETRIEVE_SESSION`: the errno when there is none (ENOENT) or it was
+  /// already retrieved (EINVAL).
+  public func retrieveSessionResult(_ name: String) throws(LiveUpdateError) -> Result<LiveUpdateSession, Errno> {
+    let field = try LiveUpdate.nameField(name)
+    let fd = try device()
+    var arg = liveupdate_ioctl_retrieve_session()
+    arg.size = UInt32(MemoryLayout<liveupdate_ioctl_retrieve_session>.size)
+    unsafe withUnsafeMutableBytes(of: &arg.name) { dst in
+      for (i, b) in field.enumerated() { unsafe dst[i] = b }
+    }
+    return fd.ioctl(LiveUpdateUAPI.RETRIEVE_SESSION, &arg).map { _ in
+      LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: true)
+    }
+  }
+
+  /// Retrieves incoming session `name` after a kexec.
+  public func retrieveSession(_ name: String) throws(LiveUpdateError) -> LiveUpdateSession {
+    try retrieveSessionResult(name).get("ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", "session '\(name)'")
+  }
+}

@@ -1,0 +1,89 @@
+import CVFIOShim
+import LibVFIO
+import SystemPackage
+
+/// A Live Update session: outgoing (created; fds are preserved into it) or incoming
+/// (retrieved after kexec; fds are retrieved from it, then it is finished). Closing an outgoing
+/// session unpreserves its files; closing an incoming one tries to finish it.
+public final class LiveUpdateSession {
+  public private(set) var fd: FileDescriptor?
+  public let name: String
+  public let incoming: Bool
+
+  init(fd: FileDescriptor, name: String, incoming: Bool) {
+    self.fd = fd
+    self.name = name
+    self.incoming = incoming
+  }
+
+  deinit { close() }
+
+  public func close() {
+    try? fd?.close()
+    fd = nil
+  }
+
+  /// Gives up ownership of the session fd without closing it (for the holder, which must keep
+  /// it open until kexec).
+  public func release() -> FileDescriptor? {
+    defer { fd = nil }
+    return fd
+  }
+
+  var label: String { "session '\(name)'" }
+
+  private func session() -> Result<FileDescriptor, Errno> {
+    fd.map { .success($0) } ?? .failure(.badFileDescriptor)
+  }
+
+  /// `LIVEUPDATE_SESSION_PRESERVE_FD`; the errno as the kernel gives it (ENOENT: no handler can
+  /// preserve this file; EBUSY: already preserved; EEXIST: token in use).
+  public func preserveResult(_ file: FileDescriptor, token: UInt64) -> Result<Void, Errno> {
+    session().flatMap { s in
+      var arg = liveupdate_session_preserve_fd()
+      arg.size = UInt32(MemoryLayout<liveupdate_session_preserve_fd>.size)
+      arg.fd = file.rawValue
+      arg.token = token
+      return s.ioctl(LiveUpdateUAPI.SESSION_PRESERVE_FD, &arg).map { _ in () }
+    }
+  }
+
+  public func preserve(_ file: FileDescriptor, token: UInt64) throws(LiveUpdateError) {
+    try preserveResult(file, token: token).get("ioctl(LIVEUPDATE_SESSION_PRESERVE_FD, token 0x\(String(token, radix: 16)))", label)
+  }
+
+  /// `LIVEUPDATE_SESSION_RETRIEVE_FD`; ENOENT for an unknown token.
+  public func retrieveResult(token: UInt64) -> Result<FileDescriptor, Errno> {
+    session().flatMap { s in
+      var arg = liveupdate_session_retrieve_fd()
+      arg.size = UInt32(MemoryLayout<liveupdate_session_retrieve_fd>.size)
+      arg.token = token
+      return s.ioctl(LiveUpdateUAPI.SESSION_RETRIEVE_FD, &arg).map { _ in FileDescriptor(rawValue: arg.fd) }
+    }
+  }
+
+  public func retrieve(token: UInt64) throws(LiveUpdateError) -> FileDescriptor {
+    try retrieveResult(token: token).get("ioctl(LIVEUPDATE_SESSION_RETRIEVE_FD, token 0x\(String(token, radix: 16)))", label)
+  }
+
+  /// `LIVEUPDATE_SESSION_FINISH`; EBUSY while a file cannot finish yet.
+  public func finishResult() -> Result<Void, Errno> {
+    session().flatMap { s in
+      var arg = liveupdate_session_finish()
+      arg.size = UInt32(MemoryLayout<liveupdate_session_finish>.size)
+      return s.ioctl(LiveUpdateUAPI.SESSION_FINISH, &arg).map { _ in () }
+    }
+  }
+
+  public func finish() throws(LiveUpdateError) {
+    try finishResult().get("ioctl(LIVEUPDATE_SESSION_FINISH)", label)
+  }
+
+  /// `LIVEUPDATE_SESSION_GET_NAME`: the name the kernel holds for this session.
+  public func kernelName() throws(LiveUpdateError) -> String {
+    var arg = liveupdate_session_get_name()
+    arg.size = UInt32(MemoryLayout<liveupdate_session_get_name>.size)
+    _ = try session().flatMap { $0.ioctl(LiveUpdateUAPI.SESSION_GET_NAME, &arg) }.get("ioctl(LIVEUPDATE_SESSION_GET_NAME)", label)
+    return unsafe withUnsafeBytes(of: arg.name) { unsafe String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+  }
+}

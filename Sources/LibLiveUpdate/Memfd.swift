@@ -1,0 +1,82 @@
+import CVFIOShim
+import Glibc
+import LibVFIO
+import SystemPackage
+
+/// memfds as the Live Update tests use them: one page holding a NUL-terminated string.
+public enum Memfd {
+  /// `memfd_create(name, 0)`.
+  public static func create(_ name: String = "test_mfd") throws(LiveUpdateError) -> FileDescriptor {
+    let fd = try valueOrErrno { unsafe vst_memfd_create(name, 0) }.get("memfd_create(\(name))", "memfd '\(name)'")
+    return FileDescriptor(rawValue: fd)
+  }
+
+  /// A one-page memfd holding `data` (written through a shared mapping, as the C helper does).
+  public static func create(holding data: String, name: String = "test_mfd") throws(LiveUpdateError) -> FileDescriptor {
+    let fd = try create(name)
+    do throws(LiveUpdateError) {
+      let page = MappedMemory.pageSize
+      try valueOrErrno { ftruncate(fd.rawValue, off_t(page)) }.get("ftruncate(\(page))", "memfd '\(name)'")
+      let map = try MappedMemory.shared(fd, offset: 0, size: page, protection: [.read, .write]).get("mmap", "memfd '\(name)'")
+      map.write(Array(data.utf8.prefix(page - 1)) + [0])
+      map.unmap()
+      return fd
+    } catch {
+      try? fd.close()
+      throw error
+    }
+  }
+
+  /// `create_and_preserve_memfd`: a memfd holding `data`, preserved in `session` under `token`,
+  /// then closed here (the session keeps its own reference).
+  public static func preserve(_ data: String, in session: LiveUpdateSession, token: UInt64) throws(LiveUpdateError) {
+    let fd = try create(holding: data)
+    defer { try? fd.close() }
+    try session.preserve(fd, token: token)
+  }
+
+  /// `fallocate(fd, 0, 0, size)`: backs the whole memfd with memory now.
+  public static func allocate(_ fd: FileDescriptor, size: Int) throws(LiveUpdateError) {
+    _ = try valueOrErrno { vst_fallocate(fd.rawValue, 0, 0, off_t(size)) }.get("fallocate(0x\(String(size, radix: 16)))", "memfd fd \(fd.rawValue)")
+  }
+
+  /// The string at the start of a memfd (up to the first NUL, within one page).
+  public static func contents(of fd: FileDescriptor) throws(LiveUpdateError) -> String {
+    let page = MappedMemory.pageSize
+    let map = try MappedMemory.shared(fd, offset: 0, size: page, protection: [.read]).get("mmap", "memfd fd \(fd.rawValue)")
+    defer { map.unmap() }
+    let bytes = map.bytes(count: page)
+    return String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+  }
+
+  /// `restore_and_verify_memfd`: retrieves `token` from `session`; when `expected` is given, its
+  /// contents must equal it. Returns the fd, which the caller owns.
+  public static func restore(from session: LiveUpdateSession, token: UInt64, expecting expected: String?) throws(LiveUpdateError) -> FileDescriptor {
+    let fd = try session.retrieve(token: token)
+    if let expected {
+      let got: String
+      do throws(LiveUpdateError) { got = try contents(of: fd) } catch {
+        try? fd.close()
+        throw error
+      }
+      guard got == expected else {
+        try? fd.close()
+        throw .dataMismatch(token: token, expected: expected, got: got)
+      }
+    }
+    return fd
+  }
+}
+
+/// `luo_ensure_nofile_limit`: makes sure `minimum` (+32 spare) fds can be open; EPERM when
+/// the hard limit is lower and the caller may not raise it.
+public func ensureNoFileLimit(_ minimum: Int) -> Result<Void, Errno> {
+  let want = rlim_t(minimum + 32)
+  var lim = rlimit()
+  guard unsafe getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
+  if lim.rlim_cur >= want { return .success(()) }
+  lim.rlim_cur = want
+  if lim.rlim_max < want { lim.rlim_max = want }
+  guard unsafe setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
+  return .success(())
+}

@@ -1,0 +1,89 @@
+// The ports of tools/testing/selftests/liveupdate/luo_kexec_simple.c and luo_multi_session.c:
+// two-stage tests driven by luo_test(). Stage 1 preserves memfds in sessions and hands the
+// sessions to a holder; the runner kexecs; stage 2 retrieves, verifies and finishes them.
+// They run only in staged runs (VFIO_SELFTESTS_STAGE), e.g. scripts/vm-test.sh --stages 2.
+import LibLiveUpdate
+import LibVFIO
+import SystemPackage
+import Testing
+
+/// `luo_test()`: checks the requested stage against the state session, then runs the stage.
+/// Stage 1 gets the open device; stage 2 also gets the retrieved state session.
+func luoTest(stateSession: String, stateToken: UInt64,
+             stage1: (LiveUpdateDevice) throws -> Void,
+             stage2: (LiveUpdateDevice, LiveUpdateSession) throws -> Void) throws {
+  let requested = try #require(try KexecStage.current())
+  let luo = try LiveUpdateDevice()
+  defer { luo.close() }
+  let state = try LiveUpdateStage.select(requested: requested, luo: luo, stateSession: stateSession)
+  switch requested {
+  case .beforeKexec:
+    try stage1(luo)
+  case .afterKexec:
+    let state = try #require(state)
+    defer { state.close() }
+    #expect(try StateSession.readStage(state, token: stateToken) == 2)
+    try stage2(luo, state)
+  }
+}
+
+/// Stage 1's hand-over: create the state session (next stage 2), close /dev/liveupdate, and
+/// fork the holder for `sessions` plus the state session (`daemonize_and_wait()`).
+func handOver(_ luo: LiveUpdateDevice, stateSession: String, stateToken: UInt64, _ sessions: [LiveUpdateSession],
+              alsoKeeping others: [FileDescriptor] = []) throws {
+  let holder = LiveUpdateHolder()
+  try holder.checkNoHolder(stateSession)
+  let state = try StateSession.create(luo, name: stateSession, token: stateToken, nextStage: .afterKexec)
+  luo.close()
+  print("[STAGE 1] Forking persistent child to hold sessions...")
+  try holder.hold(sessions + [state], alsoKeeping: others, name: stateSession)
+}
+
+extension Hardware {
+  @Suite("luo_kexec", .liveUpdate, .staged, .timeLimit(.minutes(1)))
+  struct LUOKexecTest {
+    @Test func luo_kexec_simple() throws {
+      let state = "kexec_simple_state", stateToken: UInt64 = 999
+      try luoTest(stateSession: state, stateToken: stateToken) { luo in
+        let session = try luo.createSession("test-session")
+        try Memfd.preserve("hello kexec world", in: session, token: 0x1A)
+        try handOver(luo, stateSession: state, stateToken: stateToken, [session])
+      } stage2: { luo, stateSession in
+        let session = try luo.retrieveSession("test-session")
+        defer { session.close() }
+        let fd = try Memfd.restore(from: session, token: 0x1A, expecting: "hello kexec world")
+        try? fd.close()
+        try session.finish()
+        try stateSession.finish()
+        print("--- SIMPLE KEXEC TEST PASSED ---")
+      }
+    }
+
+    @Test func luo_multi_session() throws {
+      let state = "kexec_multi_state", stateToken: UInt64 = 998
+      let files: [(session: String, token: UInt64, data: String)] = [
+        ("multi-test-files-1", 0x1001, "Data for session files 1"),
+        ("multi-test-files-2", 0x2002, "First file for session files 2"),
+        ("multi-test-files-2", 0x3003, "Second file for session files 2"),
+      ]
+      let names = ["multi-test-empty-1", "multi-test-empty-2", "multi-test-files-1", "multi-test-files-2"]
+      try luoTest(stateSession: state, stateToken: stateToken) { luo in
+        var sessions: [String: LiveUpdateSession] = [:]
+        for name in names { sessions[name] = try luo.createSession(name) }
+        for f in files { try Memfd.preserve(f.data, in: sessions[f.session]!, token: f.token) }
+        try handOver(luo, stateSession: state, stateToken: stateToken, names.map { sessions[$0]! })
+      } stage2: { luo, stateSession in
+        var sessions: [String: LiveUpdateSession] = [:]
+        defer { for s in sessions.values { s.close() } }
+        for name in names { sessions[name] = try luo.retrieveSession(name) }
+        for f in files {
+          let fd = try Memfd.restore(from: sessions[f.session]!, token: f.token, expecting: f.data)
+          try? fd.close()
+        }
+        for name in names { try sessions[name]!.finish() }
+        try stateSession.finish()
+        print("--- MULTI-SESSION KEXEC TEST PASSED ---")
+      }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import Glibc
+import LibLiveUpdate
+import LibVFIO
+import SystemPackage
+import Testing
+
+/// Skips unless `/dev/liveupdate` exists and the caller is root. With `VFIO_SELFTESTS_STRICT`
+/// naming `liveupdate` (or `1`), a kernel without it fails instead.
+struct RequiresLiveUpdate: TestTrait, SuiteTrait {
+  var isRecursive: Bool { true }
+  func prepare(for test: Test) async throws {
+    guard !test.isSuite else { return }
+    guard geteuid() == 0 else { try Test.cancel("not root") }
+    if let reason = LiveUpdateCapabilities.deviceUnavailability() {
+      if HardwareEnvironment.isStrict(.liveUpdate) {
+        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT: \(reason)"))
+        return
+      }
+      try Test.cancel(Comment(rawValue: reason))
+    }
+  }
+}
+
+/// Skips unless the kernel can preserve VFIO device files (a positive probe of the VFIO Live
+/// Update series, never a failed preserve). Strict with `vfio-liveupdate` (or `1`).
+struct RequiresVFIOLiveUpdate: TestTrait, SuiteTrait {
+  var isRecursive: Bool { true }
+  func prepare(for test: Test) async throws {
+    guard !test.isSuite else { return }
+    if let reason = LiveUpdateCapabilities.vfioUnavailability() {
+      if HardwareEnvironment.isStrict(.vfioLiveUpdate) {
+        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT: \(reason)"))
+        return
+      }
+      try Test.cancel(Comment(rawValue: reason))
+    }
+  }
+}
+
+/// The stage of a two-stage (kexec) run, from `VFIO_SELFTESTS_STAGE`. Kexec tests run only in
+/// staged runs: a plain `swift test` must not leave holders behind.
+enum KexecStage {
+  static func current() throws -> LiveUpdateStage? {
+    guard let raw = getenv("VFIO_SELFTESTS_STAGE").map({ String(cString: $0) }), !raw.isEmpty else { return nil }
+    return try LiveUpdateStage(parsing: raw)
+  }
+}
+
+struct RequiresStage: TestTrait, SuiteTrait {
+  var isRecursive: Bool { true }
+  func prepare(for test: Test) async throws {
+    guard !test.isSuite else { return }
+    do {
+      guard try KexecStage.current() != nil else {
+        try Test.cancel("VFIO_SELFTESTS_STAGE not set (a two-stage kexec test: scripts/vm-test.sh --stages 2)")
+      }
+    } catch let e as LiveUpdateError {
+      Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STAGE: \(e)"))
+    }
+  }
+}
+
+extension Trait where Self == RequiresLiveUpdate {
+  static var liveUpdate: Self { RequiresLiveUpdate() }
+}
+
+extension Trait where Self == RequiresVFIOLiveUpdate {
+  static var vfioLiveUpdate: Self { RequiresVFIOLiveUpdate() }
+}
+
+extension Trait where Self == RequiresStage {
+  static var staged: Self { RequiresStage() }
+}
+
+/// Opens /dev/liveupdate for one test and closes it after, whatever the test does.
+func withLiveUpdate<R>(_ body: (LiveUpdateDevice) throws -> R) throws -> R {
+  let luo = try LiveUpdateDevice()
+  defer { luo.close() }
+  return try body(luo)
+}

@@ -1,0 +1,157 @@
+// The port of the series' vfio_pci_liveupdate_kexec_test (v5): two stages, iommufd mode,
+// sessions state-<bdf> and device-<bdf>, tokens 0 (state), 1 (device), 2 (memfd).
+// `stage_machinery` (state session, stage detection, mismatch both ways) needs only LUO; the
+// device part needs vfio-pci's LUO file handler and skips with the probe's reason without it.
+import Foundation
+import Glibc
+import LibLiveUpdate
+import LibVFIO
+import SystemPackage
+import Testing
+
+enum VFIOPCILiveUpdateKexecTest {
+  static let stateToken: UInt64 = 0
+  static let deviceToken: UInt64 = 1
+  static let memfdToken: UInt64 = 2
+  static let memcpyIOVA: UInt64 = 1 << 32
+  static let driverSize = 1 << 20
+
+  /// 1 GiB + 1 MiB as in C; `VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE` (bytes, at least 2 MiB)
+  /// allows a smaller buffer for small guests.
+  static var memfdSize: Int {
+    ProcessInfo.processInfo.environment["VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE"].flatMap { Int($0) }.map { max($0, 2 * driverSize) }
+      ?? (1 << 30) + driverSize
+  }
+
+  static func names(_ a: PCIAddress) -> (state: String, device: String) { ("state-\(a)", "device-\(a)") }
+
+  /// Maps the whole memfd shared and DMA-maps it: the memcpy region at 4 GiB, the driver's
+  /// 1 MiB region right after it (`dma_memfd_map`).
+  static func mapMemfd(_ memfd: FileDescriptor, into device: VFIOPCIDevice) throws -> MappedMemory {
+    let memory = try MappedMemory.shared(memfd, offset: 0, size: memfdSize, protection: [.read, .write]).get()
+    let memcpySize = UInt64(memfdSize - driverSize)
+    try device.iommu.map(DMARegion(vaddr: memory.address, iova: memcpyIOVA, size: memcpySize))
+    try device.iommu.map(DMARegion(vaddr: memory.address + UInt(memcpySize), iova: memcpyIOVA + memcpySize, size: UInt64(driverSize)))
+    return memory
+  }
+
+  static func stage1(_ address: PCIAddress) throws {
+    let (state, deviceSession) = names(address)
+    let iommu = try IOMMU(mode: .iommufd)
+    defer { iommu.close() }
+    let device = try VFIOPCIDevice(address: address, iommu: iommu)
+    defer { device.close() }
+    let luo = try LiveUpdateDevice()
+    defer { luo.close() }
+    _ = try LiveUpdateStage.select(requested: .beforeKexec, luo: luo, stateSession: state)
+
+    let session = try luo.createSession(deviceSession)
+    print("Preserving device in session")
+    try session.preserve(device.fd, token: deviceToken)
+
+    let memfd = try Memfd.create("dma-buffer")
+    defer { try? memfd.close() }
+    try Memfd.allocate(memfd, size: memfdSize)
+    print("Preserving memfd of size 0x\(String(memfdSize, radix: 16)) in session")
+    try session.preserve(memfd, token: memfdToken)
+    let memory = try mapMemfd(memfd, into: device)
+    defer { memory.unmap() }
+    print("\(address): no selftest driver in this port: no DMA memcpy in flight across kexec")
+    // The kernel refuses to freeze a device with interrupts enabled, and the kexec then fails.
+    try device.disableIRQ(index: VFIO.PCI_MSIX_IRQ_INDEX)
+    var keep = [device.fd, memfd]
+    if let fd = iommu.iommufd { keep.append(fd) }
+    try handOver(luo, stateSession: deviceSession + "-holder", stateToken: stateToken, [session], alsoKeeping: keep)
+  }
+
+  static func stage2(_ address: PCIAddress) throws {
+    let (_, deviceSession) = names(address)
+    try checkOpenVFIODeviceFails(address)
+    let luo = try LiveUpdateDevice()
+    defer { luo.close() }
+    let session = try luo.retrieveSession(deviceSession)
+    defer { session.close() }
+    print("Retrieving memfd from LUO")
+    let memfd = try session.retrieve(token: memfdToken)
+    defer { try? memfd.close() }
+    #expect(errnoOf(session.finishResult()) != nil, "Finishing the session before retrieving the device (should fail)")
+    let deviceFD = try session.retrieve(token: deviceToken)
+    #expect(errnoOf(session.finishResult()) != nil, "Finishing the session before binding to iommufd (should fail)")
+    let iommu = try IOMMU(mode: .iommufd)
+    defer { iommu.close() }
+    let device = try VFIOPCIDevice(address: address, iommu: iommu, deviceFD: deviceFD)
+    defer { device.close() }
+    let memory = try mapMemfd(memfd, into: device)
+    defer { memory.unmap() }
+    #expect(errnoOf(session.finishResult()) == nil, "Finishing the session after the device is back")
+  }
+
+  /// `check_open_vfio_device_fails`: a preserved device cannot be opened again, through its
+  /// cdev or through its group in any container mode: EBUSY.
+  static func checkOpenVFIODeviceFails(_ address: PCIAddress) throws {
+    let cdev = try #require(try PCISysfs().vfioCdevPath(address))
+    switch openFile(cdev, .readWrite) {
+    case .success(let fd): try? fd.close(); Issue.record("open(\(cdev)) succeeded on a preserved device")
+    case .failure(let e): #expect(e == .resourceBusy, "open(\(cdev))")
+    }
+    for mode in IOMMUMode.allCases where mode.usesContainer {
+      if let reason = HostCapabilities().unavailability(of: mode) {
+        print("Skipping the group check in \(mode): \(reason)")
+        continue
+      }
+      let iommu = try IOMMU(mode: mode)
+      defer { iommu.close() }
+      let group = try VFIOGroup(for: address, iommu: iommu)
+      defer { group.close() }
+      print("Checking ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, \"\(address)\") fails (\(mode))")
+      let r = group.deviceFD()
+      if case .success(let fd) = r { try? fd.close() }
+      #expect(errnoOf(r) == .resourceBusy, "\(mode)")
+    }
+  }
+
+  /// `stage_machinery`: the state session carries stage 2 across kexec, and a stage request
+  /// that disagrees with the machine fails both ways with both stages, the session and whether
+  /// it exists.
+  static func stageMachinery(_ address: PCIAddress, _ stage: LiveUpdateStage) throws {
+    let (state, _) = names(address)
+    let probe = state + "-probe"
+    let luo = try LiveUpdateDevice()
+    defer { luo.close() }
+    switch stage {
+    case .beforeKexec:
+      #expect(try LiveUpdateStage.select(requested: .beforeKexec, luo: luo, stateSession: state) == nil)
+      #expect(throws: LiveUpdateError.stageMismatch(requested: 2, detected: 1, stateSession: state, exists: false)) {
+        try LiveUpdateStage.select(requested: .afterKexec, luo: luo, stateSession: state)
+      }
+      // A second state session that stage 2 spends on the other direction of the check.
+      let probeSession = try StateSession.create(luo, name: probe, token: stateToken, nextStage: .afterKexec)
+      try handOver(luo, stateSession: state, stateToken: stateToken, [probeSession])
+    case .afterKexec:
+      #expect(throws: LiveUpdateError.stageMismatch(requested: 1, detected: 2, stateSession: probe, exists: true)) {
+        try LiveUpdateStage.select(requested: .beforeKexec, luo: luo, stateSession: probe)
+      }
+      let session = try #require(try LiveUpdateStage.select(requested: .afterKexec, luo: luo, stateSession: state))
+      defer { session.close() }
+      #expect(try StateSession.readStage(session, token: stateToken) == 2)
+      try session.finish()
+    }
+  }
+}
+
+extension Hardware {
+  @Suite("vfio_pci_liveupdate_kexec_test", .liveUpdate, .staged, .vfioDevice(.iommufd), .timeLimit(.minutes(2)))
+  struct VFIOPCILiveUpdateKexec {
+    @Test func stage_machinery() throws {
+      try VFIOPCILiveUpdateKexecTest.stageMachinery(try deviceUnderTest(), try #require(try KexecStage.current()))
+    }
+
+    @Test(.vfioLiveUpdate) func preserve_device_across_kexec() throws {
+      let address = try deviceUnderTest()
+      switch try #require(try KexecStage.current()) {
+      case .beforeKexec: try VFIOPCILiveUpdateKexecTest.stage1(address)
+      case .afterKexec: try VFIOPCILiveUpdateKexecTest.stage2(address)
+      }
+    }
+  }
+}
