@@ -39,7 +39,13 @@ public struct LiveUpdateHolder: Sendable {
     guard pid > 0 else { throw .syscall(operation: "fork(holder)", object: name, errno: Errno(rawValue: vst_errno())) }
     // The child holds them now; this process's copies may close with it.
     for s in sessions { if let fd = s.release() { try? fd.close() } }
-    _ = FileSystem.makeDirectories(directory).flatMap { FileSystem.write(pidFile(name), "\(pid)\n") }
+    // Registered, or not kept: an unregistered holder could be stacked by the next run.
+    if case .failure(let e) = FileSystem.makeDirectories(directory).flatMap({ FileSystem.create(pidFile(name), "\(pid)\n") }) {
+      kill(pid, SIGKILL)
+      var status: Int32 = 0
+      _ = unsafe waitpid(pid, &status, 0)
+      throw .syscall(operation: "write(\(pidFile(name)))", object: name, errno: e)
+    }
     print("[STAGE 1] Child PID: \(pid). Resources are pinned.")
     print("[STAGE 1] You may now perform kexec reboot.")
     return pid

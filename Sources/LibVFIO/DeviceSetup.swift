@@ -100,12 +100,7 @@ public struct DeviceSetup: Sendable {
   private func writeJournal(_ rec: Record) throws(VFIOError) {
     try FileSystem.makeDirectories(journalDirectory).get("mkdir(\(journalDirectory))", device: rec.address.description)
     let tmp = journalPath(rec.address) + ".tmp"
-    do {
-      try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead]).close()
-    } catch {
-      throw .syscall(operation: "open(\(tmp))", device: rec.address.description, errno: (error as? Errno) ?? .ioError)
-    }
-    try FileSystem.write(tmp, rec.serialized()).get("write(\(tmp))", device: rec.address.description)
+    try FileSystem.create(tmp, rec.serialized()).get("write(\(tmp))", device: rec.address.description)
     guard unsafe rename(tmp, journalPath(rec.address)) == 0 else {
       throw .syscall(operation: "rename(\(tmp))", device: rec.address.description, errno: Errno(rawValue: errno))
     }

@@ -59,6 +59,17 @@ package enum FileSystem {
     return .success(names.sorted())
   }
 
+  /// Creates (or truncates) a regular file with mode 0644 and writes `text` to it.
+  package static func create(_ path: String, _ text: String) -> Result<Void, Errno> {
+    do {
+      let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                       permissions: [.ownerReadWrite, .groupRead, .otherRead])
+      return Result { try fd.closeAfter { _ = try fd.writeAll(Array(text.utf8)) } }.mapError { ($0 as? Errno) ?? .ioError }
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+  }
+
   /// `mkdir -p`: creates `path` and its missing parents (mode 0755).
   package static func makeDirectories(_ path: String) -> Result<Void, Errno> {
     var partial = path.hasPrefix("/") ? "" : "."
