@@ -1,4 +1,5 @@
-// The ports of tools/testing/selftests/liveupdate/luo_kexec_simple.c and luo_multi_session.c:
+// The ports of tools/testing/selftests/liveupdate/luo_kexec_simple.c, luo_multi_session.c,
+// luo_stress_files.c and luo_stress_sessions.c:
 // two-stage tests driven by luo_test(). Stage 1 preserves memfds in sessions and hands the
 // sessions to a holder; the runner kexecs; stage 2 retrieves, verifies and finishes them.
 // They run only in staged runs (VFIO_SELFTESTS_STAGE), e.g. scripts/vm-test.sh --stages 2.
@@ -83,6 +84,42 @@ extension Hardware {
         for name in names { try sessions[name]!.finish() }
         try stateSession.finish()
         print("--- MULTI-SESSION KEXEC TEST PASSED ---")
+      }
+    }
+
+    @Test func luo_stress_files() throws {
+      let state = "kexec_many_files_state", stateToken: UInt64 = 9999, count = 500
+      try luoTest(stateSession: state, stateToken: stateToken) { luo in
+        let session = try luo.createSession("many_files_session")
+        for i in 0..<count { try Memfd.preserve("file-data-\(i)", in: session, token: UInt64(i)) }
+        try handOver(luo, stateSession: state, stateToken: stateToken, [session])
+      } stage2: { luo, stateSession in
+        let session = try luo.retrieveSession("many_files_session")
+        defer { session.close() }
+        for i in 0..<count {
+          let fd = try Memfd.restore(from: session, token: UInt64(i), expecting: "file-data-\(i)")
+          try? fd.close()
+        }
+        try session.finish()
+        try stateSession.finish()
+        print("--- MANY-FILES KEXEC TEST PASSED (\(count) files) ---")
+      }
+    }
+
+    @Test(RequiresNoFileLimit(minimum: 2000)) func luo_stress_sessions() throws {
+      let state = "kexec_many_state", stateToken: UInt64 = 999, count = 2000
+      try luoTest(stateSession: state, stateToken: stateToken) { luo in
+        var sessions: [LiveUpdateSession] = []
+        for i in 0..<count { sessions.append(try luo.createSession("many-test-\(i)")) }
+        try handOver(luo, stateSession: state, stateToken: stateToken, sessions)
+      } stage2: { luo, stateSession in
+        for i in 0..<count {
+          let session = try luo.retrieveSession("many-test-\(i)")
+          defer { session.close() }
+          try session.finish()
+        }
+        try stateSession.finish()
+        print("--- MANY-SESSIONS KEXEC TEST PASSED (\(count) sessions) ---")
       }
     }
   }
