@@ -65,7 +65,7 @@ let package = Package(
     ),
     .testTarget(
       name: "VFIOHardwareTests",
-      dependencies: ["LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
+      dependencies: ["LibVFIO", "CVFIOShim", .product(name: "SystemPackage", package: "swift-system")]
     ),
   ]
 )

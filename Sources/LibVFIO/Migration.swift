@@ -117,6 +117,11 @@ public final class MigrationDataFile {
     }
   }
 
+  /// `VFIO_MIG_GET_PRECOPY_INFO`, throwing on failure.
+  public func getPrecopyInfo() throws(VFIOError) -> vfio_precopy_info {
+    try precopyInfo().get("ioctl(data fd, VFIO_MIG_GET_PRECOPY_INFO)", device: device)
+  }
+
   /// `VFIO_MIG_GET_PRECOPY_INFO` (valid in the PRE_COPY states); the info or the errno.
   public func precopyInfo() -> Result<vfio_precopy_info, Errno> {
     var info = vfio_precopy_info()
@@ -129,8 +134,8 @@ public final class MigrationDataFile {
 
 extension VFIOPCIDevice {
   /// `VFIO_DEVICE_FEATURE` with `flags` (GET/SET/PROBE | feature) and `payload` after the header.
-  /// Returns the payload as the kernel left it, or the errno.
-  func feature<T>(_ flags: UInt32, _ payload: T) -> Result<T, Errno> {
+  /// Returns the payload as the kernel left it, or the errno. `T` is a uAPI struct.
+  public func feature<T>(_ flags: UInt32, _ payload: T) -> Result<T, Errno> {
     let header = MemoryLayout<vfio_device_feature>.size
     let size = header + MemoryLayout<T>.size
     let buf = IoctlBuffer(byteCount: size)
@@ -156,6 +161,16 @@ extension VFIOPCIDevice {
   public func tryGetMigrationState() -> Result<UInt32, Errno> {
     feature(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIG_DEVICE_STATE, vfio_device_feature_mig_state())
       .map { $0.device_state }
+  }
+
+  /// The migration flags; throws ENOTTY for a device without migration.
+  public func getMigrationFlags() throws(VFIOError) -> MigrationFlags {
+    try migrationFlags().get("ioctl(VFIO_DEVICE_FEATURE, GET MIGRATION)", device: name)
+  }
+
+  /// The estimated STOP_COPY stream length.
+  public func getMigrationDataSize() throws(VFIOError) -> UInt64 {
+    try migrationDataSize().get("ioctl(VFIO_DEVICE_FEATURE, GET MIG_DATA_SIZE)", device: name)
   }
 
   /// The current migration state.
