@@ -97,7 +97,8 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
     }
   }
 
-  func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? { test.isSuite ? nil : self }
+  /// Once per test case (not again at the test level around it).
+  func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? { test.isSuite || testCase == nil ? nil : self }
 
   func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
     switch kind {

@@ -96,7 +96,10 @@ extension VFIOMigrationTest {
     try withMigrationDevice(mode) { device in
       let flags = try device.getMigrationFlags()
       try backToRunning(device)
-      var allocator = IOVAAllocator(ranges: try device.iommu.iovaRanges())
+      // A type1 container holding only an emulated (mdev) group reports no IOVA range
+      // capability; any IOVA works there, so take 4 GiB..8 GiB.
+      let ranges = (try? device.iommu.iovaRanges()) ?? [IOVARange(start: 1 << 32, last: (1 << 33) - 1)]
+      var allocator = IOVAAllocator(ranges: ranges)
       let memory = try MappedMemory.anonymous(size: MappedMemory.pageSize).get()
       defer { memory.unmap() }
       let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(memory.size)), size: UInt64(memory.size))
