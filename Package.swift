@@ -65,7 +65,7 @@ let package = Package(
     ),
     .testTarget(
       name: "VFIOHardwareTests",
-      dependencies: ["LibVFIO", "LibLiveUpdate", .product(name: "SystemPackage", package: "swift-system")]
+      dependencies: ["LibVFIO", "LibLiveUpdate", "CVFIOShim", .product(name: "SystemPackage", package: "swift-system")]
     ),
   ]
 )

@@ -16,7 +16,7 @@ public enum Memfd {
     let fd = try create(name)
     do throws(LiveUpdateError) {
       let page = MappedMemory.pageSize
-      try valueOrErrno { ftruncate(fd.rawValue, off_t(page)) }.get("ftruncate(\(page))", "memfd '\(name)'")
+      _ = try valueOrErrno { ftruncate(fd.rawValue, off_t(page)) }.get("ftruncate(\(page))", "memfd '\(name)'")
       let map = try MappedMemory.shared(fd, offset: 0, size: page, protection: [.read, .write]).get("mmap", "memfd '\(name)'")
       map.write(Array(data.utf8.prefix(page - 1)) + [0])
       map.unmap()

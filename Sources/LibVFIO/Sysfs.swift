@@ -6,10 +6,17 @@ public struct SystemPaths: Sendable, Equatable {
   public var pciBus: String
   /// `/dev`
   public var dev: String
+  /// `/sys/bus/mdev` (mediated devices, by UUID)
+  public var mdevBus: String
+  /// `/sys/class/mdev_bus` (mdev parents and their `mdev_supported_types`)
+  public var mdevParents: String
 
-  public init(pciBus: String = "/sys/bus/pci", dev: String = "/dev") {
+  public init(pciBus: String = "/sys/bus/pci", dev: String = "/dev",
+              mdevBus: String = "/sys/bus/mdev", mdevParents: String = "/sys/class/mdev_bus") {
     self.pciBus = pciBus
     self.dev = dev
+    self.mdevBus = mdevBus
+    self.mdevParents = mdevParents
   }
 
   public static let system = SystemPaths()
@@ -24,12 +31,28 @@ public struct PCISysfs: Sendable {
 
   public func devicePath(_ a: PCIAddress) -> String { "\(paths.pciBus)/devices/\(a)" }
 
+  /// The sysfs directory of a PCI function or an mdev (`/sys/bus/mdev/devices/<uuid>`).
+  public func devicePath(_ id: VFIODeviceID) -> String {
+    switch id {
+    case .pci(let a): devicePath(a)
+    case .mdev(let uuid): "\(paths.mdevBus)/devices/\(uuid)"
+    }
+  }
+
   /// Whether `a` names a PCI device present in sysfs.
   public func exists(_ a: PCIAddress) -> Bool { FileSystem.isDirectory(devicePath(a)) }
 
   /// Throws `VFIOError.noSuchDevice` unless the device exists.
   public func requireDevice(_ a: PCIAddress) throws(VFIOError) {
     guard exists(a) else { throw .noSuchDevice(a.description) }
+  }
+
+  /// Throws `VFIOError.noSuchDevice` unless the PCI function or mdev exists.
+  public func requireDevice(_ id: VFIODeviceID) throws(VFIOError) {
+    guard FileSystem.isDirectory(devicePath(id)) else {
+      if case .pci(let a) = id { throw .noSuchDevice(a.description) }
+      throw .unexpected(operation: "device lookup", device: id.description, detail: "no mdev \(id) (nothing at \(devicePath(id)))")
+    }
   }
 
   func attribute(_ a: PCIAddress, _ name: String) throws(VFIOError) -> String {
@@ -47,11 +70,14 @@ public struct PCISysfs: Sendable {
   }
 
   /// The IOMMU group number (`iommu_group` link).
-  public func iommuGroup(_ a: PCIAddress) throws(VFIOError) -> Int {
-    try requireDevice(a)
-    let link = try FileSystem.readLink("\(devicePath(a))/iommu_group").get("readlink(iommu_group)", device: a.description)
+  public func iommuGroup(_ a: PCIAddress) throws(VFIOError) -> Int { try iommuGroup(.pci(a)) }
+
+  /// The IOMMU group number of a PCI function or an mdev (an mdev's group is an emulated one).
+  public func iommuGroup(_ id: VFIODeviceID) throws(VFIOError) -> Int {
+    try requireDevice(id)
+    let link = try FileSystem.readLink("\(devicePath(id))/iommu_group").get("readlink(iommu_group)", device: id.description)
     guard let n = Int(FileSystem.basename(link)) else {
-      throw .unexpected(operation: "readlink(iommu_group)", device: a.description, detail: "not a group number: '\(link)'")
+      throw .unexpected(operation: "readlink(iommu_group)", device: id.description, detail: "not a group number: '\(link)'")
     }
     return n
   }
@@ -105,9 +131,12 @@ public struct PCISysfs: Sendable {
 
   /// The VFIO cdev of a device bound to a VFIO driver: `/dev/vfio/devices/vfioN`, found as the
   /// first `vfio*` entry of `vfio-dev/`. Nil when the kernel has no cdev for it.
-  public func vfioCdevPath(_ a: PCIAddress) throws(VFIOError) -> String? {
-    try requireDevice(a)
-    guard case .success(let entries) = FileSystem.list("\(devicePath(a))/vfio-dev") else { return nil }
+  public func vfioCdevPath(_ a: PCIAddress) throws(VFIOError) -> String? { try vfioCdevPath(.pci(a)) }
+
+  /// The VFIO cdev of a PCI function or an mdev (`<sysfs dir>/vfio-dev/vfioN`).
+  public func vfioCdevPath(_ id: VFIODeviceID) throws(VFIOError) -> String? {
+    try requireDevice(id)
+    guard case .success(let entries) = FileSystem.list("\(devicePath(id))/vfio-dev") else { return nil }
     guard let name = entries.first(where: { $0.hasPrefix("vfio") }) else { return nil }
     return "\(paths.dev)/vfio/devices/\(name)"
   }

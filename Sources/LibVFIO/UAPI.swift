@@ -78,6 +78,21 @@ public enum VFIO {
   public static let DEVICE_FEATURE_MIG_DEVICE_STATE: UInt32 = 2
   public static let DEVICE_FEATURE_MIG_DATA_SIZE: UInt32 = 9
 
+  public static let MIGRATION_STOP_COPY: UInt64 = 1 << 0
+  public static let MIGRATION_P2P: UInt64 = 1 << 1
+  public static let MIGRATION_PRE_COPY: UInt64 = 1 << 2
+  public static let PRECOPY_INFO_REINIT: UInt32 = 1 << 0
+  // enum vfio_device_mig_state (MigrationState mirrors these as a Swift enum)
+  public static let DEVICE_STATE_ERROR: UInt32 = 0
+  public static let DEVICE_STATE_STOP: UInt32 = 1
+  public static let DEVICE_STATE_RUNNING: UInt32 = 2
+  public static let DEVICE_STATE_STOP_COPY: UInt32 = 3
+  public static let DEVICE_STATE_RESUMING: UInt32 = 4
+  public static let DEVICE_STATE_RUNNING_P2P: UInt32 = 5
+  public static let DEVICE_STATE_PRE_COPY: UInt32 = 6
+  public static let DEVICE_STATE_PRE_COPY_P2P: UInt32 = 7
+  public static let DEVICE_STATE_NR: UInt32 = 8
+
   public static let DEVICE_BIND_FLAG_TOKEN: UInt32 = 1 << 0
 
   public static let IOMMU_INFO_PGSIZES: UInt32 = 1 << 0

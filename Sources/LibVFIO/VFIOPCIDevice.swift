@@ -21,7 +21,8 @@ public struct PCIBAR {
 /// bound to the iommufd and attached to the IOAS. `close()` releases everything once, in order:
 /// BAR mappings, device fd, eventfds, group.
 public final class VFIOPCIDevice {
-  public let address: PCIAddress
+  /// The device: a PCI function, or an mdev that offers the VFIO PCI API (such as `mtty`).
+  public let id: VFIODeviceID
   public let iommu: IOMMU
   public let sysfs: PCISysfs
   public private(set) var fd: FileDescriptor
@@ -37,35 +38,49 @@ public final class VFIOPCIDevice {
   public private(set) var eventfds: [UInt32: FileDescriptor] = [:]
   private var closed = false
 
-  var name: String { address.description }
+  /// The PCI address. Only PCI functions have one: use `id` for a device that may be an mdev.
+  public var address: PCIAddress {
+    guard let a = id.pciAddress else { preconditionFailure("mdev \(id) has no PCI address; use VFIOPCIDevice.id") }
+    return a
+  }
+
+  var name: String { id.description }
 
   /// Opens and sets up the device (libvfio's `vfio_pci_device_init`, and with `deviceFD` the
   /// series' `__vfio_pci_device_init`: an already open cdev fd, bound and attached here).
-  public init(address: PCIAddress, iommu: IOMMU, deviceFD: FileDescriptor? = nil, sysfs: PCISysfs = PCISysfs()) throws(VFIOError) {
-    self.address = address
+  public convenience init(address: PCIAddress, iommu: IOMMU, deviceFD: FileDescriptor? = nil, sysfs: PCISysfs = PCISysfs()) throws(VFIOError) {
+    try self.init(id: .pci(address), iommu: iommu, deviceFD: deviceFD, sysfs: sysfs)
+  }
+
+  /// Opens a PCI function or an mdev: through its group (`VFIO_GROUP_GET_DEVICE_FD` with the
+  /// BDF or the mdev UUID) in container modes, through its cdev (`<sysfs dir>/vfio-dev/vfioN`)
+  /// in `iommufd` mode.
+  public init(id: VFIODeviceID, iommu: IOMMU, deviceFD: FileDescriptor? = nil, sysfs: PCISysfs = PCISysfs()) throws(VFIOError) {
+    self.id = id
     self.iommu = iommu
     self.sysfs = sysfs
     self.fd = FileDescriptor(rawValue: -1)
+    let name = id.description
     do throws(VFIOError) {
       if iommu.mode.usesContainer {
         guard deviceFD == nil else {
-          throw .unexpected(operation: "device init", device: address.description, detail: "a device fd can only be handed over in iommufd mode")
+          throw .unexpected(operation: "device init", device: name, detail: "a device fd can only be handed over in iommufd mode")
         }
-        try sysfs.requireDevice(address)
-        let group = try VFIOGroup(for: address, iommu: iommu, sysfs: sysfs)
+        try sysfs.requireDevice(id)
+        let group = try VFIOGroup(for: id, iommu: iommu, sysfs: sysfs)
         self.group = group
-        fd = try group.deviceFD().get("ioctl(VFIO_GROUP_GET_DEVICE_FD, \"\(address)\")", device: address.description)
+        fd = try group.deviceFD().get("ioctl(VFIO_GROUP_GET_DEVICE_FD, \"\(name)\")", device: name)
       } else {
         if let deviceFD {
           fd = deviceFD
         } else {
-          try sysfs.requireDevice(address)
-          guard let path = try sysfs.vfioCdevPath(address) else {
-            throw .unexpected(operation: "cdev lookup", device: address.description,
-                              detail: "no vfio-dev/vfio* in sysfs: not bound to vfio-pci, or the kernel has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV)")
+          try sysfs.requireDevice(id)
+          guard let path = try sysfs.vfioCdevPath(id) else {
+            throw .unexpected(operation: "cdev lookup", device: name,
+                              detail: "no vfio-dev/vfio* in sysfs: not bound to a VFIO driver, or the kernel has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV)")
           }
           cdevPath = path
-          fd = try openFile(path, .readWrite).get("open(\(path))", device: address.description)
+          fd = try openFile(path, .readWrite).get("open(\(path))", device: name)
         }
         try bindIOMMUFD()
         try attach(ptID: iommu.ioasID)
@@ -161,8 +176,20 @@ public final class VFIOPCIDevice {
       }
       bars.append(PCIBAR(index: i, info: r, mapping: mapping))
     }
-    msiInfo = try irqInfo(index: VFIO.PCI_MSI_IRQ_INDEX)
-    msixInfo = try irqInfo(index: VFIO.PCI_MSIX_IRQ_INDEX)
+    msiInfo = try optionalIRQInfo(index: VFIO.PCI_MSI_IRQ_INDEX)
+    msixInfo = try optionalIRQInfo(index: VFIO.PCI_MSIX_IRQ_INDEX)
+  }
+
+  /// An IRQ index the device may not have: vfio-pci answers for every index, but an mdev such
+  /// as `mtty` fails `VFIO_DEVICE_GET_IRQ_INFO` with EINVAL for MSI-X; that reads as count 0.
+  private func optionalIRQInfo(index: UInt32) throws(VFIOError) -> vfio_irq_info {
+    do {
+      return try irqInfo(index: index)
+    } catch where error.errno == .invalidArgument && id.pciAddress == nil {
+      var none = vfio_irq_info()
+      none.index = index
+      return none
+    }
   }
 
   /// `VFIO_DEVICE_GET_REGION_INFO` for region `index`.
@@ -195,6 +222,39 @@ public final class VFIOPCIDevice {
       .get("mmap(BAR\(index), size 0x\(String(r.size, radix: 16)))", device: name)
     unsafe _ = madvise(UnsafeMutableRawPointer(bitPattern: m.address), size, MADV_HUGEPAGE)
     return m
+  }
+
+  // MARK: region access (read/write on the device fd)
+
+  /// Reads `count` bytes at `offset` of region `index` (pread on the device fd, at the region's
+  /// offset): how a user reaches a BAR without mmap, such as an mdev's emulated I/O BAR.
+  public func regionRead(index: UInt32, offset: UInt64, count: Int) throws(VFIOError) -> [UInt8] {
+    let r = try regionInfo(index: index)
+    var bytes = [UInt8](repeating: 0, count: count)
+    let n: Int
+    do {
+      n = try unsafe bytes.withUnsafeMutableBytes { unsafe try fd.read(fromAbsoluteOffset: Int64(r.offset + offset), into: $0) }
+    } catch {
+      throw .syscall(operation: "pread(region \(index) + 0x\(String(offset, radix: 16)), \(count))", device: name, errno: (error as? Errno) ?? .ioError)
+    }
+    guard n == count else {
+      throw .unexpected(operation: "pread(region \(index) + 0x\(String(offset, radix: 16)))", device: name, detail: "read \(n) of \(count) bytes")
+    }
+    return bytes
+  }
+
+  /// Writes `bytes` at `offset` of region `index` (pwrite on the device fd).
+  public func regionWrite(index: UInt32, offset: UInt64, _ bytes: [UInt8]) throws(VFIOError) {
+    let r = try regionInfo(index: index)
+    let n: Int
+    do {
+      n = try unsafe bytes.withUnsafeBytes { unsafe try fd.write(toAbsoluteOffset: Int64(r.offset + offset), $0) }
+    } catch {
+      throw .syscall(operation: "pwrite(region \(index) + 0x\(String(offset, radix: 16)), \(bytes.count))", device: name, errno: (error as? Errno) ?? .ioError)
+    }
+    guard n == bytes.count else {
+      throw .unexpected(operation: "pwrite(region \(index) + 0x\(String(offset, radix: 16)))", device: name, detail: "wrote \(n) of \(bytes.count) bytes")
+    }
   }
 
   // MARK: config space

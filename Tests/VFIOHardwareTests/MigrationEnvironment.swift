@@ -1,0 +1,143 @@
+import Glibc
+import LibVFIO
+import Synchronization
+import SystemPackage
+import Testing
+
+/// Where the migration suites' devices come from.
+enum MigrationDeviceKind: String, Sendable {
+  /// Two instances of the in-kernel `mtty` sample (type `mtty-2`), created for each test and
+  /// removed after it; the module is loaded with libkmod and unloaded again if the test loaded it.
+  case mtty
+  /// PCI functions given in `VFIO_SELFTESTS_MIGRATION_BDFS` (space or comma separated), bound
+  /// to a VFIO migration driver such as xe-vfio-pci (Battlemage, Panther Lake, Wildcat Lake VFs).
+  case pci
+
+  static let mttyParent = "mtty"
+  static let mttyType = "mtty-2"
+  static let pciEnvironment = "VFIO_SELFTESTS_MIGRATION_BDFS"
+  /// The module `pci` devices are expected to be bound to (loaded by the suite).
+  static let pciDriverModule = "xe-vfio-pci"
+  static let pciDriver = "xe-vfio-pci"
+
+  enum Given { case devices([PCIAddress]), skip(String) }
+
+  static func pciDevices() -> Given {
+    guard let raw = getenv(pciEnvironment).map({ String(cString: $0) }), !raw.isEmpty else {
+      return .skip("\(pciEnvironment) not set (no Battlemage / Panther Lake / Wildcat Lake VF bound to \(pciDriver) given)")
+    }
+    var out: [PCIAddress] = []
+    for part in raw.split(whereSeparator: { $0 == "," || $0 == " " }) {
+      guard let a = PCIAddress(String(part)) else { return .skip("\(pciEnvironment): invalid BDF '\(part)'") }
+      out.append(a)
+    }
+    return out.isEmpty ? .skip("\(pciEnvironment) names no device") : .devices(out)
+  }
+}
+
+/// The devices of the running test (set by `MigrationDevices.provideScope`).
+enum MigrationFixture {
+  @TaskLocal static var devices: [VFIODeviceID] = []
+}
+
+/// Skips (true skips, with the reason) unless `kind` devices can be had and opened in `mode`, and
+/// around each test provides them: for `mtty`, loads the module if needed, creates two `mtty-2`
+/// instances, and always removes them (and unloads the module if it loaded it) afterwards.
+struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
+  let kind: MigrationDeviceKind
+  let mode: IOMMUMode
+  var isRecursive: Bool { true }
+
+  func prepare(for test: Test) async throws {
+    guard !test.isSuite else { return }
+    let host = HostCapabilities()
+    switch kind {
+    case .mtty:
+      let kmod = try? KernelModules()
+      let state = kmod?.state(MigrationDeviceKind.mttyParent) ?? .notFound
+      if state == .notFound && !FileSystemProbe.isDirectory("/sys/class/mdev_bus/\(MigrationDeviceKind.mttyParent)") {
+        try Test.cancel("kernel has no mtty module (CONFIG_SAMPLE_VFIO_MDEV_MTTY) in /lib/modules/\(KernelModules.kernelRelease())")
+      }
+      guard host.isRoot else { try Test.cancel("not root") }
+    case .pci:
+      let devices: [PCIAddress]
+      switch MigrationDeviceKind.pciDevices() {
+      case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
+      case .devices(let d): devices = d
+      }
+      guard host.isRoot else { try Test.cancel("not root") }
+      do {
+        try KernelModules().load(MigrationDeviceKind.pciDriverModule)
+      } catch {
+        try Test.cancel(Comment(rawValue: "\(error)"))
+      }
+      for a in devices {
+        let driver = (try? host.sysfs.driver(a)) ?? nil
+        guard driver == MigrationDeviceKind.pciDriver else {
+          try Test.cancel(Comment(rawValue: "\(a) is bound to \(driver ?? "no driver"), not \(MigrationDeviceKind.pciDriver)"))
+        }
+      }
+    }
+    if let reason = host.unavailability(of: mode) {
+      let capability = HardwareEnvironment.capability(for: mode, device: false)
+      if HardwareEnvironment.isStrict(capability) {
+        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)"))
+        return
+      }
+      try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
+    }
+    if kind == .pci, case .devices(let devices) = MigrationDeviceKind.pciDevices(), let first = devices.first {
+      // A device without migration skips, saying so.
+      let iommu = try IOMMU(mode: mode)
+      defer { iommu.close() }
+      let device = try VFIOPCIDevice(address: first, iommu: iommu)
+      defer { device.close() }
+      if case .failure(let e) = device.migrationFlags() {
+        try Test.cancel(Comment(rawValue: "\(first) does not support migration (VFIO_DEVICE_FEATURE_MIGRATION: \(Errno.name(of: e)))"))
+      }
+    }
+  }
+
+  /// Once per test case (not again at the test level around it).
+  func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? { test.isSuite || testCase == nil ? nil : self }
+
+  func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    switch kind {
+    case .pci:
+      guard case .devices(let devices) = MigrationDeviceKind.pciDevices() else { return try await function() }
+      try await MigrationFixture.$devices.withValue(devices.map { VFIODeviceID.pci($0) }) { try await function() }
+    case .mtty:
+      let kmod = try KernelModules()
+      let outcome = try kmod.load(MigrationDeviceKind.mttyParent)
+      let mdev = MdevSysfs()
+      var created: [String] = []
+      defer {
+        for uuid in created {
+          do { try mdev.remove(uuid: uuid) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
+        }
+        if outcome == .loaded {
+          do { try kmod.unload(MigrationDeviceKind.mttyParent) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
+        }
+      }
+      for _ in 0..<2 {
+        let uuid = try MdevSysfs.newUUID()
+        try mdev.create(parent: MigrationDeviceKind.mttyParent, type: MigrationDeviceKind.mttyType, uuid: uuid)
+        created.append(uuid)
+      }
+      print("mtty: created \(created.joined(separator: ", ")) (\(MigrationDeviceKind.mttyType)); module \(outcome.rawValue)")
+      try await MigrationFixture.$devices.withValue(created.map { VFIODeviceID.mdev(uuid: $0) }) { try await function() }
+    }
+  }
+}
+
+extension Trait where Self == MigrationDevices {
+  static func migrationDevices(_ kind: MigrationDeviceKind, _ mode: IOMMUMode) -> Self { MigrationDevices(kind: kind, mode: mode) }
+}
+
+/// A directory check without reaching into LibVFIO's internals.
+enum FileSystemProbe {
+  static func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+  }
+}

@@ -1,0 +1,293 @@
+// Reset × migration stress: the four-party lock cycle the xe-vfio-pci review found
+// (set_device_state, the migration file's read, DMA pinning, device reset) that the "deferred
+// reset" pattern breaks. Concurrent threads hammer each party for a bounded time.
+import Foundation
+import Glibc
+import LibVFIO
+import Synchronization
+import SystemPackage
+import Testing
+
+/// The kernel log from a point on (/dev/kmsg, non-blocking, positioned at the end when opened).
+final class KernelLogWatch {
+  let fd: FileDescriptor?
+
+  init() {
+    fd = try? FileDescriptor.open("/dev/kmsg", .readOnly, options: [.nonBlocking, .closeOnExec])
+    if let fd { _ = try? fd.seek(offset: 0, from: .end) }
+  }
+
+  deinit { try? fd?.close() }
+
+  /// The records logged since `init`.
+  func newRecords() -> [String] {
+    guard let fd else { return [] }
+    var out: [String] = []
+    var buf = [UInt8](repeating: 0, count: 8192)
+    while true {
+      do {
+        let n = try buf.withUnsafeMutableBytes { try fd.read(into: $0) }
+        if n <= 0 { break }
+        let record = String(decoding: buf[..<n], as: UTF8.self)
+        // "prio,seq,ts,flags;message\n continuation lines"
+        out.append(record.split(separator: ";", maxSplits: 1).last.map(String.init) ?? record)
+      } catch Errno.brokenPipe {
+        continue  // overwritten records: go on with the next
+      } catch {
+        break  // EAGAIN: nothing more
+      }
+    }
+    return out
+  }
+
+  static let alarms = ["WARNING:", "possible circular locking dependency", "possible recursive locking",
+                       "inconsistent lock state", "blocked for more than", "INFO: task", "BUG:", "lockdep",
+                       "Oops", "general protection fault", "Call Trace:"]
+
+  static func isAlarm(_ line: String) -> Bool { alarms.contains { line.contains($0) } }
+}
+
+/// Calls and failures per operation of the stress, shared by its threads.
+final class StressState: @unchecked Sendable {
+  let device: VFIOPCIDevice
+  let deadline: ContinuousClock.Instant
+  let stop = Atomic<Bool>(false)
+  let counts = Mutex<[String: Int]>([:])
+  let failures = Mutex<[String]>([])
+  /// STOP_COPY data fds handed from the state thread to the reader thread.
+  final class DataFile: @unchecked Sendable {
+    let file: MigrationDataFile
+    init(_ file: MigrationDataFile) { self.file = file }
+  }
+  let dataFiles = Mutex<[DataFile]>([])
+  let inFlight = Mutex<[String: String]>([:])
+
+  init(device: VFIOPCIDevice, seconds: Double) {
+    self.device = device
+    deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+  }
+
+  var running: Bool { !stop.load(ordering: .relaxed) && ContinuousClock.now < deadline }
+
+  func count(_ op: String) { counts.withLock { $0[op, default: 0] += 1 } }
+
+  /// Records a call's outcome: success, or a failure with an errno `allowed` for that operation.
+  func check<T>(_ op: String, _ result: Result<T, Errno>, allowed: Set<Errno>) {
+    count(op)
+    if case .failure(let e) = result {
+      count("\(op) \(Errno.name(of: e))")
+      if !allowed.contains(e) { failures.withLock { $0.append("\(op): \(Errno.name(of: e)) (\(e.rawValue)) is not an errno the uAPI allows here") } }
+    }
+  }
+
+  func doing(_ thread: String, _ op: String) { inFlight.withLock { $0[thread] = op } }
+}
+
+extension VFIOMigrationTest {
+  static var stressSeconds: Double {
+    getenv("VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS").flatMap { Double(String(cString: $0)) } ?? 3
+  }
+
+  /// For a bounded time, concurrently: VFIO_DEVICE_RESET; the cycle RUNNING -> RUNNING_P2P ->
+  /// STOP -> STOP_COPY -> STOP -> RUNNING (without P2P: RUNNING -> STOP -> ...); reads of the
+  /// STOP_COPY data fds; DMA map/unmap. Every call succeeds or fails with an allowed errno,
+  /// nothing hangs, and the kernel log holds no lockdep, hung-task or WARNING report.
+  static func stress(_ mode: IOMMUMode) throws {
+    try withMigrationDevice(mode) { device in
+      let flags = try device.getMigrationFlags()
+      try backToRunning(device)
+      // A type1 container holding only an emulated (mdev) group reports no IOVA range
+      // capability; any IOVA works there, so take 4 GiB..8 GiB.
+      let ranges = (try? device.iommu.iovaRanges()) ?? [IOVARange(start: 1 << 32, last: (1 << 33) - 1)]
+      var allocator = IOVAAllocator(ranges: ranges)
+      let memory = try MappedMemory.anonymous(size: MappedMemory.pageSize).get()
+      defer { memory.unmap() }
+      let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(memory.size)), size: UInt64(memory.size))
+
+      let seconds = stressSeconds
+      let log = KernelLogWatch()
+      let state = StressState(device: device, seconds: seconds)
+      let cycle: [MigrationState] = flags.contains(.p2p)
+        ? [.runningP2P, .stop, .stopCopy, .stop, .running] : [.stop, .stopCopy, .stop, .running]
+      // The errnos each call may fail with while the others race it: a reset returns the device
+      // to RUNNING and ends the data session, so a read of an old fd sees ENODEV (mtty) or EIO,
+      // and a SET may race nothing else (the driver serializes it); EAGAIN from a reset that
+      // cannot take the device's locks (vfio-pci's try-lock).
+      let resetAllowed: Set<Errno> = [.resourceTemporarilyUnavailable]
+      let setAllowed: Set<Errno> = []
+      let readAllowed: Set<Errno> = [Errno(rawValue: ENODEV), .ioError, .invalidArgument, .noMessage]
+      let dmaAllowed: Set<Errno> = []
+
+      let workers: [(String, @Sendable (StressState) -> Void)] = [
+        ("reset", { s in
+          while s.running {
+            s.doing("reset", "VFIO_DEVICE_RESET")
+            s.check("VFIO_DEVICE_RESET", s.device.tryReset(), allowed: resetAllowed)
+          }
+        }),
+        ("state", { s in
+          while s.running {
+            for target in cycle {
+              s.doing("state", "SET \(target)")
+              let r = s.device.trySetMigrationState(target.rawValue)
+              s.check("SET \(target)", r, allowed: setAllowed)
+              if case .success(let f?) = r {
+                let box = StressState.DataFile(f)
+                s.dataFiles.withLock { $0.append(box) }
+              }
+            }
+            s.count("cycle")
+          }
+        }),
+        ("read", { s in
+          while s.running {
+            guard let f = s.dataFiles.withLock({ $0.isEmpty ? nil : $0.removeFirst() })?.file else { usleep(100); continue }
+            s.doing("read", "read(data fd)")
+            while true {
+              let r = f.read(maxCount: 4096)
+              s.check("read(data fd)", r, allowed: readAllowed)
+              if case .success(let b) = r, !b.isEmpty { continue }
+              break
+            }
+            f.close()
+          }
+        }),
+        ("dma", { s in
+          while s.running {
+            s.doing("dma", "map")
+            let m: Result<Void, Errno> = Result { () throws(VFIOError) in try s.device.iommu.map(region) }.mapError { $0.errno ?? .ioError }
+            s.check("DMA map", m, allowed: dmaAllowed)
+            s.doing("dma", "unmap")
+            if case .success = m {
+              let u: Result<UInt64, Errno> = Result { () throws(VFIOError) in try s.device.iommu.unmap(region) }.mapError { $0.errno ?? .ioError }
+              s.check("DMA unmap", u, allowed: dmaAllowed)
+            }
+          }
+        }),
+      ]
+
+      let start = ContinuousClock.now
+      let done = DispatchGroup()
+      for (name, body) in workers {
+        done.enter()
+        let thread = Thread {
+          body(state)
+          state.doing(name, "done")
+          done.leave()
+        }
+        thread.name = "stress-\(name)"
+        thread.start()
+      }
+      let grace = 20.0
+      let finished = done.wait(timeout: .now() + seconds + grace) == .success
+      let elapsed = ContinuousClock.now - start
+      if !finished {
+        state.stop.store(true, ordering: .relaxed)
+        let stuck = state.inFlight.withLock { $0.filter { $0.value != "done" } }
+        Issue.record("hang: \(grace) s past the \(seconds) s bound, threads still in \(stuck)")
+        _ = done.wait(timeout: .now() + 5)
+      }
+      for f in state.dataFiles.withLock({ let a = $0; $0 = []; return a }) { f.file.close() }
+
+      let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+      let counts = state.counts.withLock { $0 }
+      let cycles = counts["cycle"] ?? 0
+      let calls = counts.filter { !$0.key.contains(" E") && $0.key != "cycle" }.values.reduce(0, +)
+      say(device, String(format: "stress %.1f s: %d state cycles (%.1f/s), %d calls (%.0f/s): ", secs, cycles, Double(cycles) / secs, calls, Double(calls) / secs)
+        + counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+      for f in state.failures.withLock({ $0 }).prefix(10) { Issue.record(Comment(rawValue: f)) }
+      #expect(cycles > 0, "no state cycle completed")
+      #expect((counts["VFIO_DEVICE_RESET"] ?? 0) > 0 && (counts["DMA map"] ?? 0) > 0)
+
+      if log.fd == nil { say(device, "no /dev/kmsg: kernel log not checked") }
+      let alarms = log.newRecords().filter(KernelLogWatch.isAlarm)
+      for line in alarms.prefix(10) { Issue.record(Comment(rawValue: "kernel log: \(line)")) }
+      #expect(alarms.isEmpty, "\(alarms.count) lockdep/hung-task/WARNING lines in the kernel log")
+
+      try backToRunning(device)
+      #expect(try device.migrationState() == .running)
+    }
+  }
+}
+
+// MARK: the suites: one per device kind and iommu mode
+
+extension Hardware {
+  @Suite("vfio_migration_test.mtty.vfio_type1_iommu", .migrationDevices(.mtty, .vfioType1), .timeLimit(.minutes(1)))
+  struct VFIOMigrationMttyType1 {
+    static let mode = IOMMUMode.vfioType1
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.mtty.vfio_type1v2_iommu", .migrationDevices(.mtty, .vfioType1v2), .timeLimit(.minutes(1)))
+  struct VFIOMigrationMttyType1v2 {
+    static let mode = IOMMUMode.vfioType1v2
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.mtty.iommufd_compat_type1", .migrationDevices(.mtty, .iommufdCompatType1), .timeLimit(.minutes(1)))
+  struct VFIOMigrationMttyCompatType1 {
+    static let mode = IOMMUMode.iommufdCompatType1
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.mtty.iommufd_compat_type1v2", .migrationDevices(.mtty, .iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  struct VFIOMigrationMttyCompatType1v2 {
+    static let mode = IOMMUMode.iommufdCompatType1v2
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.mtty.iommufd", .migrationDevices(.mtty, .iommufd), .timeLimit(.minutes(1)))
+  struct VFIOMigrationMttyIOMMUFD {
+    static let mode = IOMMUMode.iommufd
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  /// xe-vfio-pci VFs (or any VFIO PCI migration driver's devices) from VFIO_SELFTESTS_MIGRATION_BDFS.
+  @Suite("vfio_migration_test.pci.vfio_type1v2_iommu", .migrationDevices(.pci, .vfioType1v2), .timeLimit(.minutes(1)))
+  struct VFIOMigrationPCIType1v2 {
+    static let mode = IOMMUMode.vfioType1v2
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.pci.iommufd", .migrationDevices(.pci, .iommufd), .timeLimit(.minutes(1)))
+  struct VFIOMigrationPCIIOMMUFD {
+    static let mode = IOMMUMode.iommufd
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+}
