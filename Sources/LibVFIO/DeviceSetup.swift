@@ -159,11 +159,6 @@ public struct DeviceSetup: Sendable {
         if try sysfs.driver(a) == nil { try sysfs.bind(a, to: d) }
       }
       if rec.begun(.zeroSriovNumVFs), let n = rec.sriovNumVFs, n > 0, try sysfs.sriovNumVFs(a) != n { try sysfs.setSriovNumVFs(a, n) }
-      let override = try sysfs.driverOverride(a)
-      if rec.begun(.setDriverOverride), override != rec.driverOverride {
-        throw .unexpected(operation: "restore driver_override", device: a.description,
-                          detail: "still '\(override ?? "")'; journal kept in \(journalPath(a))")
-      }
       let driver = try sysfs.driver(a)
       if let d = rec.driver, driver != d {
         throw .unexpected(operation: "restore driver \(d)", device: a.description,

@@ -23,10 +23,6 @@ struct Setup: ParsableCommand {
   @Argument(help: "PCI addresses, DDDD:BB:DD.F or BB:DD.F.")
   var devices: [String]
 
-  func validate() throws {
-    if devices.isEmpty { throw ValidationError("name at least one device (DDDD:BB:DD.F)") }
-  }
-
   func run() throws {
     let addresses = try parseDevices(devices, mustExist: true)
     try requireRoot("setup")
