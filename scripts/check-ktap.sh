@@ -8,8 +8,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-ktap=${1:?usage: check-ktap.sh KTAP [JUNIT]}
-junit=${2:-}
+ktap=$(realpath "${1:?usage: check-ktap.sh KTAP [JUNIT]}")
+junit=${2:+$(realpath "$2")}
 kunit=${KUNIT_PY:-$repo/.build-vm/kunit/tools/testing/kunit/kunit.py}
 if [[ ! -f $kunit ]]; then echo "check-ktap: SKIP: no kunit.py at $kunit (run scripts/fetch-kunit.sh)"; exit 4; fi
 command -v python3 >/dev/null || { echo "check-ktap: SKIP: no python3"; exit 4; }
