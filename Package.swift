@@ -43,10 +43,15 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // The CLI's testable logic: event stream parsing, KTAP, run requests, doctor.
+    .target(
+      name: "VFIOSelftestsCLI",
+      dependencies: ["LibVFIO"]
+    ),
     .executableTarget(
       name: "vfio-selftests",
       dependencies: [
-        "LibVFIO", "LibLiveUpdate",
+        "LibVFIO", "LibLiveUpdate", "VFIOSelftestsCLI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
@@ -62,6 +67,10 @@ let package = Package(
     .testTarget(
       name: "LiveUpdateTests",
       dependencies: ["LibLiveUpdate", "LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
+    ),
+    .testTarget(
+      name: "CLITests",
+      dependencies: ["VFIOSelftestsCLI", "LibVFIO"]
     ),
     .testTarget(
       name: "VFIOHardwareTests",

@@ -2,18 +2,50 @@ import Glibc
 import SystemPackage
 
 /// Binds a device to vfio-pci and puts it back, like the selftests' `setup.sh` and
-/// `cleanup.sh`, with a journal per device written before any change so an interrupted run can
-/// still be undone. Only the device named is ever touched.
+/// `cleanup.sh`, with a journal per device rewritten BEFORE EACH STEP (the original state plus the
+/// steps begun), so that a setup interrupted anywhere is still undone exactly. Only the device
+/// named is ever touched.
 public struct DeviceSetup: Sendable {
-  /// What a device looked like before setup.
+  /// A change setup makes, in the order it makes them; cleanup undoes them in reverse.
+  public enum Step: String, CaseIterable, Sendable {
+    /// `sriov_numvfs` set to 0 (only when it was > 0).
+    case zeroSriovNumVFs = "sriov_numvfs"
+    /// The original driver unbound (only when one other than vfio-pci was bound).
+    case unbindDriver = "unbind"
+    /// `driver_override` set to vfio-pci.
+    case setDriverOverride = "driver_override"
+    /// Probed (bound) to vfio-pci.
+    case bindVFIO = "vfio-pci"
+  }
+
+  /// What a device looked like before setup, and which steps setup has begun.
   public struct Record: Equatable, Sendable {
     public var address: PCIAddress
     public var driver: String?
     public var driverOverride: String?
     public var sriovNumVFs: Int?
+    /// The steps begun, in order; nil for a journal from before step-wise journaling (then
+    /// every step is undone).
+    public var steps: [Step]?
+
+    public init(address: PCIAddress, driver: String?, driverOverride: String?, sriovNumVFs: Int?, steps: [Step]? = nil) {
+      self.address = address
+      self.driver = driver
+      self.driverOverride = driverOverride
+      self.sriovNumVFs = sriovNumVFs
+      self.steps = steps
+    }
+
+    /// Whether cleanup must undo `step`.
+    public func begun(_ step: Step) -> Bool { steps.map { $0.contains(step) } ?? true }
+
+    /// Whether setup got as far as binding vfio-pci.
+    public var isComplete: Bool { begun(.bindVFIO) }
 
     func serialized() -> String {
-      "address=\(address)\ndriver=\(driver ?? "")\ndriver_override=\(driverOverride ?? "")\nsriov_numvfs=\(sriovNumVFs.map(String.init) ?? "")\n"
+      var s = "address=\(address)\ndriver=\(driver ?? "")\ndriver_override=\(driverOverride ?? "")\nsriov_numvfs=\(sriovNumVFs.map(String.init) ?? "")\n"
+      if let steps { s += "steps=\(steps.map(\.rawValue).joined(separator: ","))\n" }
+      return s
     }
 
     static func parse(_ text: String) -> Record? {
@@ -24,7 +56,17 @@ public struct DeviceSetup: Sendable {
       }
       guard let a = fields["address"].flatMap(PCIAddress.init) else { return nil }
       func opt(_ k: String) -> String? { fields[k].flatMap { $0.isEmpty ? nil : $0 } }
-      return Record(address: a, driver: opt("driver"), driverOverride: opt("driver_override"), sriovNumVFs: opt("sriov_numvfs").flatMap { Int($0) })
+      var steps: [Step]? = nil
+      if let list = fields["steps"] {
+        var parsed: [Step] = []
+        for name in list.split(separator: ",") {
+          // An unknown step: this journal is not ours to interpret; undo everything.
+          guard let step = Step(rawValue: String(name)) else { return Record(address: a, driver: opt("driver"), driverOverride: opt("driver_override"), sriovNumVFs: opt("sriov_numvfs").flatMap { Int($0) }) }
+          parsed.append(step)
+        }
+        steps = parsed
+      }
+      return Record(address: a, driver: opt("driver"), driverOverride: opt("driver_override"), sriovNumVFs: opt("sriov_numvfs").flatMap { Int($0) }, steps: steps)
     }
   }
 
@@ -56,17 +98,37 @@ public struct DeviceSetup: Sendable {
   }
 
   /// Binds `a` to vfio-pci: remembers and zeroes `sriov_numvfs`, remembers and unbinds the
-  /// current driver, sets `driver_override` to vfio-pci and probes.
+  /// current driver, sets `driver_override` to vfio-pci and probes. The journal is written
+  /// before the first change and rewritten before each next one. A device with a complete
+  /// journal is `.alreadySetUp`; one with an interrupted setup's journal is set up from where
+  /// it stopped, keeping the original state the journal remembers.
   public func setUp(_ a: PCIAddress) throws(VFIOError) -> Outcome {
     try sysfs.requireDevice(a)
-    if record(for: a) != nil { return .alreadySetUp }
-    let rec = Record(address: a, driver: try sysfs.driver(a), driverOverride: try sysfs.driverOverride(a), sriovNumVFs: try sysfs.sriovNumVFs(a))
-    try writeJournal(rec)
-    if let n = rec.sriovNumVFs, n > 0 { try sysfs.setSriovNumVFs(a, 0) }
-    if rec.driver != "vfio-pci" {
+    var rec: Record
+    if let old = record(for: a) {
+      if old.isComplete, try sysfs.driver(a) == "vfio-pci" { return .alreadySetUp }
+      rec = old
+    } else {
+      rec = Record(address: a, driver: try sysfs.driver(a), driverOverride: try sysfs.driverOverride(a), sriovNumVFs: try sysfs.sriovNumVFs(a), steps: [])
+      try writeJournal(rec)
+    }
+    func begin(_ step: Step) throws(VFIOError) {
+      // A journal from before step-wise journaling already means "undo every step".
+      guard let steps = rec.steps, !steps.contains(step) else { return }
+      rec.steps = steps + [step]
+      try writeJournal(rec)
+    }
+    if let n = rec.sriovNumVFs, n > 0 {
+      try begin(.zeroSriovNumVFs)
+      if try sysfs.sriovNumVFs(a) != 0 { try sysfs.setSriovNumVFs(a, 0) }
+    }
+    if let d = try sysfs.driver(a), d != "vfio-pci" {
+      try begin(.unbindDriver)
       try sysfs.unbind(a)
     }
+    try begin(.setDriverOverride)
     try sysfs.setDriverOverride(a, "vfio-pci")
+    try begin(.bindVFIO)
     if try sysfs.driver(a) != "vfio-pci" {
       try sysfs.probe(a)
     }
@@ -77,21 +139,31 @@ public struct DeviceSetup: Sendable {
     return .boundToVFIO(previousDriver: rec.driver)
   }
 
-  /// Undoes `setUp` from the journal in reverse; a no-op (returns nil) when there is no journal.
+  /// Undoes `setUp` from the journal, the steps begun in reverse (unbind vfio-pci, restore
+  /// `driver_override`, rebind the original driver, restore `sriov_numvfs`); a no-op (returns
+  /// nil) when there is no journal. The journal is removed only once the device is back as it
+  /// was (or gone); otherwise this throws and keeps it, so cleanup can be run again.
   @discardableResult
   public func cleanUp(_ a: PCIAddress) throws(VFIOError) -> Record? {
     guard let rec = record(for: a) else { return nil }
     if sysfs.exists(a) {
-      if try sysfs.driver(a) == "vfio-pci" && rec.driver != "vfio-pci" {
+      if rec.begun(.bindVFIO), try sysfs.driver(a) == "vfio-pci", rec.driver != "vfio-pci" {
         try sysfs.unbind(a)
       }
-      try sysfs.setDriverOverride(a, rec.driverOverride)
-      if let d = rec.driver, try sysfs.driver(a) == nil {
+      if rec.begun(.setDriverOverride) {
+        try sysfs.setDriverOverride(a, rec.driverOverride)
+      }
+      if rec.begun(.unbindDriver) || rec.begun(.bindVFIO), let d = rec.driver, try sysfs.driver(a) == nil {
         // Probe honours the restored override; fall back to the driver's bind file.
         try sysfs.probe(a)
         if try sysfs.driver(a) == nil { try sysfs.bind(a, to: d) }
       }
-      if let n = rec.sriovNumVFs, n > 0, try sysfs.sriovNumVFs(a) != n { try sysfs.setSriovNumVFs(a, n) }
+      if rec.begun(.zeroSriovNumVFs), let n = rec.sriovNumVFs, n > 0, try sysfs.sriovNumVFs(a) != n { try sysfs.setSriovNumVFs(a, n) }
+      let driver = try sysfs.driver(a)
+      if let d = rec.driver, driver != d {
+        throw .unexpected(operation: "restore driver \(d)", device: a.description,
+                          detail: "bound to \(driver ?? "no driver") after rebind; journal kept in \(journalPath(a))")
+      }
     }
     _ = unsafe unlink(journalPath(a))
     return rec

@@ -71,6 +71,7 @@ struct DeviceSetupTests {
   }
 
   @Test func alreadyJournaledDeviceIsNotTouchedAgain() throws {
+    try f.setDriverLink(SysfsFixture.virtio, "vfio-pci")
     try writeJournal(SysfsFixture.virtio, "address=0000:00:03.0\ndriver=virtio-pci\ndriver_override=\nsriov_numvfs=\n")
     let before = try f.snapshot()
     #expect(try setup.setUp(SysfsFixture.virtio) == .alreadySetUp)
@@ -84,13 +85,21 @@ struct DeviceSetupTests {
     try f.setDriverLink(a, "vfio-pci")
     try f.write(f.attributePath(a, "driver_override"), "")
     try writeJournal(a, "address=0000:00:03.0\ndriver=virtio-pci\ndriver_override=\nsriov_numvfs=\n")
-    let rec = try setup.cleanUp(a)
-    #expect(rec == DeviceSetup.Record(address: a, driver: "virtio-pci", driverOverride: nil, sriovNumVFs: nil))
+    // The fixture's driver link still says vfio-pci after the unbind write, so neither probe nor
+    // bind is attempted, the device is not restored, and the journal is kept.
+    #expect(throws: VFIOError.unexpected(operation: "restore driver virtio-pci", device: "0000:00:03.0",
+                                         detail: "bound to vfio-pci after rebind; journal kept in \(f.journal)/0000:00:03.0")) {
+      try setup.cleanUp(a)
+    }
     #expect(try f.read("\(f.pciBus)/drivers/vfio-pci/unbind") == "0000:00:03.0")
     #expect(try f.read(f.attributePath(a, "driver_override")) == "\n")
-    // The fixture's driver link still says vfio-pci, so neither probe nor bind is attempted.
     #expect(try f.read("\(f.pciBus)/drivers_probe") == "")
     #expect(try f.read("\(f.pciBus)/drivers/virtio-pci/bind") == "")
+    #expect(f.exists("\(f.journal)/0000:00:03.0"))
+    // Once the kernel has the original driver back, cleanup completes and drops the journal.
+    try f.setDriverLink(a, "virtio-pci")
+    let rec = try setup.cleanUp(a)
+    #expect(rec == DeviceSetup.Record(address: a, driver: "virtio-pci", driverOverride: nil, sriovNumVFs: nil))
     #expect(!f.exists("\(f.journal)/0000:00:03.0"))
     #expect(setup.journaledDevices() == [])
     #expect(try setup.cleanUp(a) == nil)
@@ -101,11 +110,17 @@ struct DeviceSetupTests {
     try f.setDriverLink(a, nil)
     try f.write(f.attributePath(a, "driver_override"), "")
     try writeJournal(a, "address=0000:00:03.0\ndriver=virtio-pci\ndriver_override=virtio-pci\nsriov_numvfs=\n")
-    _ = try setup.cleanUp(a)
+    #expect(throws: VFIOError.unexpected(operation: "restore driver virtio-pci", device: "0000:00:03.0",
+                                         detail: "bound to no driver after rebind; journal kept in \(f.journal)/0000:00:03.0")) {
+      try setup.cleanUp(a)
+    }
     #expect(try f.read(f.attributePath(a, "driver_override")) == "virtio-pci")
     #expect(try f.read("\(f.pciBus)/drivers/vfio-pci/unbind") == "")
     #expect(try f.read("\(f.pciBus)/drivers_probe") == "0000:00:03.0")
     #expect(try f.read("\(f.pciBus)/drivers/virtio-pci/bind") == "0000:00:03.0")
+    #expect(setup.record(for: a) != nil)
+    try f.setDriverLink(a, "virtio-pci")
+    _ = try setup.cleanUp(a)
     #expect(setup.record(for: a) == nil)
   }
 
@@ -144,17 +159,22 @@ struct DeviceSetupTests {
         childCheck(error == .unexpected(operation: "bind to vfio-pci", device: "0000:00:03.0",
                                         detail: "bound to virtio-pci after probe (is vfio-pci loaded?)"), "setUp threw \(error)")
       }
-      childCheck(setup.record(for: a) == DeviceSetup.Record(address: a, driver: "virtio-pci", driverOverride: nil, sriovNumVFs: nil),
+      childCheck(setup.record(for: a) == DeviceSetup.Record(address: a, driver: "virtio-pci", driverOverride: nil, sriovNumVFs: nil,
+                                                            steps: [.unbindDriver, .setDriverOverride, .bindVFIO]),
                  "journal record \(String(describing: setup.record(for: a)))")
-      childCheck(try f.read(f.journal + "/nested/dir/0000:00:03.0") == "address=0000:00:03.0\ndriver=virtio-pci\ndriver_override=\nsriov_numvfs=\n",
+      childCheck(try f.read(f.journal + "/nested/dir/0000:00:03.0") == "address=0000:00:03.0\ndriver=virtio-pci\ndriver_override=\nsriov_numvfs=\nsteps=unbind,driver_override,vfio-pci\n",
                  "journal text")
       childCheck(setup.journaledDevices() == [a], "journaledDevices \(setup.journaledDevices())")
       childCheck(try FileManager.default.contentsOfDirectory(atPath: f.journal + "/nested/dir") == ["0000:00:03.0"], "leftover .tmp")
       childCheck(try f.read("\(f.pciBus)/drivers/virtio-pci/unbind") == "0000:00:03.0", "unbind")
       childCheck(try f.read(f.attributePath(a, "driver_override")) == "vfio-pci", "driver_override")
       childCheck(try f.read("\(f.pciBus)/drivers_probe") == "0000:00:03.0", "drivers_probe")
+      // The kernel would have bound vfio-pci: then a second setUp is a no-op.
+      try f.setDriverLink(a, "vfio-pci")
       childCheck(try setup.setUp(a) == .alreadySetUp, "second setUp")
-      childCheck(try setup.cleanUp(a) == DeviceSetup.Record(address: a, driver: "virtio-pci", driverOverride: nil, sriovNumVFs: nil), "cleanUp")
+      try f.setDriverLink(a, "virtio-pci")  // ... and cleanup's rebind the original driver.
+      childCheck(try setup.cleanUp(a) == DeviceSetup.Record(address: a, driver: "virtio-pci", driverOverride: nil, sriovNumVFs: nil,
+                                                            steps: [.unbindDriver, .setDriverOverride, .bindVFIO]), "cleanUp")
       childCheck(setup.journaledDevices() == [], "journal left after cleanUp")
     }
   }
@@ -171,7 +191,8 @@ struct DeviceSetupTests {
         childCheck(error == .unexpected(operation: "bind to vfio-pci", device: "0000:01:00.0",
                                         detail: "bound to no driver after probe (is vfio-pci loaded?)"), "setUp threw \(error)")
       }
-      childCheck(setup.record(for: a) == DeviceSetup.Record(address: a, driver: nil, driverOverride: nil, sriovNumVFs: 1),
+      childCheck(setup.record(for: a) == DeviceSetup.Record(address: a, driver: nil, driverOverride: nil, sriovNumVFs: 1,
+                                                            steps: [.zeroSriovNumVFs, .setDriverOverride, .bindVFIO]),
                  "journal record \(String(describing: setup.record(for: a)))")
       childCheck(try f.read(f.attributePath(a, "sriov_numvfs")) == "0\n", "sriov_numvfs after setUp")  // "0" over "1\n"
       childCheck(try f.read("\(f.pciBus)/drivers/virtio-pci/unbind") == "", "unbind without a driver")
@@ -191,6 +212,63 @@ struct DeviceSetupTests {
       childCheck(try f.read("\(f.pciBus)/drivers/vfio-pci/unbind") == "", "must not unbind vfio-pci")
       childCheck(try f.read("\(f.pciBus)/drivers_probe") == "", "must not probe")
       childCheck(setup.record(for: a)?.driver == "vfio-pci", "journal")
+    }
+  }
+  // MARK: step-wise journal
+
+  @Test func stepsRoundTripAndLegacyJournalsUndoEverything() throws {
+    let r = DeviceSetup.Record(address: SysfsFixture.pf, driver: "ixgbe", driverOverride: nil, sriovNumVFs: 2, steps: [.zeroSriovNumVFs, .unbindDriver])
+    #expect(r.serialized() == "address=0000:01:00.0\ndriver=ixgbe\ndriver_override=\nsriov_numvfs=2\nsteps=sriov_numvfs,unbind\n")
+    #expect(DeviceSetup.Record.parse(r.serialized()) == r)
+    #expect(r.begun(.unbindDriver) && !r.begun(.setDriverOverride) && !r.isComplete)
+    let none = DeviceSetup.Record.parse("address=0000:01:00.0\ndriver=ixgbe\nsteps=\n")
+    #expect(none?.steps == [])
+    #expect(none.map { r in DeviceSetup.Step.allCases.allSatisfy { !r.begun($0) } } == true)
+    let legacy = DeviceSetup.Record.parse("address=0000:01:00.0\ndriver=ixgbe\n")
+    #expect(legacy?.steps == nil)
+    #expect(legacy.map { r in DeviceSetup.Step.allCases.allSatisfy { r.begun($0) } } == true)
+    // A step this version does not know: undo everything rather than guess.
+    #expect(DeviceSetup.Record.parse("address=0000:01:00.0\nsteps=unbind,frobnicate\n")?.steps == nil)
+  }
+
+  /// A setup that stops at a step (here the unbind write fails) leaves a journal naming that
+  /// step; cleanup undoes only what was begun and, the device being as it was, drops the journal.
+  @Test func setUpInterruptedAtUnbindIsUndoneFromItsJournal() async {
+    await #expect(processExitsWith: .success) {
+      let f = try SysfsFixture()
+      let setup = DeviceSetup(sysfs: f.sysfs, journalDirectory: f.journal)
+      let a = SysfsFixture.virtio
+      try FileManager.default.removeItem(atPath: "\(f.pciBus)/drivers/virtio-pci/unbind")
+      do throws(VFIOError) {
+        let outcome = try setup.setUp(a)
+        childFail("setUp returned \(outcome)")
+      } catch {
+        childCheck(error.errno == .noSuchFileOrDirectory, "setUp threw \(error)")
+      }
+      childCheck(setup.record(for: a)?.steps == [.unbindDriver], "journal steps \(String(describing: setup.record(for: a)))")
+      childCheck(try f.read(f.attributePath(a, "driver_override")) == "(null)\n", "override touched before its step")
+      let before = try f.snapshot().filter { !$0.key.hasPrefix("journal") }
+      childCheck(try setup.cleanUp(a)?.steps == [.unbindDriver], "cleanUp")
+      childCheck(try f.snapshot().filter { !$0.key.hasPrefix("journal") } == before, "cleanup touched what setup had not")
+      childCheck(setup.journaledDevices() == [], "journal kept")
+    }
+  }
+
+  /// A journal with the original state and no step yet (setup killed right after writing it):
+  /// a new setUp resumes with the journaled original state, not the current one.
+  @Test func setUpResumesAnInterruptedJournal() async {
+    await #expect(processExitsWith: .success) {
+      let f = try SysfsFixture()
+      let setup = DeviceSetup(sysfs: f.sysfs, journalDirectory: f.journal)
+      let a = SysfsFixture.virtio
+      try f.mkdir(f.journal)
+      try f.write("\(f.journal)/\(a)", "address=0000:00:03.0\ndriver=virtio-pci\ndriver_override=nvme\nsriov_numvfs=\nsteps=\n")
+      do throws(VFIOError) {
+        _ = try setup.setUp(a)
+        childFail("setUp succeeded on a fixture")
+      } catch {}
+      childCheck(setup.record(for: a) == DeviceSetup.Record(address: a, driver: "virtio-pci", driverOverride: "nvme", sriovNumVFs: nil,
+                                                            steps: [.unbindDriver, .setDriverOverride, .bindVFIO]), "resumed journal")
     }
   }
 }

@@ -41,6 +41,12 @@ enum HardwareEnvironment {
     }
   }
 
+  /// `VFIO_SELFTESTS_IOMMU_MODE=<mode>` (set by `vfio-selftests run --iommu-mode`): only the
+  /// suites of that mode run; the others skip with the reason "VFIO_SELFTESTS_IOMMU_MODE=<mode>".
+  static var iommuModeFilter: String? {
+    getenv("VFIO_SELFTESTS_IOMMU_MODE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+  }
+
   enum Resolution {
     case device(PCIAddress)
     case skip(String)
@@ -91,6 +97,13 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
 
   func prepare(for test: Test) async throws {
     guard !test.isSuite else { return }
+    if let only = HardwareEnvironment.iommuModeFilter {
+      guard IOMMUMode(rawValue: only) != nil else {
+        Issue.record(Comment(rawValue: VFIOError.unknownIOMMUMode(only).description))
+        return
+      }
+      if only != mode.rawValue { try Test.cancel(Comment(rawValue: "VFIO_SELFTESTS_IOMMU_MODE=\(only)")) }
+    }
     let address: PCIAddress
     switch HardwareEnvironment.device() {
     case .skip(let reason): try Test.cancel(Comment(rawValue: reason))

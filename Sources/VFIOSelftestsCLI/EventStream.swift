@@ -1,0 +1,91 @@
+import Foundation
+
+/// One record of the Swift Testing JSON event stream (`--event-stream-output-path F
+/// --event-stream-version 0`): either a test declaration (`"kind":"test"`) or an event
+/// (`"kind":"event"`). Only the fields the KTAP report needs are kept; unknown records and
+/// fields are ignored, so later stream versions still read.
+public enum EventRecord: Equatable, Sendable {
+  public struct TestDeclaration: Equatable, Sendable {
+    public var id: String
+    public var name: String
+    public var displayName: String?
+    public var isSuite: Bool
+    public var file: String
+    public var line: Int
+  }
+
+  public struct Event: Equatable, Sendable {
+    /// `runStarted`, `testStarted`, `testSkipped`, `testCancelled`, `issueRecorded`, `testEnded`, `runEnded`...
+    public var kind: String
+    public var testID: String?
+    /// Skip/cancel comments, or the issue's message.
+    public var text: String?
+    /// For `issueRecorded`: whether the issue makes the test fail (not known, not a warning).
+    public var isFailure: Bool
+  }
+
+  case test(TestDeclaration)
+  case event(Event)
+
+  /// Parses one JSON line; nil for blank lines and records of other kinds.
+  public static func parse(line: Substring) throws -> EventRecord? {
+    let trimmed = line.trimmingCharacters(in: .whitespaces)
+    if trimmed.isEmpty { return nil }
+    guard let object = try JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
+          let kind = object["kind"] as? String, let payload = object["payload"] as? [String: Any]
+    else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
+    switch kind {
+    case "test":
+      guard let id = payload["id"] as? String else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
+      let loc = payload["sourceLocation"] as? [String: Any]
+      return .test(TestDeclaration(
+        id: id, name: payload["name"] as? String ?? id, displayName: payload["displayName"] as? String,
+        isSuite: (payload["kind"] as? String) == "suite",
+        file: loc?["fileID"] as? String ?? "", line: loc?["line"] as? Int ?? 0))
+    case "event":
+      guard let eventKind = payload["kind"] as? String else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
+      let comments = (payload["_comments"] as? [String]) ?? (payload["comments"] as? [String]) ?? []
+      let messages = (payload["messages"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+      var isFailure = false
+      var text: String? = comments.isEmpty ? nil : comments.joined(separator: "; ")
+      if eventKind == "issueRecorded" {
+        let issue = payload["issue"] as? [String: Any] ?? [:]
+        let severity = (issue["_severity"] as? String) ?? (issue["severity"] as? String) ?? "error"
+        isFailure = !((issue["isKnown"] as? Bool) ?? false) && severity != "warning"
+        text = messages.isEmpty ? text : messages.joined(separator: " ")
+        if let loc = issue["_sourceLocation"] as? [String: Any] ?? issue["sourceLocation"] as? [String: Any],
+           let file = loc["fileID"] as? String, let line = loc["line"] as? Int {
+          text = "\(file):\(line): \(text ?? "issue recorded")"
+        }
+      } else if text == nil, eventKind == "testSkipped" || eventKind == "testCancelled" {
+        text = messages.first
+      }
+      return .event(Event(kind: eventKind, testID: payload["testID"] as? String, text: text, isFailure: isFailure))
+    default:
+      return nil
+    }
+  }
+
+  /// Parses a whole stream; a truncated last line (the writer was killed) is ignored.
+  public static func parse(stream text: String) throws -> [EventRecord] {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+    var out: [EventRecord] = []
+    for (i, line) in lines.enumerated() {
+      do {
+        if let r = try parse(line: line) { out.append(r) }
+      } catch where i == lines.count - 1 && !text.hasSuffix("\n") {
+        break
+      }
+    }
+    return out
+  }
+}
+
+public enum EventStreamError: Error, CustomStringConvertible, Equatable {
+  case malformed(String)
+  public var description: String {
+    switch self {
+    case .malformed(let line): "malformed Swift Testing event stream record: \(line)"
+    }
+  }
+}

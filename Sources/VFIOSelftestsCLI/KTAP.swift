@@ -1,0 +1,86 @@
+/// A KTAP version 1 document (Documentation/dev-tools/ktap.rst): a plan, one result line per
+/// test, `# SKIP <reason>` for skips, subtests indented by four spaces under a `# Subtest:`
+/// header, diagnostics as `# ` lines before the result. Read by `kunit.py parse`.
+public struct KTAPTest: Equatable, Sendable {
+  public enum Result: Equatable, Sendable {
+    case ok
+    case notOk
+    case skip(String)
+  }
+
+  public var name: String
+  public var result: Result
+  public var diagnostics: [String]
+  public var subtests: [KTAPTest]
+
+  public init(name: String, result: Result, diagnostics: [String] = [], subtests: [KTAPTest] = []) {
+    self.name = name
+    self.result = result
+    self.diagnostics = diagnostics
+    self.subtests = subtests
+  }
+}
+
+public enum KTAP {
+  /// The whole document for `tests` at the top level.
+  public static func document(_ tests: [KTAPTest]) -> String {
+    var out = "KTAP version 1\n1..\(tests.count)\n"
+    for (i, t) in tests.enumerated() { render(t, number: i + 1, indent: "", into: &out) }
+    return out
+  }
+
+  static func render(_ t: KTAPTest, number: Int, indent: String, into out: inout String) {
+    if !t.subtests.isEmpty {
+      let inner = indent + "    "
+      out += "\(inner)KTAP version 1\n\(inner)# Subtest: \(clean(t.name))\n\(inner)1..\(t.subtests.count)\n"
+      for (i, s) in t.subtests.enumerated() { render(s, number: i + 1, indent: inner, into: &out) }
+    }
+    for d in t.diagnostics {
+      for line in d.split(separator: "\n", omittingEmptySubsequences: true) { out += "\(indent)# \(line)\n" }
+    }
+    switch t.result {
+    case .ok: out += "\(indent)ok \(number) \(clean(t.name))\n"
+    case .notOk: out += "\(indent)not ok \(number) \(clean(t.name))\n"
+    case .skip(let reason): out += "\(indent)ok \(number) \(clean(t.name)) # SKIP \(clean(reason))\n"
+    }
+  }
+
+  /// A name or reason on one line, without `#` (which starts a directive in KTAP).
+  static func clean(_ s: String) -> String {
+    var out = ""
+    for c in s {
+      switch c {
+      case "#": out += "_"
+      case "\n", "\r", "\t": out += " "
+      default: out.append(c)
+      }
+    }
+    return out.trimmingCharacters(in: .whitespaces)
+  }
+
+  /// The KTAP tree of one run: suites as subtests, each test with its outcome.
+  public static func tests(from run: TestRunResults) -> [KTAPTest] { run.roots.map(test(from:)) }
+
+  static func test(from n: TestRunResults.Node) -> KTAPTest {
+    let result: KTAPTest.Result
+    var diagnostics: [String] = []
+    switch n.outcome {
+    case .passed: result = .ok
+    case .skipped(let reason): result = .skip(reason)
+    case .failed(let messages): result = .notOk; diagnostics = messages
+    }
+    return KTAPTest(name: n.name, result: result, diagnostics: diagnostics, subtests: n.children.map(test(from:)))
+  }
+
+  /// Several runs (one per device) as one document: each run a top-level test named `name`.
+  public static func combined(_ runs: [(name: String, run: TestRunResults, diagnostics: [String])]) -> [KTAPTest] {
+    runs.map { r in
+      let subtests = tests(from: r.run)
+      let failed = r.run.failed > 0 || r.run.suiteFailures > 0 || !r.diagnostics.isEmpty
+      let result: KTAPTest.Result = failed ? .notOk : (r.run.passed == 0 ? .skip("all tests skipped") : .ok)
+      return KTAPTest(name: r.name, result: result, diagnostics: r.diagnostics, subtests: subtests)
+    }
+  }
+}
+
+import Foundation

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import VFIOSelftestsCLI
+
+/// The built CLI, next to this test binary in .build/<config>/.
+enum BuiltCLI {
+  static var directory: String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+  }
+  static var path: String { directory + "/vfio-selftests" }
+  static var missing: String? {
+    FileManager.default.isExecutableFile(atPath: path) ? nil : "no built CLI at \(path) (swift build --build-tests)"
+  }
+
+  struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+  /// Runs the CLI (optionally as nobody through setpriv) and collects its output.
+  static func run(_ args: [String], asNobody: Bool = false) throws -> Result {
+    let p = Process()
+    if asNobody {
+      p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+      p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", path] + args
+    } else {
+      p.executableURL = URL(fileURLWithPath: path)
+      p.arguments = args
+    }
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "VFIO_SELFTESTS_BDF")
+    p.environment = env
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+  }
+}
+
+/// A well-formed address with no device behind it on this machine.
+func absentDevice() -> String {
+  for bus in stride(from: 0xfe, to: 0x80, by: -1) {
+    let a = String(format: "0000:%02x:1f.7", bus)
+    if !FileManager.default.fileExists(atPath: "/sys/bus/pci/devices/\(a)") { return a }
+  }
+  return "ffff:ff:1f.7"
+}
+
+/// Bad input: one line on stderr, non-zero exit, nothing touched (every case fails before the
+/// CLI writes anything: parsing, validation and the device check come first).
+@Suite("vfio-selftests: bad input is a one-line error", .enabled(if: BuiltCLI.missing == nil))
+struct CommandLineErrorTests {
+  func expectOneLineError(_ args: [String], _ expected: String, status: Int32 = 1, asNobody: Bool = false) throws {
+    let r = try BuiltCLI.run(args, asNobody: asNobody)
+    #expect(r.status == status, "\(args): exit \(r.status), stderr: \(r.stderr)")
+    #expect(r.stderr == "vfio-selftests: error: \(expected)\n", "\(args)")
+    #expect(r.stdout == "", "\(args)")
+  }
+
+  @Test(arguments: [["setup", "0000:00:03"], ["setup", "00:20.0"], ["cleanup", "0000:00:03.8"], ["run", "banana"]])
+  func malformedAddress(_ args: [String]) throws {
+    try expectOneLineError(args, "invalid PCI address '\(args[1])': expected DDDD:BB:DD.F or BB:DD.F (hex)")
+  }
+
+  @Test(arguments: ["setup", "run"])
+  func missingDevice(_ command: String) throws {
+    let a = absentDevice()
+    try expectOneLineError([command, a], "no PCI device \(a) (nothing at /sys/bus/pci/devices/\(a))")
+  }
+
+  @Test func unknownIOMMUMode() throws {
+    try expectOneLineError(["run", "--iommu-mode", "type1"],
+                           "unknown iommu mode 'type1': expected one of vfio_type1_iommu, vfio_type1v2_iommu, iommufd_compat_type1, iommufd_compat_type1v2, iommufd")
+  }
+
+  @Test(arguments: [["--stage", "3"], ["-s", "0"], ["--stage", "x"]])
+  func stageOtherThan1Or2(_ args: [String]) throws {
+    try expectOneLineError(["run"] + args, "invalid stage '\(args[1])': expected 1 (before kexec) or 2 (after kexec)")
+  }
+
+  @Test func setupWithoutDevicesIsAUsageError() throws {
+    try expectOneLineError(["setup"], "Missing expected argument '<devices> ...'", status: 64)
+  }
+
+  @Test(.enabled(if: getuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs setpriv to drop root"),
+        arguments: ["setup", "cleanup", "run"])
+  func nonRoot(_ command: String) throws {
+    // setup needs an existing device to get as far as the root check; cleanup and run need none.
+    var args = [command]
+    if command == "setup" {
+      guard let a = try FileManager.default.contentsOfDirectory(atPath: "/sys/bus/pci/devices").sorted().first else {
+        try Test.cancel("no PCI device on this machine to name")
+      }
+      args.append(a)
+    }
+    try expectOneLineError(args, "\(command) needs root (euid is 65534)", asNobody: getuid() == 0)
+  }
+
+  @Test func doctorPrintsOneLinePerCapability() throws {
+    let r = try BuiltCLI.run(["doctor"], asNobody: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"))
+    #expect(r.status == 0, "\(r.stderr)")
+    let lines = r.stdout.split(separator: "\n")
+    for name in ["root", "VFIO container", "iommufd", "VFIO cdev", "IOMMU", "/dev/liveupdate", "VFIO Live Update", "KHO",
+                 "module vfio-pci", "module mtty", "bound to vfio-pci", "journal"] {
+      #expect(lines.contains { $0.dropFirst(6).hasPrefix(name + " ") }, "no line for \(name)")
+    }
+    #expect(lines.allSatisfy { $0.hasPrefix("[yes] ") || $0.hasPrefix("[no]  ") || $0.hasPrefix("kernel ") })
+  }
+}

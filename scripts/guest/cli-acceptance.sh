@@ -1,0 +1,126 @@
+#!/bin/bash
+# Acceptance of the vfio-selftests CLI, run in the vm-test.sh guest (chroot, root):
+#   scripts/vm-test.sh --kernel ../shared/kernel --guest-script scripts/guest/cli-acceptance.sh
+# Checks: bad input is a one-line error with a non-zero exit and touches nothing; setup binds
+# the device to vfio-pci with a complete journal; run writes KTAP that kunit.py parses with the
+# same counts as Swift Testing's JUnit; cleanup puts back the original driver and
+# driver_override; the same after the test binary is SIGKILLed mid-run; --iommu-mode skips the
+# other modes' suites. Exit 0 only if every check passed. Results in $VFIO_SELFTESTS_RESULTS.
+set -u
+REPO=${VFIO_SELFTESTS_REPO:?VFIO_SELFTESTS_REPO not set}
+RESULTS=${VFIO_SELFTESTS_RESULTS:?VFIO_SELFTESTS_RESULTS not set}
+BDF=${VFIO_SELFTESTS_BDF:-0000:00:03.0}
+BIN=${VFIO_SELFTESTS_BIN_DIR:-}
+[[ -n $BIN ]] || BIN=$REPO/.build/debug
+cli=$BIN/vfio-selftests
+dev=/sys/bus/pci/devices/$BDF
+journal=/run/vfio-selftests/devices/$BDF
+mkdir -p "$RESULTS"
+exec > >(tee -a "$RESULTS/cli-acceptance.log") 2>&1
+
+failures=0
+pass() { echo "cli-acceptance: PASS: $*"; }
+fail() { echo "cli-acceptance: FAIL: $*"; failures=$((failures + 1)); }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+state() {
+  local d=none o
+  [[ -L $dev/driver ]] && d=$(basename "$(readlink "$dev/driver")")
+  o=$(cat "$dev/driver_override")
+  echo "driver=$d driver_override=$o"
+}
+
+original=$(state)
+echo "cli-acceptance: $BDF before: $original"
+"$cli" modprobe vfio-pci vfio_iommu_type1 iommufd || echo "cli-acceptance: modprobe warning (continuing)"
+"$cli" doctor | tee "$RESULTS/doctor.txt"
+
+# --- Bad input: one line on stderr, non-zero exit, device untouched -------------------------
+bad() {
+  local what=$1; shift
+  local err rc
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  if (( rc != 0 )) && [[ $(printf '%s\n' "$err" | wc -l) == 1 && $err == "vfio-selftests: error: "* ]] && [[ $(state) == "$original" ]]; then
+    pass "$what: exit $rc: $err"
+  else
+    fail "$what: exit $rc, stderr: $err, state $(state)"
+  fi
+}
+bad "malformed address" "$cli" setup 0000:00:03
+bad "missing device" "$cli" setup 0000:00:1f.7
+bad "unknown iommu mode" "$cli" run --iommu-mode type1 "$BDF"
+bad "stage 3" "$cli" run --stage 3 "$BDF"
+bad "non-root setup" setpriv --reuid=65534 --regid=65534 --clear-groups "$cli" setup "$BDF"
+bad "non-root run" setpriv --reuid=65534 --regid=65534 --clear-groups "$cli" run "$BDF"
+
+# --- 1. setup, run, cleanup --------------------------------------------------------------------
+t0=$(now)
+"$cli" setup "$BDF"; rc=$?
+t1=$(now)
+check "setup exit 0 ($(secs "$t0" "$t1") s)" test "$rc" = 0
+check "bound to vfio-pci after setup: $(state)" test "$(state)" = "driver=vfio-pci driver_override=vfio-pci"
+check "journal complete: $(tr '\n' ' ' < "$journal" 2>/dev/null)" grep -q '^steps=.*vfio-pci' "$journal"
+out=$("$cli" setup "$BDF"); rc=$?
+check "second setup: exit 0 and says so ($out)" test "$rc" = 0 -a -n "$(grep 'already set up' <<<"$out")"
+
+t0=$(now)
+"$cli" run --ktap "$RESULTS/run.ktap" --junit "$RESULTS/junit.xml" "$BDF" > "$RESULTS/run-console.log" 2>&1; run_rc=$?
+t1=$(now)
+summary=$(grep -o "$BDF: [0-9]* passed.*" "$RESULTS/run-console.log" | tail -n1)
+echo "cli-acceptance: run: exit $run_rc in $(secs "$t0" "$t1") s: $summary"
+grep -E '^(✘|.*✘)' "$RESULTS/run-console.log" | head -20
+check "run exit is 0 (pass) or 1 (fail), not a crash: $run_rc" test "$run_rc" = 0 -o "$run_rc" = 1
+check "run passed something" test -n "$(grep -E ': [1-9][0-9]* passed' <<<"$summary")"
+"$REPO/scripts/check-ktap.sh" "$RESULTS/run.ktap" "$RESULTS/junit.xml"; rc=$?
+if (( rc == 4 )); then echo "cli-acceptance: SKIP: KTAP check (kunit.py not available)"; else check "kunit.py parse: same counts as Swift Testing" test "$rc" = 0; fi
+
+"$cli" cleanup; rc=$?
+check "cleanup exit 0" test "$rc" = 0
+check "restored after cleanup: $(state)" test "$(state)" = "$original"
+check "journal removed" test ! -e "$journal"
+"$cli" cleanup "$BDF"; rc=$?
+check "cleanup again is a no-op, exit 0" test "$rc" = 0 -a "$(state)" = "$original"
+
+# --- 2. SIGKILL of the test binary in the middle of a run, then cleanup ----------------------
+"$cli" setup "$BDF" >/dev/null; rc=$?
+check "setup (kill run) exit 0" test "$rc" = 0
+"$cli" run --ktap "$RESULTS/killed.ktap" "$BDF" > "$RESULTS/killed-console.log" 2>&1 &
+clipid=$!
+child=""
+# The test binary is the run CLI's only child (pgrep -P: by parent pid, never by name).
+for _ in $(seq 1 120); do
+  child=$(pgrep -P "$clipid" | head -n1)
+  [[ -n $child ]] && grep -q 'Suite "vfio_dma_mapping' "$RESULTS/killed-console.log" && break
+  kill -0 "$clipid" 2>/dev/null || break
+  sleep 0.5
+done
+if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then
+  echo "cli-acceptance: SIGKILL test binary pid $child ($(tr '\0' ' ' < /proc/$child/cmdline | cut -c1-80)) mid-run"
+  kill -KILL "$child"
+  wait "$clipid"; rc=$?
+  check "run reports the killed test binary as a failure (exit $rc)" test "$rc" = 1
+  check "KTAP of the killed run says so" grep -q '# test binary killed by signal 9' "$RESULTS/killed.ktap"
+  "$REPO/scripts/check-ktap.sh" "$RESULTS/killed.ktap"; rc=$?
+  (( rc == 4 )) || check "kunit.py parses the killed run's KTAP" test "$rc" = 0
+else
+  fail "could not catch the test binary mid-run"
+  wait "$clipid"
+fi
+check "still set up after the kill (nothing else restores it): $(state)" test "$(state)" = "driver=vfio-pci driver_override=vfio-pci"
+"$cli" cleanup; rc=$?
+check "cleanup after SIGKILL exit 0" test "$rc" = 0
+check "restored after SIGKILL + cleanup: $(state)" test "$(state)" = "$original"
+check "journal removed after SIGKILL + cleanup" test ! -e "$journal"
+
+# --- 3. --iommu-mode: the other modes' suites skip with the reason ----------------------------
+"$cli" setup "$BDF" >/dev/null
+"$cli" run --iommu-mode iommufd --stage 1 --filter 'VFIOPCIDevice' --ktap "$RESULTS/iommufd.ktap" "$BDF" > "$RESULTS/iommufd-console.log" 2>&1; rc=$?
+check "run --iommu-mode iommufd exit 0/1 ($rc)" test "$rc" = 0 -o "$rc" = 1
+check "other modes skip with VFIO_SELFTESTS_IOMMU_MODE=iommufd" grep -q '# SKIP VFIO_SELFTESTS_IOMMU_MODE=iommufd' "$RESULTS/iommufd.ktap"
+check "no iommufd suite test skips for the mode" test -z "$(grep -A200 'Subtest: vfio_pci_device_test.iommufd$' "$RESULTS/iommufd.ktap" | sed '/^    ok\|^    not ok/q' | grep 'IOMMU_MODE=')"
+"$cli" cleanup >/dev/null
+check "restored at the end: $(state)" test "$(state)" = "$original"
+
+echo "cli-acceptance: $failures failure(s)"
+(( failures == 0 ))
