@@ -17,9 +17,6 @@ BIN=${VFIO_SELFTESTS_BIN_DIR:-}
 cli=$BIN/vfio-selftests
 tests=$BIN/vfio-selftestsPackageTests.xctest
 
-# Only a two-stage run is a staged run: the kexec suites skip without VFIO_SELFTESTS_STAGE.
-[[ ${VFIO_SELFTESTS_STAGES:-1} == 2 ]] || unset VFIO_SELFTESTS_STAGE
-
 mkdir -p "$RESULTS"
 log() { echo "run-suites[stage $STAGE] +$(cut -d' ' -f1 /proc/uptime)s: $*" | tee -a "$RESULTS/run-suites.log"; }
 { echo "stage=$STAGE"; echo "kernel_label=${VFIO_SELFTESTS_KERNEL:-}"; echo "uname_r=$(uname -r)"
