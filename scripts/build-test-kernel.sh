@@ -26,19 +26,8 @@ mkdir -p "$repo/.build-vm"
 work=$(mktemp -d "$repo/.build-vm/kbuild.XXXXXX")
 [[ -n ${KEEP_WORK:-} ]] || trap 'rm -rf "$work"' EXIT
 
-# A private apt view of another Debian suite, reusing the system's configured mirror (deb822
-# sources must be a *.sources file in a parts dir).
-uri=""
-[[ -r /etc/apt/sources.list.d/debian.sources ]] &&
-  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-uri=${uri:-http://deb.debian.org/debian}
-mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/apt/sources.d"
-printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-  "$uri" "$suite" > "$work/apt/sources.d/view.sources"
-apt_opts=(-o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts="$work/apt/sources.d"
-          -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache"
-          -o Dir::State::status=/dev/null -o APT::Sandbox::User=root)
-apt-get "${apt_opts[@]}" update -qq
+. "$here/lib/debian-apt-view.sh"
+debian_apt_view "$work" "$suite"
 pkg=${KERNEL_SOURCE_PKG:-$(apt-cache "${apt_opts[@]}" pkgnames linux-source- |
   grep -E '^linux-source-7\.[0-9]+$' | sort -V | tail -n1 || true)}
 [[ -n $pkg ]] || { log "no linux-source-7.x in $suite"; exit 1; }

@@ -25,22 +25,9 @@ trap 'rm -rf "$work"' EXIT
 deb=${LINUX_SOURCE_DEB:-}
 if [[ -z $deb ]]; then
   for c in apt-get apt-cache; do command -v "$c" >/dev/null || { log "needs $c (a Debian/Ubuntu host)"; exit 1; }; done
-  uri=""
-  [[ -r /etc/apt/sources.list.d/debian.sources ]] &&
-    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  [[ -z $uri && -r /etc/apt/sources.list ]] &&
-    uri=$(awk '$1 == "deb" && $0 ~ /debian/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-  uri=${uri:-http://deb.debian.org/debian}
-  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-  mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/apt/sources.d"
-  # deb822 format: apt only parses it from a *.sources file in a parts dir.
-  { printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$uri" "$suite"
-    [[ -r $keyring ]] && printf 'Signed-By: %s\n' "$keyring"; } > "$work/apt/sources.d/view.sources"
-  apt_opts=(-o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts="$work/apt/sources.d"
-            -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache"
-            -o Dir::State::status=/dev/null -o APT::Architecture=amd64 -o APT::Sandbox::User=root)
-  log "apt view: $uri $suite, downloading $pkg"
-  apt-get "${apt_opts[@]}" update -qq
+  . "$here/lib/debian-apt-view.sh"
+  log "downloading $pkg"
+  debian_apt_view "$work" "$suite"
   (cd "$work" && apt-get "${apt_opts[@]}" download -qq "$pkg")
   deb=$(ls "$work"/"$pkg"_*.deb | head -n1)
 fi

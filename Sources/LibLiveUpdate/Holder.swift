@@ -18,7 +18,7 @@ public struct LiveUpdateHolder: Sendable {
 
   /// The pid of a live holder registered under `name`, if any.
   public func runningHolder(_ name: String) -> Int32? {
-    guard case .success(let text) = FileSystem.read(pidFile(name)), let pid = Int32(text.trimmingCharacters()) else { return nil }
+    guard case .success(let text) = FileSystem.read(pidFile(name)), let pid = Int32(text.trimmingWhitespace()) else { return nil }
     return kill(pid, 0) == 0 ? pid : nil
   }
 
@@ -49,14 +49,5 @@ public struct LiveUpdateHolder: Sendable {
     print("[STAGE 1] Child PID: \(pid). Resources are pinned.")
     print("[STAGE 1] You may now perform kexec reboot.")
     return pid
-  }
-}
-
-extension String {
-  func trimmingCharacters() -> String {
-    var s = Substring(self)
-    while let c = s.first, c.isWhitespace { s.removeFirst() }
-    while let c = s.last, c.isWhitespace { s.removeLast() }
-    return String(s)
   }
 }

@@ -180,7 +180,8 @@ public struct PCISysfs: Sendable {
 }
 
 extension String {
-  func trimmingWhitespace() -> String {
+  /// The string without leading and trailing whitespace (sysfs values end in a newline).
+  package func trimmingWhitespace() -> String {
     var s = Substring(self)
     while let c = s.first, c.isWhitespace { s.removeFirst() }
     while let c = s.last, c.isWhitespace { s.removeLast() }
