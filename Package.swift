@@ -46,7 +46,7 @@ let package = Package(
     // The CLI's testable logic: event stream parsing, KTAP, run requests, doctor.
     .target(
       name: "VFIOSelftestsCLI",
-      dependencies: ["LibVFIO"]
+      dependencies: ["LibVFIO", "LibLiveUpdate"]
     ),
     .executableTarget(
       name: "vfio-selftests",

@@ -1,3 +1,4 @@
+import LibLiveUpdate
 import LibVFIO
 
 /// `vfio-selftests doctor`: what this kernel and machine offer for the selftests and what each
@@ -65,21 +66,18 @@ public struct Doctor {
     out.append(Check(name: "IOMMU", available: !groups.isEmpty,
                      detail: groups.isEmpty ? "no groups in \(sysKernel)/iommu_groups (no IOMMU enabled: intel_iommu=on / amd_iommu, or none in the machine)" : "\(groups.count) group(s) in \(sysKernel)/iommu_groups",
                      enables: "binding devices to vfio-pci, DMA mapping"))
+    // The same probes, and reasons, as the Live Update suites' skips.
     let luo = "\(paths.dev)/liveupdate"
-    out.append(Check(name: "/dev/liveupdate", available: Self.exists(luo),
-                     detail: Self.exists(luo) ? luo : "no \(luo) (CONFIG_LIVEUPDATE=n or liveupdate not enabled on the command line)",
+    let luoMissing = LiveUpdateCapabilities.deviceUnavailability(path: luo)
+    out.append(Check(name: "/dev/liveupdate", available: luoMissing == nil, detail: luoMissing ?? luo,
                      enables: "the liveupdate suites"))
-    let kallsyms = Self.read("\(proc)/kallsyms")
     let vfioPCILoaded = moduleState("vfio-pci") == KernelModules.State.live.rawValue || moduleState("vfio-pci") == KernelModules.State.builtIn.rawValue
-    let luoVFIO: Check
-    if let kallsyms, kallsyms.contains("vfio_pci_liveupdate_") {
-      luoVFIO = Check(name: "VFIO Live Update", available: true, detail: "vfio_pci_liveupdate_* symbols in \(proc)/kallsyms", enables: "the VFIO Live Update series tests")
-    } else {
-      let why = kallsyms == nil ? "cannot read \(proc)/kallsyms"
-        : vfioPCILoaded ? "no vfio_pci_liveupdate_* symbols (kernel without the VFIO Live Update series / CONFIG_VFIO_PCI_LIVEUPDATE=n)"
-        : "not known: vfio-pci not loaded (load it: vfio-selftests modprobe vfio-pci)"
-      luoVFIO = Check(name: "VFIO Live Update", available: false, detail: why, enables: "the VFIO Live Update series tests")
-    }
+    let vfioLUOMissing = LiveUpdateCapabilities.vfioUnavailability(kallsyms: "\(proc)/kallsyms")
+    let luoVFIO = Check(
+      name: "VFIO Live Update", available: vfioLUOMissing == nil,
+      detail: vfioLUOMissing.map { vfioPCILoaded ? $0 : "not known: vfio-pci not loaded (load it: vfio-selftests modprobe vfio-pci)" }
+        ?? "vfio_pci_liveupdate_* symbols in \(proc)/kallsyms",
+      enables: "the VFIO Live Update series tests")
     out.append(luoVFIO)
     let cmdline = Self.read("\(proc)/cmdline") ?? ""
     let khoDebugfs = Self.exists("\(sysKernel)/debug/kho")
