@@ -21,6 +21,11 @@ if ((${#missing[@]})); then
 fi
 command -v swift >/dev/null || { echo "test.sh: no swift toolchain on PATH (Swift 6.2 or newer)" >&2; exit 2; }
 
+# The kernel's KTAP parser (tools/testing/kunit from Debian's linux-source) for the KTAP tests;
+# without it they skip, saying so.
+[[ -e .build-vm/kunit/tools/testing/kunit/kunit.py ]] || scripts/fetch-kunit.sh >&2 ||
+  echo "test.sh: warning: could not fetch kunit.py; the KTAP parse tests will skip" >&2
+
 mkdir -p results/host
 swift build --build-tests
 exec swift test --skip-build --disable-xctest --xunit-output results/host/junit.xml "$@"

@@ -49,7 +49,7 @@ func absentDevice() -> String {
 
 /// Bad input: one line on stderr, non-zero exit, nothing touched (every case fails before the
 /// CLI writes anything: parsing, validation and the device check come first).
-@Suite("vfio-selftests: bad input is a one-line error", .enabled(if: BuiltCLI.missing == nil))
+@Suite("vfio-selftests: bad input is a one-line error", .enabled(if: BuiltCLI.missing == nil, "the vfio-selftests executable is not built next to the test binary (swift build first)"))
 struct CommandLineErrorTests {
   func expectOneLineError(_ args: [String], _ expected: String, status: Int32 = 1, asNobody: Bool = false) throws {
     let r = try BuiltCLI.run(args, asNobody: asNobody)
