@@ -15,9 +15,8 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v xz >/dev/null || missing+=(xz-utils)
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}" >&2
-  sudo=(); ((EUID == 0)) || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  . scripts/lib/apt-install.sh
+  apt_install "${missing[@]}" || exit 2
 fi
 command -v swift >/dev/null || { echo "test.sh: no swift toolchain on PATH (Swift 6.2 or newer)" >&2; exit 2; }
 

@@ -91,11 +91,9 @@ if command -v busybox >/dev/null; then
   [[ $ldd_out == *"not a dynamic"* || $ldd_out == *statically* ]] || missing+=(busybox-static)
 fi
 if ((${#missing[@]})); then
-  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get to install them"
   log "installing: ${missing[*]}"
-  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
-    { "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
-    die "apt-get install ${missing[*]} failed"
+  . "$here/lib/apt-install.sh"
+  apt_install "${missing[@]}" || die "cannot install ${missing[*]}"
 fi
 busybox_bin=$(command -v busybox)
 kexec_bin=$(command -v kexec)

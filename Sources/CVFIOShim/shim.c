@@ -5,7 +5,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -23,12 +22,6 @@ int vst_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags
 
 int vst_fallocate(int fd, int mode, off_t offset, off_t len) {
   return fallocate(fd, mode, offset, len);
-}
-
-long vst_kexec_file_load(int kernel_fd, int initrd_fd, const char *cmdline, unsigned long flags) {
-  unsigned long len = 0;
-  while (cmdline[len]) len++;
-  return syscall(SYS_kexec_file_load, kernel_fd, initrd_fd, len + 1, cmdline, flags);
 }
 
 int vst_errno(void) { return errno; }

@@ -57,9 +57,7 @@ public final class LiveUpdateDevice {
   public func createSession(rawName: [UInt8]) -> Result<FileDescriptor, Errno> {
     var arg = liveupdate_ioctl_create_session()
     arg.size = UInt32(MemoryLayout<liveupdate_ioctl_create_session>.size)
-    unsafe withUnsafeMutableBytes(of: &arg.name) { dst in
-      for (i, b) in rawName.prefix(dst.count).enumerated() { unsafe dst[i] = b }
-    }
+    copyName(rawName, into: &arg.name)
     guard let fd else { return .failure(.badFileDescriptor) }
     return fd.ioctl(LiveUpdateUAPI.CREATE_SESSION, &arg).map { _ in FileDescriptor(rawValue: arg.fd) }
   }
@@ -79,9 +77,7 @@ public final class LiveUpdateDevice {
     let fd = try device()
     var arg = liveupdate_ioctl_retrieve_session()
     arg.size = UInt32(MemoryLayout<liveupdate_ioctl_retrieve_session>.size)
-    unsafe withUnsafeMutableBytes(of: &arg.name) { dst in
-      for (i, b) in field.enumerated() { unsafe dst[i] = b }
-    }
+    copyName(field, into: &arg.name)
     return fd.ioctl(LiveUpdateUAPI.RETRIEVE_SESSION, &arg).map { _ in
       LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: true)
     }
@@ -90,5 +86,12 @@ public final class LiveUpdateDevice {
   /// Retrieves incoming session `name` after a kexec.
   public func retrieveSession(_ name: String) throws(LiveUpdateError) -> LiveUpdateSession {
     try retrieveSessionResult(name).get("ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", "session '\(name)'")
+  }
+}
+
+/// Copies `bytes` into a uAPI `name[64]` field (imported as a tuple); never past its end.
+private func copyName<Field>(_ bytes: [UInt8], into field: inout Field) {
+  unsafe withUnsafeMutableBytes(of: &field) { dst in
+    for (i, b) in bytes.prefix(dst.count).enumerated() { unsafe dst[i] = b }
   }
 }

@@ -56,15 +56,10 @@ public struct DeviceSetup: Sendable {
       }
       guard let a = fields["address"].flatMap(PCIAddress.init) else { return nil }
       func opt(_ k: String) -> String? { fields[k].flatMap { $0.isEmpty ? nil : $0 } }
-      var steps: [Step]? = nil
-      if let list = fields["steps"] {
-        var parsed: [Step] = []
-        for name in list.split(separator: ",") {
-          // An unknown step: this journal is not ours to interpret; undo everything.
-          guard let step = Step(rawValue: String(name)) else { return Record(address: a, driver: opt("driver"), driverOverride: opt("driver_override"), sriovNumVFs: opt("sriov_numvfs").flatMap { Int($0) }) }
-          parsed.append(step)
-        }
-        steps = parsed
+      // No `steps`, or a step this code does not know: not ours to interpret; undo everything.
+      let steps = fields["steps"].flatMap { list -> [Step]? in
+        let parsed = list.split(separator: ",").map { Step(rawValue: String($0)) }
+        return parsed.contains(nil) ? nil : parsed.compactMap { $0 }
       }
       return Record(address: a, driver: opt("driver"), driverOverride: opt("driver_override"), sriovNumVFs: opt("sriov_numvfs").flatMap { Int($0) }, steps: steps)
     }

@@ -38,12 +38,6 @@ public final class MappedMemory {
     unsafe pointer(offset, MemoryLayout<T>.size).storeBytes(of: value, as: T.self)
   }
 
-  /// Fills `[offset, offset+count)` with `byte`.
-  public func fill(_ byte: UInt8, at offset: Int = 0, count: Int? = nil) {
-    let n = count ?? size - offset
-    unsafe pointer(offset, n).initializeMemory(as: UInt8.self, repeating: byte, count: n)
-  }
-
   /// Copies bytes out of the region.
   public func bytes(at offset: Int = 0, count: Int) -> [UInt8] {
     let p = unsafe pointer(offset, count)

@@ -41,7 +41,7 @@ public struct PCIAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
 
   /// The canonical sysfs spelling, `0000:00:03.0`.
   public var description: String {
-    hex(domain, 4) + ":" + hex(bus, 2) + ":" + hex(device, 2) + "." + String(function, radix: 16)
+    hex(domain, width: 4) + ":" + hex(bus, width: 2) + ":" + hex(device, width: 2) + "." + String(function, radix: 16)
   }
 
   public static func < (a: PCIAddress, b: PCIAddress) -> Bool {
@@ -49,7 +49,8 @@ public struct PCIAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
   }
 }
 
-private func hex<T: BinaryInteger>(_ v: T, _ width: Int) -> String {
+/// `v` in lowercase hex, zero-padded to `width` digits (`%0*x`).
+package func hex<T: BinaryInteger>(_ v: T, width: Int) -> String {
   let s = String(v, radix: 16)
   return String(repeating: "0", count: max(0, width - s.count)) + s
 }

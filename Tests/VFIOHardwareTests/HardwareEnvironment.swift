@@ -128,11 +128,7 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
 
   /// Opens the device briefly to see whether it has `feature`; the C test's skip text if not.
   static func missing(_ feature: DeviceFeature, _ address: PCIAddress, _ mode: IOMMUMode) throws -> String? {
-    let iommu = try IOMMU(mode: mode)
-    defer { iommu.close() }
-    let device = try VFIOPCIDevice(address: address, iommu: iommu)
-    defer { device.close() }
-    return feature.missing(device)
+    try withDevice(mode, .pci(address)) { feature.missing($0) }
   }
 }
 
@@ -154,10 +150,15 @@ func deviceUnderTest() throws -> PCIAddress {
 /// The device under test, opened in `mode` for the duration of `body`, then closed (device
 /// first, then the IOMMU), whatever `body` does.
 func withDevice<R>(_ mode: IOMMUMode, _ body: (VFIOPCIDevice) throws -> R) throws -> R {
-  let address = try deviceUnderTest()
+  try withDevice(mode, .pci(try deviceUnderTest()), body)
+}
+
+/// Device `id` (a PCI function or an mdev), opened in `mode` for `body`, then closed (device
+/// first, then the IOMMU).
+func withDevice<R>(_ mode: IOMMUMode, _ id: VFIODeviceID, _ body: (VFIOPCIDevice) throws -> R) throws -> R {
   let iommu = try IOMMU(mode: mode)
   defer { iommu.close() }
-  let device = try VFIOPCIDevice(address: address, iommu: iommu)
+  let device = try VFIOPCIDevice(id: id, iommu: iommu)
   defer { device.close() }
   return try body(device)
 }
@@ -165,9 +166,4 @@ func withDevice<R>(_ mode: IOMMUMode, _ body: (VFIOPCIDevice) throws -> R) throw
 /// libvfio's `dev_info`: a line prefixed with the device address.
 func devInfo(_ device: VFIOPCIDevice, _ message: String) {
   print("\(device.address): \(message)")
-}
-
-func hex<T: BinaryInteger>(_ v: T, width: Int = 4) -> String {
-  let s = String(v, radix: 16)
-  return String(repeating: "0", count: max(0, width - s.count)) + s
 }

@@ -55,7 +55,7 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
     case .mtty:
       let kmod = try? KernelModules()
       let state = kmod?.state(MigrationDeviceKind.mttyParent) ?? .notFound
-      if state == .notFound && !FileSystemProbe.isDirectory("/sys/class/mdev_bus/\(MigrationDeviceKind.mttyParent)") {
+      if state == .notFound && !FileSystem.isDirectory("\(SystemPaths.system.mdevParents)/\(MigrationDeviceKind.mttyParent)") {
         try Test.cancel("kernel has no mtty module (CONFIG_SAMPLE_VFIO_MDEV_MTTY) in /lib/modules/\(KernelModules.kernelRelease())")
       }
       guard host.isRoot else { try Test.cancel("not root") }
@@ -88,12 +88,10 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
     }
     if kind == .pci, case .devices(let devices) = MigrationDeviceKind.pciDevices(), let first = devices.first {
       // A device without migration skips, saying so.
-      let iommu = try IOMMU(mode: mode)
-      defer { iommu.close() }
-      let device = try VFIOPCIDevice(address: first, iommu: iommu)
-      defer { device.close() }
-      if case .failure(let e) = device.migrationFlags() {
-        try Test.cancel(Comment(rawValue: "\(first) does not support migration (VFIO_DEVICE_FEATURE_MIGRATION: \(Errno.name(of: e)))"))
+      try withDevice(mode, .pci(first)) { device in
+        if case .failure(let e) = device.migrationFlags() {
+          try Test.cancel(Comment(rawValue: "\(first) does not support migration (VFIO_DEVICE_FEATURE_MIGRATION: \(Errno.name(of: e)))"))
+        }
       }
     }
   }
@@ -132,12 +130,4 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
 
 extension Trait where Self == MigrationDevices {
   static func migrationDevices(_ kind: MigrationDeviceKind, _ mode: IOMMUMode) -> Self { MigrationDevices(kind: kind, mode: mode) }
-}
-
-/// A directory check without reaching into LibVFIO's internals.
-enum FileSystemProbe {
-  static func isDirectory(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-  }
 }

@@ -16,11 +16,7 @@ enum VFIOMigrationTest {
   static func withMigrationDevice<R>(_ mode: IOMMUMode, _ index: Int = 0, _ body: (VFIOPCIDevice) throws -> R) throws -> R {
     let ids = MigrationFixture.devices
     let id = try #require(ids.isEmpty ? nil : ids[min(index, ids.count - 1)], "no migration device (the trait should have skipped)")
-    let iommu = try IOMMU(mode: mode)
-    defer { iommu.close() }
-    let device = try VFIOPCIDevice(id: id, iommu: iommu)
-    defer { device.close() }
-    return try body(device)
+    return try withDevice(mode, id, body)
   }
 
   static func say(_ device: VFIOPCIDevice, _ message: String) { print("\(device.id): \(message)") }

@@ -15,21 +15,21 @@ enum VFIOPCIDeviceTest {
     try withDevice(mode) { device in
       let vendor = try device.sysfs.vendorID(device.address)
       let deviceID = try device.sysfs.deviceID(device.address)
-      #expect(try device.matches(vendor: vendor, device: deviceID), "config space vendor/device differ from sysfs \(hex(vendor)):\(hex(deviceID))")
-      devInfo(device, "Vendor: \(hex(vendor)), Device: \(hex(deviceID))")
+      #expect(try device.matches(vendor: vendor, device: deviceID), "config space vendor/device differ from sysfs \(hex(vendor, width: 4)):\(hex(deviceID, width: 4))")
+      devInfo(device, "Vendor: \(hex(vendor, width: 4)), Device: \(hex(deviceID, width: 4))")
 
       var command = try device.configRead(PCIConfig.COMMAND, as: UInt16.self)
-      #expect(command & PCIConfig.COMMAND_MASTER == 0, "bus mastering is on before the test (command 0x\(hex(command)))")
+      #expect(command & PCIConfig.COMMAND_MASTER == 0, "bus mastering is on before the test (command 0x\(hex(command, width: 4)))")
 
       try device.commandSet(PCIConfig.COMMAND_MASTER)
       command = try device.configRead(PCIConfig.COMMAND, as: UInt16.self)
       #expect(command & PCIConfig.COMMAND_MASTER == PCIConfig.COMMAND_MASTER)
-      devInfo(device, "Enabled Bus Mastering (command: \(hex(command)))")
+      devInfo(device, "Enabled Bus Mastering (command: \(hex(command, width: 4)))")
 
       try device.commandClear(PCIConfig.COMMAND_MASTER)
       command = try device.configRead(PCIConfig.COMMAND, as: UInt16.self)
       #expect(command & PCIConfig.COMMAND_MASTER == 0)
-      devInfo(device, "Disabled Bus Mastering (command: \(hex(command)))")
+      devInfo(device, "Disabled Bus Mastering (command: \(hex(command, width: 4)))")
     }
   }
 

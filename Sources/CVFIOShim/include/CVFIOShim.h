@@ -246,7 +246,6 @@ int vst_ioctl_int(int fd, unsigned long request, unsigned long value);
 int vst_memfd_create(const char *name, unsigned int flags);
 int vst_eventfd(unsigned int initval, int flags);
 int vst_fallocate(int fd, int mode, off_t offset, off_t len);
-long vst_kexec_file_load(int kernel_fd, int initrd_fd, const char *cmdline, unsigned long flags);
 int vst_errno(void);
 
 /*
