@@ -2,12 +2,14 @@
 """Summarises the JUnit XML of each vm-test.sh stage (stdlib only).
 
 Usage: junit-summary.py STAGE_DIR [STAGE_DIR...]
-Each STAGE_DIR (results/<label>/stageN) should hold junit.xml (Swift Testing --xunit-output)
-and exit-code (written by the guest /init). Prints, per stage, per suite (testcase classname):
+Each STAGE_DIR (results/<label>/stageN) should hold junit*.xml (Swift Testing --xunit-output;
+a two-stage run writes one per run of the test binary), exit-code (written by the guest /init)
+and kernel-reports.log (`vfio-selftests kernel-reports`: the kernel's detectors and reports). Prints, per stage, per suite (testcase classname):
 passed/failed/skipped counts, every skipped test with its reason, every failure with its
 message; then as the very last line: "N passed, N failed, N skipped" (totals).
 Exit status: 0 only if every stage reported, exit-code is 0 everywhere and nothing failed.
 """
+import glob
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -25,7 +27,7 @@ def summarise(stage_dir):
     problems = []
     passed = failed = skipped = 0
     rc_path = os.path.join(stage_dir, "exit-code")
-    junit = os.path.join(stage_dir, "junit.xml")
+    junits = sorted(glob.glob(os.path.join(stage_dir, "junit*.xml")))
     rc = None
     if os.path.exists(rc_path):
         try:
@@ -42,33 +44,32 @@ def summarise(stage_dir):
         problems.append(f"guest test script exited {rc}")
 
     suites = OrderedDict()
-    if not os.path.exists(junit):
+    if not junits:
         if rc is not None:
-            problems.append("no junit.xml (test binary missing, crashed or never ran)")
-    else:
+            problems.append("no junit*.xml (test binary missing, crashed or never ran)")
+    for junit in junits:
         try:
             root = ET.parse(junit).getroot()
         except ET.ParseError as e:
-            problems.append(f"junit.xml does not parse ({e}); the test binary probably crashed")
-            root = None
-        if root is not None:
-            for case in root.iter("testcase"):
-                suite = case.get("classname") or "(no suite)"
-                s = suites.setdefault(suite, {"passed": 0, "failed": 0, "skipped": 0, "notes": []})
-                test = case.get("name", "?")
-                fails = case.findall("failure") + case.findall("error")
-                skip = case.find("skipped")
-                if fails:
-                    s["failed"] += 1
-                    for f in fails:
-                        msg = f.get("message") or f.text or ""
-                        s["notes"].append(f"    FAIL {test}: {one_line(msg)}")
-                elif skip is not None:
-                    s["skipped"] += 1
-                    reason = skip.get("message") or skip.text or "(no reason given)"
-                    s["notes"].append(f"    SKIP {test}: {one_line(reason)}")
-                else:
-                    s["passed"] += 1
+            problems.append(f"{os.path.basename(junit)} does not parse ({e}); the test binary probably crashed")
+            continue
+        for case in root.iter("testcase"):
+            suite = case.get("classname") or "(no suite)"
+            s = suites.setdefault(suite, {"passed": 0, "failed": 0, "skipped": 0, "notes": []})
+            test = case.get("name", "?")
+            fails = case.findall("failure") + case.findall("error")
+            skip = case.find("skipped")
+            if fails:
+                s["failed"] += 1
+                for f in fails:
+                    msg = f.get("message") or f.text or ""
+                    s["notes"].append(f"    FAIL {test}: {one_line(msg)}")
+            elif skip is not None:
+                s["skipped"] += 1
+                reason = skip.get("message") or skip.text or "(no reason given)"
+                s["notes"].append(f"    SKIP {test}: {one_line(reason)}")
+            else:
+                s["passed"] += 1
     for suite, s in suites.items():
         print(f"  {suite}: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped")
         for note in s["notes"]:
@@ -76,8 +77,15 @@ def summarise(stage_dir):
         passed += s["passed"]
         failed += s["failed"]
         skipped += s["skipped"]
-    if not suites and os.path.exists(junit) and not problems:
-        print("  (no test cases in junit.xml)")
+    if not suites and junits and not problems:
+        print("  (no test cases in junit*.xml)")
+    reports = os.path.join(stage_dir, "kernel-reports.log")
+    if os.path.exists(reports):
+        lines = open(reports, errors="replace").read().splitlines()
+        for line in lines[:40]:
+            print(f"  {line}")
+        if any(l.startswith("kernel reports since boot:") and not l.endswith("none") for l in lines):
+            problems.append("the kernel logged reports during this boot (kernel-reports.log)")
     for p in problems:
         print(f"  PROBLEM: {p}")
     return passed, failed, skipped, problems

@@ -17,8 +17,14 @@ Usage: scripts/vm-test.sh [options]
   --label NAME          results label (default: debian, or the basename of DIR)
   --stages 1|2          2 = stage 1, kexec into the same kernel, stage 2 (default 1)
   --device edu|nvme-sriov   extra guest device (repeatable): edu at 0000:00:04.0;
-                        nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0)
+                        nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0,
+                        exported as VFIO_SELFTESTS_SRIOV_BDF; vfio-pci gets enable_sriov=1).
+                        The guest sets every extra device up for vfio-pci too, and lists all
+                        devices in VFIO_SELFTESTS_BDFS.
+  --env NAME=VALUE      also set NAME in the guest's test environment (repeatable; no spaces)
   --results DIR         results root (default: <repo>/results); this run writes DIR/<label>/
+  --memory SIZE         guest memory (default 4G: 1 GiB + 16 MiB of it are reserved as huge pages
+                        for the hugetlb variants of vfio_dma_mapping_test)
   --timeout SECONDS     wall-clock watchdog per boot (default 600)
   --boot-timeout SECONDS  the guest must reach its /init within this (default 60, capped by --timeout)
   --filter REGEX        passed to the Swift Testing binary as --filter
@@ -40,13 +46,15 @@ log() { echo "$prog: $*" >&2; }
 die() { echo "$prog: error: $*" >&2; exit 2; }
 
 kernel_arg=debian label="" stages=1 results_root="$repo/results" timeout_s=600 boot_timeout_s=60 filter=""
-skip_build=0 keep=0 quiet=0 devices=() guest_script=scripts/guest/run-suites.sh
+skip_build=0 keep=0 quiet=0 devices=() guest_script=scripts/guest/run-suites.sh guest_env=() memory=4G
 while (($#)); do
   case $1 in
     --kernel) kernel_arg=${2:?--kernel needs a value}; shift 2 ;;
     --label) label=${2:?--label needs a value}; shift 2 ;;
     --stages) stages=${2:?--stages needs a value}; shift 2 ;;
     --device) devices+=("${2:?--device needs a value}"); shift 2 ;;
+    --env) guest_env+=("${2:?--env needs NAME=VALUE}"); shift 2 ;;
+    --memory) memory=${2:?--memory needs a value}; shift 2 ;;
     --results) results_root=${2:?--results needs a value}; shift 2 ;;
     --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
     --boot-timeout) boot_timeout_s=${2:?--boot-timeout needs a value}; shift 2 ;;
@@ -64,6 +72,10 @@ done
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
 [[ $boot_timeout_s =~ ^[0-9]+$ && $boot_timeout_s -gt 0 ]] || die "--boot-timeout must be a positive number of seconds"
 for d in "${devices[@]}"; do [[ $d == edu || $d == nvme-sriov ]] || die "unknown --device $d (edu, nvme-sriov)"; done
+for e in "${guest_env[@]}"; do
+  [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]\'\"]*$ ]] || die "--env $e: expected NAME=VALUE with no spaces or quotes"
+done
+[[ $memory =~ ^[0-9]+[MG]$ ]] || die "--memory must be like 4G or 3072M"
 bdf=${VFIO_SELFTESTS_BDF:-0000:00:03.0}
 
 # ---- kernel dir: resolve (relative to the caller's cwd) and check before anything slow ----
@@ -221,6 +233,20 @@ done
 [[ -n $results_mnt ]] || die "no free mount point for the results share (/media, /mnt or /srv)"
 guest_tmp=/tmp; ((tmpfs_tmp)) || guest_tmp=/dev/shm
 
+# Extra devices: where each appears in the guest (set up for vfio-pci there, listed in
+# VFIO_SELFTESTS_BDFS); the SR-IOV PF also as VFIO_SELFTESTS_SRIOV_BDF.
+extra_bdfs=() sriov_bdf="" device_args=()
+declare -A added=()
+for d in "${devices[@]}"; do
+  [[ -n ${added[$d]:-} ]] && continue; added[$d]=1
+  case $d in
+    edu) device_args+=(-device edu,addr=04.0); extra_bdfs+=(0000:00:04.0) ;;
+    nvme-sriov) device_args+=(-device pcie-root-port,id=rp1,bus=pcie.0,addr=05.0 -device nvme-subsys,id=subsys0
+      -device nvme,serial=deadbeef,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,bus=rp1)
+      extra_bdfs+=(0000:01:00.0); sriov_bdf=0000:01:00.0 ;;
+  esac
+done
+
 shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
   echo "REPO=$(shq "$repo")"
@@ -230,6 +256,9 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
   echo "STAGES=$stages"
   echo "FILTER=$(shq "$filter")"
   echo "GUEST_SCRIPT=$(shq "$guest_script")"
+  echo "EXTRA_BDFS=$(shq "${extra_bdfs[*]}")"
+  echo "SRIOV_BDF=$(shq "$sriov_bdf")"
+  echo "GUEST_ENV=$(shq "${guest_env[*]}")"
   echo "STRICT_SET=${VFIO_SELFTESTS_STRICT+1}"
   echo "STRICT=$(shq "${VFIO_SELFTESTS_STRICT:-}")"
   echo "MODULES_DIR=$(shq "$moddir")"
@@ -256,9 +285,13 @@ serial=$results/serial.log
 
 # ---- boot ----
 append="console=ttyS0 intel_iommu=on panic=-1 quiet"
+# Huge pages for the hugetlb variants of vfio_dma_mapping_test (one 1 GiB page, eight 2 MiB).
+append+=" hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=8"
 [[ $kernel_arg != debian ]] && append+=" liveupdate=on"
+# vfio-pci may enable SR-IOV on the PF (module options on the command line reach libkmod).
+[[ -n $sriov_bdf ]] && append+=" vfio_pci.enable_sriov=1"
 append+=" vfio_selftests.stage=1"
-qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2G -smp 2
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$memory" -smp 2
   -M q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on
   -nographic -no-reboot -monitor none -serial "file:$serial"
   -kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" -append "$append"
@@ -270,15 +303,7 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2G -smp 2
   -device virtio-9p-pci,fsdev=fshost,mount_tag=host,addr=10.0
   -fsdev "local,id=fsresults,path=$results,security_model=none,multidevs=remap"
   -device virtio-9p-pci,fsdev=fsresults,mount_tag=results,addr=11.0)
-declare -A added=()
-for d in "${devices[@]}"; do
-  [[ -n ${added[$d]:-} ]] && continue; added[$d]=1
-  case $d in
-    edu) qemu+=(-device edu,addr=04.0) ;;
-    nvme-sriov) qemu+=(-device pcie-root-port,id=rp1,bus=pcie.0,addr=05.0 -device nvme-subsys,id=subsys0
-      -device nvme,serial=deadbeef,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,bus=rp1) ;;
-  esac
-done
+qemu+=("${device_args[@]}")
 printf '%q ' "${qemu[@]}" > "$results/qemu-cmdline"; echo >> "$results/qemu-cmdline"
 
 boot() { # sets t0 t1 qrc fired cur_stage

@@ -9,7 +9,7 @@ extension Tag {
 }
 
 /// Every hardware suite nests in this one so that tests sharing the device never run at once.
-@Suite(.serialized, .tags(.hardware))
+@Suite(.serialized, .tags(.hardware), .checksKernelLog)
 struct Hardware {}
 
 /// The device and switches the hardware suites take from the environment, as the C selftests do.

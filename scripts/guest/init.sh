@@ -66,6 +66,10 @@ set -- PATH="$GUEST_PATH" HOME="$GUEST_HOME" TMPDIR="$GUEST_TMP" TERM=dumb LANG=
   VFIO_SELFTESTS_RESULTS="$GUEST_RESULTS" VFIO_SELFTESTS_KERNEL="$KERNEL_LABEL" \
   VFIO_SELFTESTS_REPO="$REPO" VFIO_SELFTESTS_FILTER="$FILTER" VFIO_SELFTESTS_BIN_DIR="$BIN_DIR"
 [ "$STRICT_SET" = 1 ] && set -- "$@" VFIO_SELFTESTS_STRICT="$STRICT"
+[ -n "$EXTRA_BDFS" ] && set -- "$@" VFIO_SELFTESTS_EXTRA_BDFS="$EXTRA_BDFS"
+[ -n "$SRIOV_BDF" ] && set -- "$@" VFIO_SELFTESTS_SRIOV_BDF="$SRIOV_BDF"
+# vm-test.sh --env NAME=VALUE (checked there: no spaces or quotes).
+for kv in $GUEST_ENV; do set -- "$@" "$kv"; done
 # Only a two-stage run is a staged run: the kexec suites skip without VFIO_SELFTESTS_STAGE.
 [ "$STAGES" = 2 ] && set -- "$@" VFIO_SELFTESTS_STAGE="$STAGE"
 say "running $REPO/${GUEST_SCRIPT:-scripts/guest/run-suites.sh} (stage $STAGE)"

@@ -3,10 +3,17 @@
 # Env (set by the guest /init): VFIO_SELFTESTS_REPO, VFIO_SELFTESTS_BDF, VFIO_SELFTESTS_STAGE,
 # VFIO_SELFTESTS_STAGES, VFIO_SELFTESTS_RESULTS (writable dir for this stage),
 # VFIO_SELFTESTS_KERNEL (label), VFIO_SELFTESTS_FILTER, VFIO_SELFTESTS_STRICT (only if set on
-# the host), VFIO_SELFTESTS_BIN_DIR (default $REPO/.build/debug).
-# Steps: CLI modprobe (warning only) -> CLI setup BDF -> the Swift Testing binary (JUnit to
-# $RESULTS/junit.xml, console to $RESULTS/console.log) -> CLI cleanup BDF (always).
-# Exit: the test binary's exit code; if that is 0 but setup failed, setup's code (or 1).
+# the host), VFIO_SELFTESTS_BIN_DIR (default $REPO/.build/debug), VFIO_SELFTESTS_EXTRA_BDFS
+# (more devices to set up: vm-test.sh --device), VFIO_SELFTESTS_SRIOV_BDF (the SR-IOV PF).
+# Steps: CLI modprobe (warning only) -> CLI setup of every device -> the Swift Testing binary
+# (JUnit to $RESULTS/junit*.xml, console to $RESULTS/console.log) -> CLI cleanup of every device
+# (always) -> CLI kernel-reports: any lockdep, WARNING, BUG, hung-task, soft-lockup... report
+# logged since boot fails the stage.
+# In a two-stage run the kexec suites run last before the kexec (the device they preserve stays
+# held by the stage-1 holder) and first after it (a preserved device cannot be opened by
+# anything else until they retrieve it), as two runs of the test binary.
+# Exit: the test binary's exit code; if that is 0 but setup failed or the kernel reported a
+# problem, 1 (or setup's code).
 set -u
 REPO=${VFIO_SELFTESTS_REPO:?VFIO_SELFTESTS_REPO not set}
 RESULTS=${VFIO_SELFTESTS_RESULTS:?VFIO_SELFTESTS_RESULTS not set}
@@ -30,27 +37,59 @@ rc=0
 rc=${PIPESTATUS[0]}
 ((rc == 0)) || log "warning: '$cli modprobe' exited $rc (continuing; suites skip what is missing)"
 
-"$cli" setup "$BDF" 2>&1 | tee -a "$RESULTS/run-suites.log"
-setup_rc=${PIPESTATUS[0]}
-((setup_rc == 0)) || log "error: '$cli setup $BDF' exited $setup_rc (running the tests anyway)"
+read -r -a extra <<<"${VFIO_SELFTESTS_EXTRA_BDFS:-}"
+devices=("$BDF" "${extra[@]}")
+export VFIO_SELFTESTS_BDFS="${devices[*]}"
+setup_rc=0
+for d in "${devices[@]}"; do
+  "$cli" setup "$d" 2>&1 | tee -a "$RESULTS/run-suites.log"
+  r=${PIPESTATUS[0]}
+  ((r == 0)) || { log "error: '$cli setup $d' exited $r (running the tests anyway)"; setup_rc=$r; }
+done
 
-args=(--testing-library swift-testing --xunit-output "$RESULTS/junit.xml")
-[[ -n ${VFIO_SELFTESTS_FILTER:-} ]] && args+=(--filter "$VFIO_SELFTESTS_FILTER")
-log "$tests ${args[*]}"
-"$tests" "${args[@]}" 2>&1 | tee "$RESULTS/console.log"
-test_rc=${PIPESTATUS[0]}
-log "test binary exited $test_rc"
-
-if [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 && $STAGE == 1 ]]; then
-  # Stage 1 of a kexec run: the holder may keep the device preserved; unbinding would wait on
-  # it. The kexec resets the binding; stage 2 sets the device up again (as the C procedure does).
-  log "stage 1 of a kexec run: leaving $BDF bound for the kexec"
+# The kexec suites (Swift Testing matches --filter/--skip against the type names).
+staged='LUOKexecTest|VFIOPCILiveUpdateKexec|StagedRunTest'
+base=(--testing-library swift-testing)
+runs=()
+if [[ -n ${VFIO_SELFTESTS_FILTER:-} ]]; then
+  runs=("--filter|$VFIO_SELFTESTS_FILTER")
+elif [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 && $STAGE == 1 ]]; then
+  runs=("--skip|$staged" "--filter|$staged")
+elif [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 ]]; then
+  runs=("--filter|$staged" "--skip|$staged")
 else
-  "$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/run-suites.log"
-  rc=${PIPESTATUS[0]}
-  ((rc == 0)) || log "warning: '$cli cleanup $BDF' exited $rc"
+  runs=("")
 fi
+: > "$RESULTS/console.log"
+test_rc=0 n=0
+for run in "${runs[@]}"; do
+  n=$((n + 1))
+  args=("${base[@]}" --xunit-output "$RESULTS/junit-$n.xml")
+  [[ -n $run ]] && args+=("${run%%|*}" "${run#*|}")
+  log "$tests ${args[*]}"
+  "$tests" "${args[@]}" 2>&1 | tee -a "$RESULTS/console.log"
+  r=${PIPESTATUS[0]}
+  log "test binary exited $r"
+  ((r == 0)) || test_rc=$r
+done
+
+for d in "${devices[@]}"; do
+  if [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 && $STAGE == 1 && $d == "$BDF" ]]; then
+    # Stage 1 of a kexec run: the holder may keep the device preserved; unbinding would wait on
+    # it. The kexec resets the binding; stage 2 sets the device up again (as the C procedure does).
+    log "stage 1 of a kexec run: leaving $d bound for the kexec"
+    continue
+  fi
+  "$cli" cleanup "$d" 2>&1 | tee -a "$RESULTS/run-suites.log"
+  r=${PIPESTATUS[0]}
+  ((r == 0)) || log "warning: '$cli cleanup $d' exited $r"
+done
+
+"$cli" kernel-reports 2>&1 | tee "$RESULTS/kernel-reports.log" | tee -a "$RESULTS/run-suites.log"
+reports_rc=${PIPESTATUS[0]}
+((reports_rc == 0)) || log "error: the kernel logged reports during this boot (see kernel-reports.log)"
 
 rc=$test_rc
 if ((rc == 0 && setup_rc != 0)); then rc=$setup_rc; fi
+if ((rc == 0 && reports_rc != 0)); then rc=1; fi
 exit "$rc"
