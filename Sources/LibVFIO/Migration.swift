@@ -136,6 +136,12 @@ extension VFIOPCIDevice {
   /// `VFIO_DEVICE_FEATURE` with `flags` (GET/SET/PROBE | feature) and `payload` after the header.
   /// Returns the payload as the kernel left it, or the errno. `T` is a uAPI struct.
   public func feature<T>(_ flags: UInt32, _ payload: T) -> Result<T, Errno> {
+    Self.feature(on: fd, flags, payload)
+  }
+
+  /// `VFIO_DEVICE_FEATURE` on any VFIO device fd (the same, for fds not wrapped in a
+  /// `VFIOPCIDevice`, such as a `VFIODeviceFile`'s).
+  public static func feature<T>(on fd: FileDescriptor, _ flags: UInt32, _ payload: T) -> Result<T, Errno> {
     let header = MemoryLayout<vfio_device_feature>.size
     let size = header + MemoryLayout<T>.size
     let buf = IoctlBuffer(byteCount: size)

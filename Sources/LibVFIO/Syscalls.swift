@@ -41,6 +41,13 @@ extension FileDescriptor {
   }
 }
 
+/// Runs `body` with the address of a copy of `bytes` that stays valid until `body` returns: for
+/// uAPI fields that carry a user pointer as a `__u64` (such as `token_uuid_ptr`).
+package func withUserPointer<R>(to bytes: [UInt8], _ body: (UInt64) -> R) -> R {
+  var copy = bytes
+  return unsafe copy.withUnsafeMutableBytes { body(UInt64(UInt(bitPattern: $0.baseAddress))) }
+}
+
 /// A growable, 8-byte aligned buffer for ioctls whose argument is a header plus trailing data.
 /// The header is a uAPI struct; `argsz`-style fields are set by the caller.
 @safe struct IoctlBuffer: ~Copyable {

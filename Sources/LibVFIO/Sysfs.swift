@@ -141,6 +141,16 @@ public struct PCISysfs: Sendable {
     return "\(paths.dev)/vfio/devices/\(name)"
   }
 
+  /// The VFIO cdev of a PCI function or an mdev, throwing when there is none.
+  public func requireVFIOCdevPath(_ id: VFIODeviceID) throws(VFIOError) -> String {
+    try requireDevice(id)
+    guard let path = try vfioCdevPath(id) else {
+      throw .unexpected(operation: "cdev lookup", device: id.description,
+                        detail: "no vfio-dev/vfio* in sysfs: not bound to a VFIO driver, or the kernel has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV)")
+    }
+    return path
+  }
+
   /// The group node, `/dev/vfio/<group>`.
   public func vfioGroupPath(_ a: PCIAddress) throws(VFIOError) -> String {
     "\(paths.dev)/vfio/\(try iommuGroup(a))"

@@ -9,6 +9,8 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   case invalidAddress(String)
   /// An iommu mode name that is not one of the five the C selftests use.
   case unknownIOMMUMode(String)
+  /// A VF token that is not a UUID in its 36-character text form.
+  case invalidVFToken(String)
   /// A well-formed address with no device behind it in sysfs.
   case noSuchDevice(String)
   /// The kernel answered, but not as the uAPI promises (for example a group that is not viable).
@@ -28,6 +30,8 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
       return "invalid PCI address '\(s)': expected DDDD:BB:DD.F or BB:DD.F (hex)"
     case .unknownIOMMUMode(let s):
       return "unknown iommu mode '\(s)': expected one of \(IOMMUMode.allCases.map(\.rawValue).joined(separator: ", "))"
+    case .invalidVFToken(let s):
+      return "invalid VF token '\(s)': expected a UUID such as 52ac9bff-3a88-4fbd-901a-0d767c3b6c97"
     case .noSuchDevice(let s):
       return "no PCI device \(s) (nothing at /sys/bus/pci/devices/\(s))"
     case .unexpected(let op, let dev, let detail):

@@ -57,9 +57,13 @@ public final class VFIOGroup {
 
   /// `VFIO_GROUP_GET_DEVICE_FD` with `"<bdf>"` (or an mdev's `"<uuid>"`) or
   /// `"<bdf> vf_token=<uuid>"`; the errno on failure.
-  public func deviceFD(vfToken: String? = nil) -> Result<FileDescriptor, Errno> {
+  public func deviceFD(vfToken: VFToken? = nil) -> Result<FileDescriptor, Errno> {
     guard let fd else { return .failure(.badFileDescriptor) }
-    let name = vfToken.map { "\(address) vf_token=\($0)" } ?? address
-    return fd.ioctl(VFIO.GROUP_GET_DEVICE_FD, string: name).map { FileDescriptor(rawValue: $0) }
+    return fd.ioctl(VFIO.GROUP_GET_DEVICE_FD, string: deviceName(vfToken: vfToken)).map { FileDescriptor(rawValue: $0) }
+  }
+
+  /// The name `VFIO_GROUP_GET_DEVICE_FD` is given: `"<bdf>"` or `"<bdf> vf_token=<uuid>"`.
+  public func deviceName(vfToken: VFToken?) -> String {
+    vfToken.map { "\(address) vf_token=\($0)" } ?? address
   }
 }

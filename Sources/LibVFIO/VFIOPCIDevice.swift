@@ -74,11 +74,7 @@ public final class VFIOPCIDevice {
         if let deviceFD {
           fd = deviceFD
         } else {
-          try sysfs.requireDevice(id)
-          guard let path = try sysfs.vfioCdevPath(id) else {
-            throw .unexpected(operation: "cdev lookup", device: name,
-                              detail: "no vfio-dev/vfio* in sysfs: not bound to a VFIO driver, or the kernel has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV)")
-          }
+          let path = try sysfs.requireVFIOCdevPath(id)
           cdevPath = path
           fd = try openFile(path, .readWrite).get("open(\(path))", device: name)
         }
@@ -117,12 +113,20 @@ public final class VFIOPCIDevice {
 
   // MARK: iommufd binding
 
-  /// `VFIO_DEVICE_BIND_IOMMUFD`; the errno on failure (the C `__vfio_device_bind_iommufd`).
-  public static func bindIOMMUFD(_ fd: FileDescriptor, iommufd: CInt) -> Result<UInt32, Errno> {
+  /// `VFIO_DEVICE_BIND_IOMMUFD`, presenting `vfToken` (`VFIO_DEVICE_BIND_FLAG_TOKEN`) when
+  /// given; the device id, or the errno on failure (the C `__vfio_device_bind_iommufd`).
+  public static func bindIOMMUFD(_ fd: FileDescriptor, iommufd: CInt, vfToken: VFToken? = nil) -> Result<UInt32, Errno> {
     var bind = vfio_device_bind_iommufd()
     bind.argsz = UInt32(MemoryLayout<vfio_device_bind_iommufd>.size)
     bind.iommufd = iommufd
-    return fd.ioctl(VFIO.DEVICE_BIND_IOMMUFD, &bind).map { _ in bind.out_devid }
+    guard let vfToken else {
+      return fd.ioctl(VFIO.DEVICE_BIND_IOMMUFD, &bind).map { _ in bind.out_devid }
+    }
+    bind.flags |= VFIO.DEVICE_BIND_FLAG_TOKEN
+    return withUserPointer(to: vfToken.bytes) { address in
+      bind.token_uuid_ptr = address
+      return fd.ioctl(VFIO.DEVICE_BIND_IOMMUFD, &bind)
+    }.map { _ in bind.out_devid }
   }
 
   /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT`; the errno on failure.

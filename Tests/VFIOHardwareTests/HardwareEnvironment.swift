@@ -21,10 +21,11 @@ enum HardwareEnvironment {
     case vfioCdev = "vfio-cdev"
     case liveUpdate = "liveupdate"
     case vfioLiveUpdate = "vfio-liveupdate"
+    case sriov = "sriov"
   }
 
   /// `VFIO_SELFTESTS_STRICT`: `1` expects every capability; a comma-separated list of
-  /// `vfio-container,iommufd,vfio-cdev,liveupdate,vfio-liveupdate` expects those. An expected
+  /// `vfio-container,iommufd,vfio-cdev,liveupdate,vfio-liveupdate,sriov` expects those. An expected
   /// capability that is missing fails the test instead of skipping it.
   static func isStrict(_ capability: Capability) -> Bool {
     guard let raw = getenv("VFIO_SELFTESTS_STRICT").map({ String(cString: $0) }) else { return false }
@@ -53,10 +54,10 @@ enum HardwareEnvironment {
     case fail(String)
   }
 
-  /// The device under test, from `VFIO_SELFTESTS_BDF`.
-  static func device() -> Resolution {
-    guard let raw = getenv("VFIO_SELFTESTS_BDF").map({ String(cString: $0) }), !raw.isEmpty else {
-      return .skip("VFIO_SELFTESTS_BDF not set")
+  /// The device under test, from `VFIO_SELFTESTS_BDF` (or another variable naming one BDF).
+  static func device(_ variable: String = "VFIO_SELFTESTS_BDF") -> Resolution {
+    guard let raw = getenv(variable).map({ String(cString: $0) }), !raw.isEmpty else {
+      return .skip("\(variable) not set")
     }
     guard let a = PCIAddress(raw) else { return .fail("Invalid BDF: \(raw)") }
     return .device(a)
@@ -93,6 +94,8 @@ struct DeviceFeature: Sendable {
 struct RequiresVFIODevice: TestTrait, SuiteTrait {
   let mode: IOMMUMode
   let feature: DeviceFeature?
+  /// The variable naming the device (the SR-IOV suites take their PF from another one).
+  var variable = "VFIO_SELFTESTS_BDF"
   var isRecursive: Bool { true }
 
   func prepare(for test: Test) async throws {
@@ -105,7 +108,7 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
       if only != mode.rawValue { try Test.cancel(Comment(rawValue: "VFIO_SELFTESTS_IOMMU_MODE=\(only)")) }
     }
     let address: PCIAddress
-    switch HardwareEnvironment.device() {
+    switch HardwareEnvironment.device(variable) {
     case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
     case .fail(let message): Issue.record(Comment(rawValue: message)); return
     case .device(let a): address = a

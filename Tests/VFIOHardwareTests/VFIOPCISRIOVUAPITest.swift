@@ -1,0 +1,229 @@
+// The port of tools/testing/selftests/vfio/vfio_pci_sriov_uapi_test.c (Linux 7.3): whether the
+// kernel grants a VF only to a user presenting its PF's VF token, through the group
+// (VFIO_GROUP_GET_DEVICE_FD "<bdf> vf_token=<uuid>") and through the cdev (VFIO_DEVICE_BIND_IOMMUFD
+// with VFIO_DEVICE_BIND_FLAG_TOKEN).
+//
+// The PF comes from VFIO_SELFTESTS_SRIOV_BDF; the trait `.sriovVF` creates one VF per test and
+// removes it afterwards (the C test creates it once per process). Fixture `vfio_pci_sriov_uapi_test`
+// with the C variants <mode>_{same,diff,null}_uuid: one suite per variant, its types named as the
+// C harness names them so that `--filter vfio_pci_sriov_uapi_test` and the JUnit report match.
+import LibVFIO
+import SystemPackage
+import Testing
+
+enum VFIOPCISRIOVUAPITest {
+  static let uuid1 = VFToken("52ac9bff-3a88-4fbd-901a-0d767c3b6c97")!
+  static let uuid2 = VFToken("88594674-90a0-47a9-aea8-9d9b352ac08a")!
+
+  /// The token a variant opens the VF with.
+  enum Variant: Sendable {
+    case same, diff, null
+
+    var vfToken: VFToken? {
+      switch self {
+      case .same: uuid1
+      case .diff: uuid2
+      case .null: nil
+      }
+    }
+  }
+
+  /// `FIXTURE(vfio_pci_sriov_uapi_test)`: the IOMMU, the PF opened with UUID_1, the VF once a
+  /// test opens it, and the PF token the test expects the kernel to hold.
+  final class Fixture {
+    let mode: IOMMUMode
+    let variant: Variant
+    let iommu: IOMMU
+    var pf: VFIODeviceFile?
+    var vf: VFIODeviceFile?
+    var pfToken = uuid1
+
+    /// `FIXTURE_SETUP`: `iommu_init`, then the PF with `pf_token` (UUID_1), which must be granted.
+    init(mode: IOMMUMode, variant: Variant) throws {
+      self.mode = mode
+      self.variant = variant
+      iommu = try IOMMU(mode: mode)
+      let address = try sriovPF()
+      let pf = try VFIODeviceFile(address: address, iommu: iommu, vfToken: pfToken)
+      self.pf = pf
+      try #require(pf.isGranted, "PF \(address): \(pf.accessOperation) failed: \(pf.refusal.map(Errno.name(of:)) ?? "")")
+    }
+
+    /// `FIXTURE_TEARDOWN`: the VF, then the PF, then the IOMMU.
+    deinit {
+      vf?.close()
+      pf?.close()
+      iommu.close()
+    }
+
+    /// `device_init(vf_bdf, iommu, variant->vf_token)`; the kernel's answer is `refusal`.
+    func openVF() throws -> VFIODeviceFile {
+      let address = try #require(SRIOVFixture.vf, "no VF (the .sriovVF trait creates it)")
+      let vf = try VFIODeviceFile(address: address, iommu: iommu, vfToken: variant.vfToken)
+      self.vf = vf
+      return vf
+    }
+
+    /// `ASSERT_COND_VF_CREATION`: the VF is granted exactly when the variant's token is the PF's
+    /// current one. Like the C test, a refusal is not checked for a particular errno; the
+    /// message and the log name it.
+    func expectVFCreation(_ vf: VFIODeviceFile) {
+      let presented = variant.vfToken.map { "vf_token=\($0)" } ?? "no vf_token"
+      let outcome = vf.refusal.map { "refused: \(Errno.name(of: $0)) (\($0.rawValue))" } ?? "granted"
+      let what = "VF \(vf.address), \(mode), \(presented), PF token \(pfToken): \(vf.accessOperation) \(outcome)"
+      print(what)
+      if let token = variant.vfToken, token == pfToken {
+        #expect(vf.isGranted, Comment(rawValue: "\(what); expected the VF to be granted"))
+      } else {
+        #expect(!vf.isGranted, Comment(rawValue: "\(what); expected a refusal"))
+      }
+    }
+  }
+
+  static func sriovPF() throws -> PCIAddress {
+    guard case .device(let address) = HardwareEnvironment.sriovPF() else {
+      throw VFIOError.unexpected(operation: "test setup", device: "-", detail: "no SR-IOV PF (the trait should have skipped)")
+    }
+    return address
+  }
+
+  /// `vfio_pci_sriov_uapi_test.<variant>.init_token_match`: the VF with the variant's token.
+  static func initTokenMatch(_ mode: IOMMUMode, _ variant: Variant) throws {
+    let f = try Fixture(mode: mode, variant: variant)
+    f.expectVFCreation(try f.openVF())
+  }
+
+  /// `vfio_pci_sriov_uapi_test.<variant>.pf_early_close`: the PF closed (device fd and group)
+  /// first; its token still guards the VF.
+  static func pfEarlyClose(_ mode: IOMMUMode, _ variant: Variant) throws {
+    let f = try Fixture(mode: mode, variant: variant)
+    f.pf?.close()
+    f.pf = nil
+    f.expectVFCreation(try f.openVF())
+  }
+
+  /// `vfio_pci_sriov_uapi_test.<variant>.override_token`: the PF's token set to UUID_2 through
+  /// `VFIO_DEVICE_FEATURE_PCI_VF_TOKEN`; only that one opens the VF now.
+  static func overrideToken(_ mode: IOMMUMode, _ variant: Variant) throws {
+    let f = try Fixture(mode: mode, variant: variant)
+    f.pfToken = uuid2
+    let pf = try #require(f.pf)
+    try pf.setVFToken(f.pfToken)
+    f.expectVFCreation(try f.openVF())
+  }
+}
+
+// One suite per C variant (FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES x {same,diff,null}_uuid); each
+// test names its C counterpart.
+
+extension Hardware {
+  @Suite("vfio_pci_sriov_uapi_test")
+  struct vfio_pci_sriov_uapi_test {}
+}
+
+extension Hardware.vfio_pci_sriov_uapi_test {
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_same_uuid", .sriovVF(.vfioType1), .timeLimit(.minutes(1)))
+  struct vfio_type1_iommu_same_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .same) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .same) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .same) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_diff_uuid", .sriovVF(.vfioType1), .timeLimit(.minutes(1)))
+  struct vfio_type1_iommu_diff_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .diff) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .diff) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .diff) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_null_uuid", .sriovVF(.vfioType1), .timeLimit(.minutes(1)))
+  struct vfio_type1_iommu_null_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .null) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .null) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .null) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_same_uuid", .sriovVF(.vfioType1v2), .timeLimit(.minutes(1)))
+  struct vfio_type1v2_iommu_same_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .same) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .same) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .same) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_diff_uuid", .sriovVF(.vfioType1v2), .timeLimit(.minutes(1)))
+  struct vfio_type1v2_iommu_diff_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .diff) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .diff) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .diff) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_null_uuid", .sriovVF(.vfioType1v2), .timeLimit(.minutes(1)))
+  struct vfio_type1v2_iommu_null_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .null) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .null) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .null) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_same_uuid", .sriovVF(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  struct iommufd_compat_type1_same_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .same) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .same) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .same) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_diff_uuid", .sriovVF(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  struct iommufd_compat_type1_diff_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .diff) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .diff) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .diff) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_null_uuid", .sriovVF(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  struct iommufd_compat_type1_null_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .null) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .null) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .null) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_same_uuid", .sriovVF(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  struct iommufd_compat_type1v2_same_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .same) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .same) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .same) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_diff_uuid", .sriovVF(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  struct iommufd_compat_type1v2_diff_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .diff) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .diff) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .diff) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_null_uuid", .sriovVF(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  struct iommufd_compat_type1v2_null_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .null) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .null) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .null) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_same_uuid", .sriovVF(.iommufd), .timeLimit(.minutes(1)))
+  struct iommufd_same_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .same) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .same) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufd, .same) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_diff_uuid", .sriovVF(.iommufd), .timeLimit(.minutes(1)))
+  struct iommufd_diff_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .diff) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .diff) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufd, .diff) }
+  }
+
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_null_uuid", .sriovVF(.iommufd), .timeLimit(.minutes(1)))
+  struct iommufd_null_uuid {
+    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .null) }
+    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .null) }
+    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufd, .null) }
+  }
+}
