@@ -1,0 +1,172 @@
+// The selftest DMA driver layer (tools/testing/selftests/vfio/lib/vfio_pci_driver.c and
+// include/libvfio/vfio_pci_driver.h, Linux 7.3): a driver makes a device copy memory by DMA
+// and send an MSI, so tests can check the IOMMU mappings end to end. One file per driver
+// (Drivers/); this file holds the ops contract, the probe, and the library's checks (call
+// order, in-progress state, size and count limits), which C asserts and this port throws as
+// typed errors.
+
+/// What one selftest driver does with a device (`struct vfio_pci_driver_ops`). An instance is
+/// the driver's state for one device (C keeps it in `driver.region`).
+public protocol VFIOPCIDriverOps: AnyObject {
+  /// `ops->name`.
+  static var name: String { get }
+
+  /// `ops->probe`: whether this driver supports `device` (C: 0 on success).
+  static func probe(_ device: VFIOPCIDevice) -> Bool
+
+  /// `ops->init`: brings the device up, using `region` (DMA-mapped by the caller, at least
+  /// `requiredRegionSize` bytes) for its descriptors. Sets the limits and the MSI vector.
+  init(device: VFIOPCIDevice, region: VFIOPCIDriverRegion) throws
+
+  /// The bytes of `region` the driver needs.
+  static var requiredRegionSize: Int { get }
+
+  /// `driver.max_memcpy_size`, `driver.max_memcpy_count`, `driver.msi`.
+  var maxMemcpySize: UInt64 { get }
+  var maxMemcpyCount: UInt64 { get }
+  var msi: UInt32 { get }
+
+  /// `ops->remove`.
+  func remove() throws
+
+  /// `ops->memcpy_start`: starts `count` copies of [src, src + size) to [dst, dst + size) and
+  /// returns at once; raises no interrupt.
+  func memcpyStart(src: UInt64, dst: UInt64, size: UInt64, count: UInt64) throws
+
+  /// `ops->memcpy_wait`: waits for the copies; non-zero when the driver detected an error.
+  func memcpyWait() throws -> Int32
+
+  /// `ops->send_msi` (optional in C): nil when the driver has none.
+  var sendMSI: (() throws -> Void)? { get }
+}
+
+/// The memory a driver keeps its descriptors in: mapped in this process and at `iova` for the
+/// device (`driver.region`).
+public struct VFIOPCIDriverRegion {
+  public let memory: MappedMemory
+  public let iova: UInt64
+  public init(memory: MappedMemory, iova: UInt64) {
+    self.memory = memory
+    self.iova = iova
+  }
+}
+
+/// What the library's checks refuse (`vfio_check_driver_op` and friends), as typed errors.
+public enum VFIOPCIDriverError: Error, Equatable, CustomStringConvertible {
+  case noDriver(device: String)
+  case noOp(driver: String, op: String)
+  case notInitialized(driver: String, op: String)
+  case alreadyInitialized(driver: String)
+  case memcpyInProgress(driver: String, op: String)
+  case noMemcpyInProgress(driver: String)
+  case sizeTooLarge(driver: String, size: UInt64, max: UInt64)
+  case countTooLarge(driver: String, count: UInt64, max: UInt64)
+  case regionTooSmall(driver: String, size: Int, needed: Int)
+
+  public var description: String {
+    switch self {
+    case .noDriver(let d): "No driver found for device \(d)"
+    case .noOp(let drv, let op): "Driver \(drv) has no \(op)()"
+    case .notInitialized(let drv, let op): "\(drv): \(op)() before init()"
+    case .alreadyInitialized(let drv): "\(drv): init() while initialized"
+    case .memcpyInProgress(let drv, let op): "\(drv): \(op)() while a memcpy is in progress"
+    case .noMemcpyInProgress(let drv): "\(drv): memcpy_wait() with no memcpy in progress"
+    case .sizeTooLarge(let drv, let size, let max): "\(drv): memcpy size 0x\(String(size, radix: 16)) > max_memcpy_size 0x\(String(max, radix: 16))"
+    case .countTooLarge(let drv, let count, let max): "\(drv): memcpy count \(count) > max_memcpy_count \(max)"
+    case .regionTooSmall(let drv, let size, let needed): "\(drv): driver region of \(size) bytes, needs \(needed)"
+    }
+  }
+}
+
+/// `struct vfio_pci_driver`: the driver a device probed to, its state, and the checked calls.
+public final class VFIOPCIDriver {
+  /// The drivers in C's probe order (`dsa`, `ioat` on x86_64, `nv_falcon`, `igb`), then this
+  /// port's own (`edu`). C's loop does not break: the last match wins.
+  public static let all: [any VFIOPCIDriverOps.Type] = []
+
+  public let device: VFIOPCIDevice
+  public let ops: any VFIOPCIDriverOps.Type
+  public private(set) var instance: (any VFIOPCIDriverOps)?
+  public private(set) var memcpyInProgress = false
+
+  public var name: String { ops.name }
+  public var initialized: Bool { instance != nil }
+
+  init(device: VFIOPCIDevice, ops: any VFIOPCIDriverOps.Type) {
+    self.device = device
+    self.ops = ops
+  }
+
+  /// `vfio_pci_driver_probe`: the driver for `device`, or nil ("No driver found").
+  public static func probe(_ device: VFIOPCIDevice) -> VFIOPCIDriver? {
+    var match: (any VFIOPCIDriverOps.Type)?
+    for ops in all where ops.probe(device) { match = ops }
+    return match.map { VFIOPCIDriver(device: device, ops: $0) }
+  }
+
+  private func live(_ op: String) throws(VFIOPCIDriverError) -> any VFIOPCIDriverOps {
+    guard let instance else { throw .notInitialized(driver: name, op: op) }
+    guard !memcpyInProgress else { throw .memcpyInProgress(driver: name, op: op) }
+    return instance
+  }
+
+  /// `vfio_pci_driver_init`.
+  public func initialize(region: VFIOPCIDriverRegion) throws {
+    guard instance == nil else { throw VFIOPCIDriverError.alreadyInitialized(driver: name) }
+    guard region.memory.size >= ops.requiredRegionSize else {
+      throw VFIOPCIDriverError.regionTooSmall(driver: name, size: region.memory.size, needed: ops.requiredRegionSize)
+    }
+    instance = try ops.init(device: device, region: region)
+  }
+
+  /// `vfio_pci_driver_remove`.
+  public func remove() throws {
+    let d = try live("remove")
+    instance = nil
+    try d.remove()
+  }
+
+  public var maxMemcpySize: UInt64 { instance?.maxMemcpySize ?? 0 }
+  public var maxMemcpyCount: UInt64 { instance?.maxMemcpyCount ?? 0 }
+  public var msi: UInt32? { instance?.msi }
+  public var supportsSendMSI: Bool { instance?.sendMSI != nil }
+
+  /// `vfio_pci_driver_memcpy_start`.
+  public func memcpyStart(src: UInt64, dst: UInt64, size: UInt64, count: UInt64) throws {
+    let d = try live("memcpy_start")
+    guard size <= d.maxMemcpySize else { throw VFIOPCIDriverError.sizeTooLarge(driver: name, size: size, max: d.maxMemcpySize) }
+    guard count <= d.maxMemcpyCount else { throw VFIOPCIDriverError.countTooLarge(driver: name, count: count, max: d.maxMemcpyCount) }
+    try d.memcpyStart(src: src, dst: dst, size: size, count: count)
+    memcpyInProgress = true
+  }
+
+  /// `vfio_pci_driver_memcpy_wait`: the driver's result (non-zero on a detected error).
+  public func memcpyWait() throws -> Int32 {
+    guard let d = instance else { throw VFIOPCIDriverError.notInitialized(driver: name, op: "memcpy_wait") }
+    guard memcpyInProgress else { throw VFIOPCIDriverError.noMemcpyInProgress(driver: name) }
+    defer { memcpyInProgress = false }
+    return try d.memcpyWait()
+  }
+
+  /// `vfio_pci_driver_memcpy`: `size` bytes in chunks of at most `max_memcpy_size`, each one
+  /// start(count 1) + wait; the first non-zero result.
+  public func memcpy(src: UInt64, dst: UInt64, size: UInt64) throws -> Int32 {
+    let chunk = try live("memcpy_start").maxMemcpySize
+    var done: UInt64 = 0
+    while done < size {
+      let n = min(chunk, size - done)
+      try memcpyStart(src: src + done, dst: dst + done, size: n, count: 1)
+      let r = try memcpyWait()
+      if r != 0 { return r }
+      done += n
+    }
+    return 0
+  }
+
+  /// `vfio_pci_driver_send_msi`.
+  public func sendMSI() throws {
+    let d = try live("send_msi")
+    guard let send = d.sendMSI else { throw VFIOPCIDriverError.noOp(driver: name, op: "send_msi") }
+    try send()
+  }
+}
