@@ -16,12 +16,16 @@ Usage: scripts/vm-test.sh [options]
                         modules.tar.xz or lib/modules/<kver>/ (like /work/shared/kernel).
   --label NAME          results label (default: debian, or the basename of DIR)
   --stages 1|2          2 = stage 1, kexec into the same kernel, stage 2 (default 1)
-  --device edu|nvme-sriov   extra guest device (repeatable): edu at 0000:00:04.0;
+  --device edu|nvme-sriov|igb   extra guest device (repeatable): edu at 0000:00:04.0;
                         nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0,
-                        exported as VFIO_SELFTESTS_SRIOV_BDF; vfio-pci gets enable_sriov=1).
+                        exported as VFIO_SELFTESTS_SRIOV_BDF; vfio-pci gets enable_sriov=1);
+                        igb (Intel 82576, QEMU >= 8.0: installed from bookworm-backports when
+                        the QEMU found lacks it) at 0000:00:06.0.
                         The guest sets every extra device up for vfio-pci too, and lists all
                         devices in VFIO_SELFTESTS_BDFS.
   --env NAME=VALUE      also set NAME in the guest's test environment (repeatable; no spaces)
+  --under-test virtio-net|edu|nvme-sriov|igb   the device under test (VFIO_SELFTESTS_BDF in
+                        the guest; default virtio-net at 0000:00:03.0); adds it as --device
   --results DIR         results root (default: <repo>/results); this run writes DIR/<label>/
   --memory SIZE         guest memory (default 4G: 1 GiB + 16 MiB of it are reserved as huge pages
                         for the hugetlb variants of vfio_dma_mapping_test)
@@ -46,7 +50,7 @@ log() { echo "$prog: $*" >&2; }
 die() { echo "$prog: error: $*" >&2; exit 2; }
 
 kernel_arg=debian label="" stages=1 results_root="$repo/results" timeout_s=600 boot_timeout_s=60 filter=""
-skip_build=0 keep=0 quiet=0 devices=() guest_script=scripts/guest/run-suites.sh guest_env=() memory=4G
+skip_build=0 keep=0 quiet=0 devices=() guest_script=scripts/guest/run-suites.sh guest_env=() memory=4G under_test=virtio-net
 while (($#)); do
   case $1 in
     --kernel) kernel_arg=${2:?--kernel needs a value}; shift 2 ;;
@@ -55,6 +59,7 @@ while (($#)); do
     --device) devices+=("${2:?--device needs a value}"); shift 2 ;;
     --env) guest_env+=("${2:?--env needs NAME=VALUE}"); shift 2 ;;
     --memory) memory=${2:?--memory needs a value}; shift 2 ;;
+    --under-test) under_test=${2:?--under-test needs a device}; shift 2 ;;
     --results) results_root=${2:?--results needs a value}; shift 2 ;;
     --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
     --boot-timeout) boot_timeout_s=${2:?--boot-timeout needs a value}; shift 2 ;;
@@ -71,12 +76,16 @@ done
 [[ -f $repo/$guest_script ]] || die "no guest script $repo/$guest_script"
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
 [[ $boot_timeout_s =~ ^[0-9]+$ && $boot_timeout_s -gt 0 ]] || die "--boot-timeout must be a positive number of seconds"
-for d in "${devices[@]}"; do [[ $d == edu || $d == nvme-sriov ]] || die "unknown --device $d (edu, nvme-sriov)"; done
+declare -A device_bdf=([virtio-net]=0000:00:03.0 [edu]=0000:00:04.0 [nvme-sriov]=0000:01:00.0 [igb]=0000:00:06.0)
+declare -A device_qemu=([edu]=edu [nvme-sriov]=nvme [igb]=igb)
+[[ -n ${device_bdf[$under_test]:-} ]] || die "unknown --under-test $under_test (virtio-net, edu, nvme-sriov, igb)"
+[[ $under_test == virtio-net ]] || devices+=("$under_test")
+for d in "${devices[@]}"; do [[ -n ${device_qemu[$d]:-} ]] || die "unknown --device $d (edu, nvme-sriov, igb)"; done
 for e in "${guest_env[@]}"; do
   [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]\'\"]*$ ]] || die "--env $e: expected NAME=VALUE with no spaces or quotes"
 done
 [[ $memory =~ ^[0-9]+[MG]$ ]] || die "--memory must be like 4G or 3072M"
-bdf=${VFIO_SELFTESTS_BDF:-0000:00:03.0}
+bdf=${VFIO_SELFTESTS_BDF:-${device_bdf[$under_test]}}
 
 # ---- kernel dir: resolve (relative to the caller's cwd) and check before anything slow ----
 if [[ $kernel_arg != debian ]]; then
@@ -107,6 +116,13 @@ if ((${#missing[@]})); then
   . "$here/lib/apt-install.sh"
   apt_install "${missing[@]}" || die "cannot install ${missing[*]}"
 fi
+wanted=()
+for d in "${devices[@]}"; do wanted+=("${device_qemu[$d]}"); done
+if ((${#wanted[@]})); then
+  . "$here/lib/qemu-backports.sh"
+  ensure_qemu_devices "${wanted[@]}" || die "QEMU cannot provide: ${wanted[*]}"
+fi
+log "QEMU: $(qemu-system-x86_64 --version | head -n1)"
 busybox_bin=$(command -v busybox)
 kexec_bin=$(command -v kexec)
 
@@ -241,11 +257,18 @@ for d in "${devices[@]}"; do
   [[ -n ${added[$d]:-} ]] && continue; added[$d]=1
   case $d in
     edu) device_args+=(-device edu,addr=04.0); extra_bdfs+=(0000:00:04.0) ;;
+    igb) device_args+=(-device igb,addr=06.0,netdev=n1 -netdev user,id=n1); extra_bdfs+=(0000:00:06.0) ;;
     nvme-sriov) device_args+=(-device pcie-root-port,id=rp1,bus=pcie.0,addr=05.0 -device nvme-subsys,id=subsys0
       -device nvme,serial=deadbeef,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,bus=rp1)
       extra_bdfs+=(0000:01:00.0); sriov_bdf=0000:01:00.0 ;;
   esac
 done
+# The device under test is VFIO_SELFTESTS_BDF; every other device (the virtio-net too, when it is
+# not under test) is an extra one.
+others=()
+[[ $bdf == "${device_bdf[virtio-net]}" ]] || others+=("${device_bdf[virtio-net]}")
+for b in "${extra_bdfs[@]}"; do [[ $b == "$bdf" ]] || others+=("$b"); done
+extra_bdfs=("${others[@]}")
 
 shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
