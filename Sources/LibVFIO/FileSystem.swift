@@ -24,6 +24,34 @@ package enum FileSystem {
     }
   }
 
+  /// Reads a text file line by line (without the newline), in 64 KiB reads, until `body`
+  /// returns false or the file ends: a large debugfs dump is read only as far as needed.
+  package static func forEachLine(_ path: String, _ body: (Substring) -> Bool) -> Result<Void, Errno> {
+    openFile(path, .readOnly).flatMap { fd in
+      defer { try? fd.close() }
+      var pending: [UInt8] = []
+      var chunk = [UInt8](repeating: 0, count: 65536)
+      while true {
+        let n: Int
+        do {
+          n = try unsafe chunk.withUnsafeMutableBytes { unsafe try fd.read(into: $0) }
+        } catch let e as Errno {
+          return .failure(e)
+        } catch { return .failure(.ioError) }
+        if n == 0 { break }
+        pending += chunk[..<n]
+        guard let lastNewline = pending.lastIndex(of: UInt8(ascii: "\n")) else { continue }
+        let text = String(decoding: pending[...lastNewline], as: UTF8.self)
+        pending.removeSubrange(...lastNewline)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() where !body(line) {
+          return .success(())
+        }
+      }
+      if !pending.isEmpty { _ = body(Substring(String(decoding: pending, as: UTF8.self))) }
+      return .success(())
+    }
+  }
+
   /// Writes `text` to a file with one write(2), as sysfs attributes require.
   package static func write(_ path: String, _ text: String) -> Result<Void, Errno> {
     openFile(path, .writeOnly).flatMap { fd in

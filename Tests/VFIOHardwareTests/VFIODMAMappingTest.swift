@@ -2,9 +2,11 @@
 // `vfio_dma_mapping_test` (anonymous, 2 MiB and 1 GiB hugetlb backings) and fixture
 // `vfio_dma_map_limit_test` (the last page of the IOVA space, unmap-all, overflow), per mode.
 //
-// Not ported yet: the Intel IOMMU page-table walk through
-// /sys/kernel/debug/iommu/intel/<bdf>/domain_translation_struct, which the C test does only when
-// that file exists (CONFIG_INTEL_IOMMU_DEBUGFS; neither guest kernel has it).
+// `dma_map_unmap` walks the Intel IOMMU's page tables as C does: when
+// /sys/kernel/debug/iommu/intel exists (CONFIG_INTEL_IOMMU_DEBUGFS, debugfs mounted), it reads
+// <bdf>/domain_translation_struct (IntelIOMMUDebugfs) after the map and, except in the type1 (v1)
+// modes, asserts which level maps the IOVA: a PTE for 4 KiB, a PDE superpage for 2 MiB, a PDPE
+// superpage for 1 GiB; after the unmap, in every mode, that the IOVA is gone from the dump.
 import Glibc
 import LibVFIO
 import SystemPackage
@@ -58,10 +60,54 @@ enum VFIODMAMappingTest {
       print("Mapped HVA 0x\(String(region.vaddr, radix: 16)) (size 0x\(String(size, radix: 16))) at IOVA 0x\(String(region.iova, radix: 16))")
       #expect(device.iova(forHostAddress: memory.address) == region.iova)
 
+      try checkPageTables(device, region)
+
       let unmapped = try device.iommu.unmap(region)
       #expect(unmapped == size)
+      print("Unmapped IOVA 0x\(String(region.iova, radix: 16))")
       #expect(device.iova(forHostAddress: memory.address) == nil, "region still listed after unmap")
+      let after = try lookUp(device, iova: region.iova)
+      #expect(after.mapping == nil,
+              "IOVA 0x\(String(region.iova, radix: 16)) still in \(IntelIOMMUDebugfs.domainTranslationStructPath(device.address)) after unmap:\n\(after.mapping?.description ?? "")")
       memory.unmap()
+    }
+  }
+
+  /// `iommu_mapping_get()`, with the C test's printouts.
+  static func lookUp(_ device: VFIOPCIDevice, iova: UInt64) throws -> IOMMUMappingLookup {
+    guard IntelIOMMUDebugfs.isAvailable() else { return .unsupported }
+    print("Searching for IOVA 0x\(String(iova, radix: 16)) in \(IntelIOMMUDebugfs.domainTranslationStructPath(device.address))")
+    let lookup = try IntelIOMMUDebugfs.mapping(device: device.address, iova: iova)
+    if lookup == .notFound { print("IOVA not found") }
+    return lookup
+  }
+
+  /// The part of `dma_map_unmap` between map and unmap that reads the Intel IOMMU's page tables:
+  /// nothing without the debugfs directory, nothing more in the type1 (v1) modes; otherwise the
+  /// IOVA must be found, mapped at the level the region's size calls for.
+  static func checkPageTables(_ device: VFIOPCIDevice, _ region: DMARegion) throws {
+    let lookup = try lookUp(device, iova: region.iova)
+    if lookup == .unsupported {
+      print("No \(IntelIOMMUDebugfs.defaultRoot): IOMMU page tables not checked")
+      return
+    }
+    if device.iommu.mode.iommuType == VFIO.TYPE1_IOMMU { return }
+
+    let path = IntelIOMMUDebugfs.domainTranslationStructPath(device.address)
+    let mapping = try #require(lookup.mapping, "IOVA 0x\(String(region.iova, radix: 16)) not found in \(path)")
+    print("Found IOMMU mappings for IOVA 0x\(String(region.iova, radix: 16)):\n\(mapping)")
+    switch region.size {
+    case 4 << 10:
+      #expect(mapping.pte != 0, "4 KiB mapping without a PTE")
+    case 2 << 20:
+      #expect(mapping.pte == 0, "2 MiB mapping has a PTE")
+      #expect(mapping.pmd != 0, "2 MiB mapping without a PDE superpage")
+    case 1 << 30:
+      #expect(mapping.pte == 0, "1 GiB mapping has a PTE")
+      #expect(mapping.pmd == 0, "1 GiB mapping has a PDE")
+      #expect(mapping.pud != 0, "1 GiB mapping without a PDPE superpage")
+    default:
+      Issue.record("Unrecognized size: 0x\(String(region.size, radix: 16))")
     }
   }
 
