@@ -19,8 +19,9 @@ Usage: scripts/vm-test.sh [options]
   --device edu|nvme-sriov|igb   extra guest device (repeatable): edu at 0000:00:04.0;
                         nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0,
                         exported as VFIO_SELFTESTS_SRIOV_BDF; vfio-pci gets enable_sriov=1);
-                        igb (Intel 82576, QEMU >= 8.0: installed from bookworm-backports when
-                        the QEMU found lacks it) at 0000:00:06.0.
+                        igb (Intel 82576, QEMU >= 8.0: when the system's QEMU lacks it, a
+                        private QEMU 10.0 from bookworm-backports unpacked under .build-vm, the
+                        system's QEMU untouched) at 0000:00:06.0.
                         The guest sets every extra device up for vfio-pci too, and lists all
                         devices in VFIO_SELFTESTS_BDFS.
   --env NAME=VALUE      also set NAME in the guest's test environment (repeatable; no spaces)
@@ -116,13 +117,13 @@ if ((${#missing[@]})); then
   . "$here/lib/apt-install.sh"
   apt_install "${missing[@]}" || die "cannot install ${missing[*]}"
 fi
+# The QEMU to run: the system's, or (when it lacks a wanted device) a private 10.0 unpacked
+# under .build-vm (see lib/qemu-backports.sh): qemu_bin, qemu_env, qemu_data.
 wanted=()
 for d in "${devices[@]}"; do wanted+=("${device_qemu[$d]}"); done
-if ((${#wanted[@]})); then
-  . "$here/lib/qemu-backports.sh"
-  ensure_qemu_devices "${wanted[@]}" || die "QEMU cannot provide: ${wanted[*]}"
-fi
-log "QEMU: $(qemu-system-x86_64 --version | head -n1)"
+. "$here/lib/qemu-backports.sh"
+ensure_qemu_devices "$repo/.build-vm/qemu-$qemu_backports_suite" "${wanted[@]}" || die "QEMU cannot provide: ${wanted[*]}"
+log "QEMU: $(env "${qemu_env[@]}" "$qemu_bin" --version | head -n1) ($qemu_bin)"
 busybox_bin=$(command -v busybox)
 kexec_bin=$(command -v kexec)
 
@@ -314,7 +315,7 @@ append+=" hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=8"
 # vfio-pci may enable SR-IOV on the PF (module options on the command line reach libkmod).
 [[ -n $sriov_bdf ]] && append+=" vfio_pci.enable_sriov=1"
 append+=" vfio_selftests.stage=1"
-qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$memory" -smp 2
+qemu=(env "${qemu_env[@]}" "$qemu_bin" "${qemu_data[@]}" -accel tcg,thread=multi -cpu max -m "$memory" -smp 2
   -M q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on
   -nographic -no-reboot -monitor none -serial "file:$serial"
   -kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" -append "$append"
