@@ -373,6 +373,24 @@ public final class VFIOPCIDevice {
                 eventfds: fds, operation: "enable \(irqName(index)) \(vector)..<\(vector + count)")
   }
 
+  /// Re-arms vectors `vector..<vector+count` with the eventfds they already have
+  /// (`vfio_pci_irq_reenable`): after `VFIO_DEVICE_RESET`, which tears down the kernel side of
+  /// the triggers but leaves the eventfds, so a caller holding one keeps a valid fd.
+  public func reenableIRQ(index: UInt32, vector: UInt32 = 0, count: UInt32) throws(VFIOError) {
+    guard index == VFIO.PCI_MSI_IRQ_INDEX || index == VFIO.PCI_MSIX_IRQ_INDEX else {
+      throw .unexpected(operation: "irq reenable", device: name, detail: "unsupported IRQ index \(index)")
+    }
+    var fds: [CInt] = []
+    for v in vector..<(vector + count) {
+      guard let e = eventfds[v] else {
+        throw .unexpected(operation: "\(irqName(index)) reenable", device: name, detail: "vector \(v) eventfd not allocated")
+      }
+      fds.append(e.rawValue)
+    }
+    try setIRQs(index: index, flags: VFIO.IRQ_SET_DATA_EVENTFD | VFIO.IRQ_SET_ACTION_TRIGGER, start: vector, count: count,
+                eventfds: fds, operation: "reenable \(irqName(index)) \(vector)..<\(vector + count)")
+  }
+
   /// Disables every vector of `index` and closes all eventfds.
   public func disableIRQ(index: UInt32) throws(VFIOError) {
     for (_, e) in eventfds { try? e.close() }
