@@ -138,4 +138,6 @@ public enum PCIConfig {
   public static let COMMAND_MEMORY: UInt16 = 0x2
   public static let COMMAND_MASTER: UInt16 = 0x4
   public static let COMMAND_INTX_DISABLE: UInt16 = 0x400
+  public static let SUBSYSTEM_VENDOR_ID: UInt64 = 0x2c
+  public static let SUBSYSTEM_ID: UInt64 = 0x2e
 }
