@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches the C selftest drivers (tools/testing/selftests/vfio/lib/drivers/{ioat,dsa,nv_falcon})
+# Fetches the C selftest drivers (tools/testing/selftests/vfio/lib/drivers/{ioat,dsa,nv_falcon,igb})
 # and the kernel headers they include from Debian's linux-source-<ver> package, through a private
 # apt view (no system apt state touched), into a cache laid out as the kernel tree. The driver
 # conformance test (Tests/UAPIConformanceTests/DriverConformanceTests.swift) compiles against it.
@@ -17,11 +17,17 @@ suite=${KERNEL_SUITE:-trixie-backports}
 log() { echo "fetch-kernel-source: $*" >&2; }
 
 # What the drivers and the conformance probe include (the drivers' registers.h and hw.h are
-# symlinks into drivers/dma/, tools/include/linux/pci_ids.h one to include/linux/).
+# symlinks into drivers/dma/, igb's e1000_*.h into drivers/net/ethernet/intel/igb/,
+# tools/include/linux/pci_ids.h one to include/linux/).
 paths=(
   tools/testing/selftests/vfio/lib/drivers/ioat
   tools/testing/selftests/vfio/lib/drivers/dsa
   tools/testing/selftests/vfio/lib/drivers/nv_falcon
+  tools/testing/selftests/vfio/lib/drivers/igb
+  drivers/net/ethernet/intel/igb/e1000_regs.h
+  drivers/net/ethernet/intel/igb/e1000_defines.h
+  drivers/net/ethernet/intel/igb/e1000_82575.h
+  include/uapi/linux/mii.h
   drivers/dma/ioat/hw.h
   drivers/dma/ioat/registers.h
   drivers/dma/idxd/registers.h
@@ -31,7 +37,7 @@ paths=(
   tools/include
 )
 
-if [[ -z ${FORCE:-} && -s $out/VERSION && -e $out/tools/testing/selftests/vfio/lib/drivers/nv_falcon/hw.h ]]; then
+if [[ -z ${FORCE:-} && -s $out/VERSION && -e $out/tools/testing/selftests/vfio/lib/drivers/nv_falcon/hw.h && -e $out/drivers/net/ethernet/intel/igb/e1000_82575.h ]]; then
   echo "$out"; exit 0
 fi
 for c in dpkg-deb tar xz; do command -v "$c" >/dev/null || { log "needs $c"; exit 1; }; done

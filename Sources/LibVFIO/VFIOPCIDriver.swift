@@ -89,7 +89,7 @@ public final class VFIOPCIDriver {
     drivers.append(IOATDriver.self)
     #endif
     drivers.append(NVFalconDriver.self)
-    drivers.append(IGB.self)
+    drivers.append(IGBDriver.self)
     return drivers
   }
 

@@ -1,4 +1,4 @@
-// Checks the ports of the C selftest drivers (LibVFIO/Drivers: ioat, dsa, nv_falcon) against the
+// Checks the ports of the C selftest drivers (LibVFIO/Drivers: ioat, dsa, nv_falcon, igb) against the
 // C drivers of Linux 7.3: every register offset, bit, descriptor field offset and size, table
 // entry and constant the Swift drivers use, and the pure helpers, evaluated by a C probe compiled
 // against the drivers' own headers, with the state structs, #defines and helper functions taken
@@ -36,6 +36,9 @@ struct DriverSourcePiece {
   let file: String
   let kind: Kind
   let name: String
+  /// For a `#define` that two drivers both define (MSIX_VECTOR in dsa.c and igb.c): the name it
+  /// gets in the probe.
+  var alias: String? = nil
 }
 
 private var pieces: [DriverSourcePiece] {
@@ -56,6 +59,13 @@ private var pieces: [DriverSourcePiece] {
     DriverSourcePiece(file: "nv_falcon/nv_falcon.c", kind: .function, name: "mctp_msg_header_get_nvdm_type"),
     DriverSourcePiece(file: "nv_falcon/nv_falcon.c", kind: .function, name: "dma_block_remain"),
     DriverSourcePiece(file: "nv_falcon/nv_falcon.c", kind: .function, name: "rounddown_pow_of_two"),
+    DriverSourcePiece(file: "igb/igb.c", kind: .define, name: "PCI_DEVICE_ID_INTEL_82576"),
+    DriverSourcePiece(file: "igb/igb.c", kind: .define, name: "IGB_MAX_CHUNK_SIZE"),
+    DriverSourcePiece(file: "igb/igb.c", kind: .define, name: "MSIX_VECTOR", alias: "IGB_MSIX_VECTOR"),
+    DriverSourcePiece(file: "igb/igb.c", kind: .define, name: "RING_SIZE"),
+    DriverSourcePiece(file: "igb/igb.c", kind: .structure, name: "igb_tx_desc"),
+    DriverSourcePiece(file: "igb/igb.c", kind: .structure, name: "igb_rx_desc"),
+    DriverSourcePiece(file: "igb/igb.c", kind: .structure, name: "igb"),
   ]
   return p
 }
@@ -261,6 +271,56 @@ let driverChecks: [DriverCheck] = {
   }
   // size_to_dma_encoding's result, ffs(size) - 3, for every size it accepts
   for size: UInt64 in [4, 8, 16, 32, 64, 128, 256] { k.append(c("ffs(\(size)) - 3", N.dmaSizeEncoding(size)!)) }
+
+  // igb: drivers/net/ethernet/intel/igb/e1000_{regs,defines,82575}.h, linux/mii.h, igb.c
+  typealias G = IGBDriver
+  k += [
+    c("PCI_VENDOR_ID_INTEL", G.PCI_VENDOR_ID_INTEL), c("PCI_DEVICE_ID_INTEL_82576", G.PCI_DEVICE_ID_INTEL_82576),
+    c("PCI_SUBSYSTEM_VENDOR_ID", PCIConfig.SUBSYSTEM_VENDOR_ID), c("PCI_SUBSYSTEM_ID", PCIConfig.SUBSYSTEM_ID),
+    c("IGB_MAX_CHUNK_SIZE", G.IGB_MAX_CHUNK_SIZE), c("IGB_MSIX_VECTOR", G.MSIX_VECTOR),
+    c("(1 << IGB_MSIX_VECTOR)", G.MSIX_VECTOR_MASK), c("RING_SIZE", IGBState.ringSize),
+    c("E1000_CTRL", E1000.CTRL), c("E1000_EECD", E1000.EECD), c("E1000_CTRL_EXT", E1000.CTRL_EXT), c("E1000_MDIC", E1000.MDIC),
+    c("E1000_IMC", E1000.IMC), c("E1000_RCTL", E1000.RCTL), c("E1000_TCTL", E1000.TCTL), c("E1000_EICS", E1000.EICS),
+    c("E1000_EIMS", E1000.EIMS), c("E1000_EIMC", E1000.EIMC), c("E1000_EIAC", E1000.EIAC), c("E1000_EIAM", E1000.EIAM),
+    c("E1000_EICR", E1000.EICR), c("E1000_GPIE", E1000.GPIE), c("E1000_IVAR0", E1000.IVAR0), c("E1000_GCR", E1000.GCR),
+    c("E1000_CTRL_FD", E1000.CTRL_FD), c("E1000_CTRL_SLU", E1000.CTRL_SLU), c("E1000_CTRL_SPD_SEL", E1000.CTRL_SPD_SEL),
+    c("E1000_CTRL_SPD_1000", E1000.CTRL_SPD_1000), c("E1000_CTRL_FRCSPD", E1000.CTRL_FRCSPD), c("E1000_CTRL_FRCDPX", E1000.CTRL_FRCDPX),
+    c("E1000_CTRL_RST", E1000.CTRL_RST), c("E1000_CTRL_EXT_DRV_LOAD", E1000.CTRL_EXT_DRV_LOAD),
+    c("E1000_CTRL_EXT_LINK_MODE_MASK", E1000.CTRL_EXT_LINK_MODE_MASK), c("E1000_EECD_AUTO_RD", E1000.EECD_AUTO_RD),
+    c("E1000_MDIC_REG_SHIFT", E1000.MDIC_REG_SHIFT), c("E1000_MDIC_PHY_SHIFT", E1000.MDIC_PHY_SHIFT),
+    c("E1000_MDIC_OP_WRITE", E1000.MDIC_OP_WRITE), c("E1000_MDIC_READY", E1000.MDIC_READY), c("E1000_MDIC_ERROR", E1000.MDIC_ERROR),
+    c("E1000_RCTL_EN", E1000.RCTL_EN), c("E1000_RCTL_UPE", E1000.RCTL_UPE), c("E1000_RCTL_MPE", E1000.RCTL_MPE),
+    c("E1000_RCTL_LBM_MAC", E1000.RCTL_LBM_MAC), c("E1000_RCTL_BAM", E1000.RCTL_BAM), c("E1000_RCTL_SECRC", E1000.RCTL_SECRC),
+    c("E1000_TCTL_EN", E1000.TCTL_EN), c("E1000_TCTL_PSP", E1000.TCTL_PSP), c("E1000_GCR_CMPL_TMOUT_RESEND", E1000.GCR_CMPL_TMOUT_RESEND),
+    c("E1000_GPIE_MSIX_MODE", E1000.GPIE_MSIX_MODE), c("E1000_GPIE_EIAME", E1000.GPIE_EIAME), c("E1000_IVAR_VALID", E1000.IVAR_VALID),
+    c("E1000_TXDCTL_QUEUE_ENABLE", E1000.TXDCTL_QUEUE_ENABLE), c("E1000_RXDCTL_QUEUE_ENABLE", E1000.RXDCTL_QUEUE_ENABLE),
+    c("E1000_SRRCTL_DESCTYPE_ADV_ONEBUF", E1000.SRRCTL_DESCTYPE_ADV_ONEBUF), c("E1000_ADVTXD_DTYP_DATA", E1000.ADVTXD_DTYP_DATA),
+    c("E1000_ADVTXD_DCMD_EOP", E1000.ADVTXD_DCMD_EOP), c("E1000_ADVTXD_DCMD_IFCS", E1000.ADVTXD_DCMD_IFCS),
+    c("E1000_ADVTXD_DCMD_DEXT", E1000.ADVTXD_DCMD_DEXT), c("E1000_ADVTXD_PAYLEN_SHIFT", E1000.ADVTXD_PAYLEN_SHIFT),
+    c("MII_BMCR", MII.BMCR), c("BMCR_SPEED1000", MII.BMCR_SPEED1000), c("BMCR_FULLDPLX", MII.BMCR_FULLDPLX),
+    c("BMCR_ANRESTART", MII.BMCR_ANRESTART), c("BMCR_ANENABLE", MII.BMCR_ANENABLE), c("BMCR_LOOPBACK", MII.BMCR_LOOPBACK),
+    c("sizeof(struct igb)", IGBState.size), c("offsetof(struct igb, tx_ring)", IGBState.txRingOffset),
+    c("offsetof(struct igb, rx_ring)", IGBState.rxRingOffset),
+    c("sizeof(((struct igb *)0)->tx_ring) / sizeof(struct igb_tx_desc)", IGBState.ringSize),
+    c("sizeof(((struct igb *)0)->rx_ring) / sizeof(struct igb_rx_desc)", IGBState.ringSize),
+    c("sizeof(struct igb_tx_desc)", IGBState.descriptorSize), c("sizeof(struct igb_rx_desc)", IGBState.descriptorSize),
+    c("offsetof(struct igb_tx_desc, read.buffer_addr)", IGBState.txBufferAddrOffset),
+    c("offsetof(struct igb_tx_desc, read.cmd_type_len)", IGBState.txCmdTypeLenOffset),
+    c("offsetof(struct igb_tx_desc, read.olinfo_status)", IGBState.txOlinfoStatusOffset),
+    c("offsetof(struct igb_rx_desc, read.pkt_addr)", IGBState.rxPktAddrOffset),
+    c("offsetof(struct igb_rx_desc, read.hdr_addr)", IGBState.rxHdrAddrOffset),
+    c("offsetof(struct igb_rx_desc, wb.status_error)", IGBState.rxStatusErrorOffset),
+  ]
+  // The queue register macros for every queue the Swift layout covers (C's _n < 4 branch).
+  for n in 0..<4 {
+    k += [
+      c("E1000_RDBAL(\(n))", E1000.RDBAL(n)), c("E1000_RDBAH(\(n))", E1000.RDBAH(n)), c("E1000_RDLEN(\(n))", E1000.RDLEN(n)),
+      c("E1000_SRRCTL(\(n))", E1000.SRRCTL(n)), c("E1000_RDH(\(n))", E1000.RDH(n)), c("E1000_RDT(\(n))", E1000.RDT(n)),
+      c("E1000_RXDCTL(\(n))", E1000.RXDCTL(n)), c("E1000_TDBAL(\(n))", E1000.TDBAL(n)), c("E1000_TDBAH(\(n))", E1000.TDBAH(n)),
+      c("E1000_TDLEN(\(n))", E1000.TDLEN(n)), c("E1000_TDH(\(n))", E1000.TDH(n)), c("E1000_TDT(\(n))", E1000.TDT(n)),
+      c("E1000_TXDCTL(\(n))", E1000.TXDCTL(n)),
+    ]
+  }
   return k
 }()
 
@@ -272,7 +332,7 @@ enum KernelDriverSources {
   static var location: UAPIHeaders.Location {
     let env = ProcessInfo.processInfo.environment["VFIO_SELFTESTS_KERNEL_SOURCE"].flatMap { $0.isEmpty ? nil : $0 }
     let root = URL(fileURLWithPath: env ?? packageRoot.appendingPathComponent(".build-vm/kernel-source").path)
-    let needed = pieces.map { "\(driversDir)/\($0.file)" } + ["\(driversDir)/nv_falcon/hw.h", "tools/include/linux/types.h", "tools/include/linux/pci_ids.h", "include/uapi/linux/idxd.h"]
+    let needed = pieces.map { "\(driversDir)/\($0.file)" } + ["\(driversDir)/nv_falcon/hw.h", "tools/include/linux/types.h", "tools/include/linux/pci_ids.h", "include/uapi/linux/idxd.h", "include/uapi/linux/mii.h", "\(driversDir)/igb/e1000_regs.h", "\(driversDir)/igb/e1000_defines.h", "\(driversDir)/igb/e1000_82575.h"]
     for path in needed where !FileManager.default.fileExists(atPath: root.appendingPathComponent(path).path) {
       let source = env.map { "VFIO_SELFTESTS_KERNEL_SOURCE=\($0)" } ?? root.path
       return .missing("no C selftest drivers: \(source) has no \(path) (run scripts/fetch-kernel-source.sh, or set VFIO_SELFTESTS_KERNEL_SOURCE to a Linux 7.3 source tree)")
@@ -285,7 +345,9 @@ enum KernelDriverSources {
     let lines = text.components(separatedBy: "\n")
     switch piece.kind {
     case .define:
-      return lines.first { $0.range(of: "^#define[ \t]+\(piece.name)[ \t]", options: .regularExpression) != nil }
+      let line = lines.first { $0.range(of: "^#define[ \t]+\(piece.name)[ \t]", options: .regularExpression) != nil }
+      guard let alias = piece.alias else { return line }
+      return line?.replacingOccurrences(of: "#define \(piece.name)", with: "#define \(alias)")
     case .structure, .function:
       let start: String = piece.kind == .structure ? "^struct \(piece.name) \\{" : "^static .*[ *]\(piece.name)\\("
       guard let first = lines.firstIndex(where: { $0.range(of: start, options: .regularExpression) != nil }),
@@ -326,7 +388,11 @@ struct DriverConformanceTests {
       #include <linux/pci_ids.h>
       #include <linux/pci_regs.h>
       #include <linux/idxd.h>
+      #include <linux/mii.h>
       #include "nv_falcon/hw.h"
+      #include "igb/e1000_regs.h"
+      #include "igb/e1000_defines.h"
+      #include "igb/e1000_82575.h"
 
       """
     #if arch(x86_64)

@@ -1,7 +1,8 @@
 // The 82576 registers and bits the igb selftest driver uses, named as in Linux 7.3's
-// drivers/net/ethernet/intel/igb/e1000_regs.h, e1000_defines.h, e1000_82575.h (E1000_*) and
-// include/uapi/linux/mii.h (MII_*, BMCR_*), so each can be checked against those headers.
-// Register offsets are byte offsets into BAR 0.
+// drivers/net/ethernet/intel/igb/e1000_regs.h, e1000_defines.h, e1000_82575.h (E1000.X is
+// E1000_X) and include/uapi/linux/mii.h (MII.BMCR is MII_BMCR, MII.BMCR_X is BMCR_X), and the
+// descriptor and state layouts of igb.c; Tests/UAPIConformanceTests/DriverConformanceTests.swift
+// checks every value here against those sources. Register offsets are byte offsets into BAR 0.
 
 enum E1000 {
   // e1000_regs.h
@@ -90,4 +91,26 @@ enum MII {
   static let BMCR_ANRESTART: UInt16 = 0x0200
   static let BMCR_ANENABLE: UInt16 = 0x1000
   static let BMCR_LOOPBACK: UInt16 = 0x4000
+}
+
+/// igb.c's `struct igb` (kept in the driver region: `bar0`, `tx_tail`, `rx_tail`, then the two
+/// rings, each `__attribute__((aligned(128)))`) and its 16-byte descriptors `struct igb_tx_desc`
+/// and `struct igb_rx_desc`. Only the rings are used here (the tails live in the driver object).
+enum IGBState {
+  /// `RING_SIZE`: descriptors per ring.
+  static let ringSize = 4096
+  static let descriptorSize = 16
+  static let txRingOffset = 128
+  static let rxRingOffset = txRingOffset + ringSize * descriptorSize
+  /// `sizeof(struct igb)`.
+  static let size = rxRingOffset + ringSize * descriptorSize
+
+  /// `igb_tx_desc.read.{buffer_addr, cmd_type_len, olinfo_status}`.
+  static let txBufferAddrOffset = 0
+  static let txCmdTypeLenOffset = 8
+  static let txOlinfoStatusOffset = 12
+  /// `igb_rx_desc.read.{pkt_addr, hdr_addr}` and `igb_rx_desc.wb.status_error`.
+  static let rxPktAddrOffset = 0
+  static let rxHdrAddrOffset = 8
+  static let rxStatusErrorOffset = 8
 }
