@@ -62,6 +62,30 @@ enum HardwareEnvironment {
     guard let a = PCIAddress(raw) else { return .fail("Invalid BDF: \(raw)") }
     return .device(a)
   }
+
+  enum DevicesResolution {
+    case devices([PCIAddress])
+    case skip(String)
+    case fail(String)
+  }
+
+  /// The devices of the suites that take several: `VFIO_SELFTESTS_BDFS` (space-separated), else
+  /// `VFIO_SELFTESTS_BDF`.
+  static func devices() -> DevicesResolution {
+    guard let raw = getenv("VFIO_SELFTESTS_BDFS").map({ String(cString: $0) }), !raw.isEmpty else {
+      switch device() {
+      case .device(let a): return .devices([a])
+      case .skip(let reason): return .skip("VFIO_SELFTESTS_BDFS and \(reason)")
+      case .fail(let message): return .fail(message)
+      }
+    }
+    var out: [PCIAddress] = []
+    for part in raw.split(separator: " ") {
+      guard let a = PCIAddress(String(part)) else { return .fail("VFIO_SELFTESTS_BDFS: invalid BDF: \(part)") }
+      out.append(a)
+    }
+    return out.isEmpty ? .skip("VFIO_SELFTESTS_BDFS names no device") : .devices(out)
+  }
 }
 
 /// What a test needs beyond a device in a mode: a probe run on the opened device that returns
@@ -76,6 +100,11 @@ struct DeviceFeature: Sendable {
       let info = index == VFIO.PCI_MSI_IRQ_INDEX ? device.msiInfo : device.msixInfo
       return info.count > 0 ? nil : "MSI\(index == VFIO.PCI_MSIX_IRQ_INDEX ? "-x" : ""): not supported"
     }
+  }
+
+  /// Every one of `features`; the first one missing gives the reason.
+  static func all(_ features: DeviceFeature...) -> DeviceFeature {
+    DeviceFeature { device in features.lazy.compactMap { $0.missing(device) }.first }
   }
 
   /// A mapped read/write BAR of at least `minimumSize` bytes (the MMIO DMA tests).
@@ -100,13 +129,7 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
 
   func prepare(for test: Test) async throws {
     guard !test.isSuite else { return }
-    if let only = HardwareEnvironment.iommuModeFilter {
-      guard IOMMUMode(rawValue: only) != nil else {
-        Issue.record(Comment(rawValue: VFIOError.unknownIOMMUMode(only).description))
-        return
-      }
-      if only != mode.rawValue { try Test.cancel(Comment(rawValue: "VFIO_SELFTESTS_IOMMU_MODE=\(only)")) }
-    }
+    guard try Self.modeSelected(mode) else { return }
     let address: PCIAddress
     switch HardwareEnvironment.device(variable) {
     case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
@@ -127,6 +150,18 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
     if let feature, let reason = try Self.missing(feature, address, mode) {
       try Test.cancel(Comment(rawValue: reason))
     }
+  }
+
+  /// Skips unless `VFIO_SELFTESTS_IOMMU_MODE` is unset or names `mode`; false (with an issue
+  /// recorded) when it names no mode at all.
+  static func modeSelected(_ mode: IOMMUMode) throws -> Bool {
+    guard let only = HardwareEnvironment.iommuModeFilter else { return true }
+    guard IOMMUMode(rawValue: only) != nil else {
+      Issue.record(Comment(rawValue: VFIOError.unknownIOMMUMode(only).description))
+      return false
+    }
+    if only != mode.rawValue { try Test.cancel(Comment(rawValue: "VFIO_SELFTESTS_IOMMU_MODE=\(only)")) }
+    return true
   }
 
   /// Opens the device briefly to see whether it has `feature`; the C test's skip text if not.

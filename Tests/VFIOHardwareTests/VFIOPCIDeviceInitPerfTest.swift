@@ -11,10 +11,11 @@ import Testing
 
 enum VFIOPCIDeviceInitPerfTest {
   static func devices() throws -> [PCIAddress] {
-    if let list = ProcessInfo.processInfo.environment["VFIO_SELFTESTS_BDFS"], !list.isEmpty {
-      return try list.split(separator: " ").map { try PCIAddress(parsing: String($0)) }
+    switch HardwareEnvironment.devices() {
+    case .devices(let addresses): return addresses
+    case .skip(let reason), .fail(let reason):
+      throw VFIOError.unexpected(operation: "test setup", device: "-", detail: reason)
     }
-    return [try deviceUnderTest()]
   }
 
   static func seconds(_ ns: UInt64) -> String {
