@@ -100,7 +100,7 @@ public enum VFIOPCIDriverError: Error, Equatable, CustomStringConvertible {
 public final class VFIOPCIDriver {
   /// The drivers in C's probe order (`dsa`, `ioat` on x86_64, `nv_falcon`, `igb`), then this
   /// port's own (`edu`). C's loop does not break: the last match wins.
-  public static var all: [any VFIOPCIDriverOps.Type] { [] }
+  public static var all: [any VFIOPCIDriverOps.Type] { [EDU.self] }
 
   /// The device's name (its BDF), for messages.
   public let deviceName: String
