@@ -82,6 +82,12 @@ public final class MappedMemory {
     unsafe map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | extraFlags, -1, 0)
   }
 
+  /// Anonymous shared memory (`MAP_ANONYMOUS|MAP_SHARED`), as `vfio_pci_driver_test` maps its
+  /// memcpy and driver regions.
+  public static func anonymousShared(size: Int) -> Result<MappedMemory, Errno> {
+    unsafe map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_SHARED, -1, 0)
+  }
+
   /// A shared mapping of `fd` at `offset`.
   public static func shared(_ fd: FileDescriptor, offset: Int64, size: Int, protection: Protection = [.read, .write]) -> Result<MappedMemory, Errno> {
     unsafe map(nil, size, protection.rawValue, MAP_SHARED, fd.rawValue, offset)
