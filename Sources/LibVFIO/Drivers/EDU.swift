@@ -9,8 +9,12 @@
 //   either RAM -> buffer or buffer -> RAM, never RAM -> RAM. While a transfer runs the device
 //   ignores writes to the DMA registers, so the second transfer of a copy can only be programmed
 //   once the first has finished. edu.c runs each transfer from a timer 100 ms (QEMU virtual
-//   clock) after the command is written. A memcpy of `size` <= 4096 bytes is therefore two
-//   transfers, and max_memcpy_size is 4096.
+//   clock) after the command is written. A memcpy of up to a buffer's worth is therefore two
+//   transfers. max_memcpy_size is 4095, not 4096: edu.c's range check had an off-by-one that
+//   QEMU 7.2 still has (QEMU issue #1254; seen on Debian's 7.2.22): a transfer that ends at the
+//   buffer's last byte makes QEMU abort ("qemu: hardware error: EDU: DMA range
+//   0x0000000000040000-0x0000000000040fff out of bounds (0x0000000000040000-0x0000000000040fff)!"),
+//   and nothing the guest can read tells the versions apart.
 // - DMA addresses are masked to the device's dma_mask, 28 bits by default (`-device edu` has no
 //   way to tell the guest another one): an IOVA at or above 256 MiB is not refused but silently
 //   aliased to a low one (edu.c's edu_clamp_addr). memcpyStart therefore refuses IOVAs beyond
@@ -86,6 +90,8 @@ public final class EDU: VFIOPCIDriverOps {
   /// The device's DMA buffer: its address on the device side and its size.
   static let bufferAddress: UInt64 = 0x40000
   static let bufferSize: UInt64 = 4096
+  /// The most one transfer may move: one byte short of the buffer (see the file comment).
+  static let maxTransfer: UInt64 = bufferSize - 1
 
   /// The default `dma_mask` of `-device edu`: 28 bits (256 MiB).
   public static var dmaMask: UInt64 { (1 << 28) - 1 }
@@ -113,7 +119,7 @@ public final class EDU: VFIOPCIDriverOps {
   static let transferTimeout: Duration = .seconds(3)
   static let pollInterval: useconds_t = 1000
 
-  public let maxMemcpySize: UInt64 = EDU.bufferSize
+  public let maxMemcpySize: UInt64 = EDU.maxTransfer
   public let maxMemcpyCount: UInt64 = EDU.maxCount
   public let msi: UInt32 = 0
 
@@ -178,7 +184,7 @@ public final class EDU: VFIOPCIDriverOps {
 
   /// Checks the request, starts the RAM -> buffer transfer of the first copy, and returns.
   public func memcpyStart(src: UInt64, dst: UInt64, size: UInt64, count: UInt64) throws {
-    guard size > 0, size <= Self.bufferSize else { throw EDUError.invalidSize(device: name, size: size, max: Self.bufferSize) }
+    guard size > 0, size <= Self.maxTransfer else { throw EDUError.invalidSize(device: name, size: size, max: Self.maxTransfer) }
     for (what, iova) in [("source", src), ("destination", dst)] where !dmaRange(iova: iova, size: size, fits: Self.dmaMask) {
       throw EDUError.beyondDMAMask(device: name, what: what, iova: iova, size: size, mask: Self.dmaMask)
     }
