@@ -90,6 +90,9 @@ enum VFIOResetMmapTest {
   /// vfio_iommu_type1's follow_fault_pfn(), a reset that zaps the BAR between
   /// fixup_user_fault() and the second follow_pfnmap_start() makes the latter return -EINVAL,
   /// which goes back to user space as is (no retry, unlike the -EAGAIN of a dropped mmap lock).
+  static let kernelFindingKey = "DMA map EINVAL (kernel finding)"
+  static let kernelFinding = "kernel finding (Linux 7.3.4, type1): VFIO_IOMMU_MAP_DMA of a BAR mmap fails with EINVAL when a reset zaps the BAR between fixup_user_fault() and the second follow_pfnmap_start() in vfio_iommu_type1.c's follow_fault_pfn(); only -EAGAIN is retried there"
+
   static func resetWhileDMAMappingBAR(_ mode: IOMMUMode) throws {
     for address in try devicesUnderTest(mode, needs: needs) {
       try withDevice(mode, .pci(address)) { device in
@@ -137,6 +140,9 @@ enum VFIOResetMmapTest {
                 s.failures.withLock { $0.append("DMA map of \(barName)'s mmap succeeded in \(mode) mode; vfio_dma_mapping_mmio_test expects it to fail (here with \(Errno.name(of: expected)))") }
                 _ = try? s.device.iommu.unmap(region)
                 return
+              case (.failure(.invalidArgument), nil):
+                // The kernel finding described above: counted, reported as a known issue below.
+                s.count(kernelFindingKey)
               case (.failure(let e), let expected):
                 s.count("DMA map \(Errno.name(of: e))")
                 let reset = s.inFlight.withLock { $0["reset"] ?? "-" }
@@ -150,6 +156,11 @@ enum VFIOResetMmapTest {
         let counts = state.counts.withLock { $0 }
         devInfo(device, "race: " + counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         for f in state.failures.withLock({ $0 }).prefix(10) { Issue.record(Comment(rawValue: "\(address): \(f)")) }
+        if let n = counts[kernelFindingKey] {
+          withKnownIssue(Comment(rawValue: kernelFinding), isIntermittent: true) {
+            Issue.record(Comment(rawValue: "\(address): \(n) of \(counts["DMA map", default: 0]) DMA maps of \(barName)'s mmap failed with EINVAL during resets"))
+          }
+        }
         if let hung { Issue.record(Comment(rawValue: "\(address): \(hung)")); return }
         let resets = counts["VFIO_DEVICE_RESET", default: 0] - counts["VFIO_DEVICE_RESET EAGAIN", default: 0]
         #expect(resets > 0, "\(address): no VFIO_DEVICE_RESET succeeded in \(raceSeconds) s")
