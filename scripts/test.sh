@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command on this machine: builds, then runs every Swift Testing suite.
-# Unit tests and the uAPI conformance test run anywhere; the hardware suites run when
+# Unit tests and the uAPI and driver conformance tests run anywhere; the hardware suites run when
 # VFIO_SELFTESTS_BDF names a device bound to vfio-pci and the caller is root, and otherwise
 # skip, each with its reason. Installs what it lacks (libkmod-dev, a C compiler) on Debian/Ubuntu.
 # Extra arguments go to `swift test` (e.g. --filter vfio_dma_mapping_test).
@@ -19,6 +19,12 @@ if ((${#missing[@]})); then
   apt_install "${missing[@]}" || exit 2
 fi
 command -v swift >/dev/null || { echo "test.sh: no swift toolchain on PATH (Swift 6.2 or newer)" >&2; exit 2; }
+
+# The C selftest drivers and their kernel headers (from Debian's linux-source) for the driver
+# conformance test; one download also brings kunit.py when it is missing. Without them the test
+# skips, saying so.
+[[ -e .build-vm/kernel-source/VERSION ]] || scripts/fetch-kernel-source.sh >&2 ||
+  echo "test.sh: warning: could not fetch the kernel's selftest drivers; the driver conformance test will skip" >&2
 
 # The kernel's KTAP parser (tools/testing/kunit from Debian's linux-source) for the KTAP tests;
 # without it they skip, saying so.

@@ -82,7 +82,15 @@ public enum VFIOPCIDriverError: Error, Equatable, CustomStringConvertible {
 public final class VFIOPCIDriver {
   /// The drivers in C's probe order (`dsa`, `ioat` on x86_64, `nv_falcon`, `igb`), then this
   /// port's own (`edu`). C's loop does not break: the last match wins.
-  public static var all: [any VFIOPCIDriverOps.Type] { [] }
+  public static var all: [any VFIOPCIDriverOps.Type] {
+    var drivers: [any VFIOPCIDriverOps.Type] = []
+    #if arch(x86_64)
+    drivers.append(DSADriver.self)
+    drivers.append(IOATDriver.self)
+    #endif
+    drivers.append(NVFalconDriver.self)
+    return drivers
+  }
 
   public let device: VFIOPCIDevice
   public let ops: any VFIOPCIDriverOps.Type

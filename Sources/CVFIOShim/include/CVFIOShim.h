@@ -257,4 +257,13 @@ int vst_errno(void);
  */
 int vst_fork_holder(const int *keep, int nkeep, int maxfd);
 
+#if defined(__x86_64__)
+/*
+ * The kernel's iosubmit_cmds512 (tools/arch/x86/include/asm/io.h): copies count 64-byte units
+ * from src to the single MMIO location dst (64-byte aligned), each with one MOVDIR64B. The
+ * caller must know the CPU has MOVDIR64B (the C dsa driver does not check either).
+ */
+void vst_iosubmit_cmds512(void *dst, const void *src, size_t count);
+#endif
+
 #endif

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Fetches the C selftest drivers (tools/testing/selftests/vfio/lib/drivers/{ioat,dsa,nv_falcon})
+# and the kernel headers they include from Debian's linux-source-<ver> package, through a private
+# apt view (no system apt state touched), into a cache laid out as the kernel tree. The driver
+# conformance test (Tests/UAPIConformanceTests/DriverConformanceTests.swift) compiles against it.
+# When kunit.py is missing from its default place too, it is taken from the same download
+# (scripts/fetch-kunit.sh). Prints the cache's path on stdout.
+# Usage: fetch-kernel-source.sh [CACHEDIR]   (default: <repo>/.build-vm/kernel-source)
+# Env:   KERNEL_SOURCE_PKG (default linux-source-7.3), KERNEL_SUITE (default trixie-backports),
+#        LINUX_SOURCE_DEB=path to an already downloaded linux-source .deb (skips apt), FORCE=1.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+out=${1:-$repo/.build-vm/kernel-source}
+pkg=${KERNEL_SOURCE_PKG:-linux-source-7.3}
+suite=${KERNEL_SUITE:-trixie-backports}
+log() { echo "fetch-kernel-source: $*" >&2; }
+
+# What the drivers and the conformance probe include (the drivers' registers.h and hw.h are
+# symlinks into drivers/dma/, tools/include/linux/pci_ids.h one to include/linux/).
+paths=(
+  tools/testing/selftests/vfio/lib/drivers/ioat
+  tools/testing/selftests/vfio/lib/drivers/dsa
+  tools/testing/selftests/vfio/lib/drivers/nv_falcon
+  drivers/dma/ioat/hw.h
+  drivers/dma/ioat/registers.h
+  drivers/dma/idxd/registers.h
+  include/uapi/linux/idxd.h
+  include/uapi/linux/pci_regs.h
+  include/linux/pci_ids.h
+  tools/include
+)
+
+if [[ -z ${FORCE:-} && -s $out/VERSION && -e $out/tools/testing/selftests/vfio/lib/drivers/nv_falcon/hw.h ]]; then
+  echo "$out"; exit 0
+fi
+for c in dpkg-deb tar xz; do command -v "$c" >/dev/null || { log "needs $c"; exit 1; }; done
+mkdir -p "$repo/.build-vm"
+[[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
+work=$(mktemp -d "$repo/.build-vm/kernel-source-fetch.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+deb=${LINUX_SOURCE_DEB:-}
+if [[ -z $deb ]]; then
+  for c in apt-get apt-cache; do command -v "$c" >/dev/null || { log "needs $c (a Debian/Ubuntu host)"; exit 1; }; done
+  . "$here/lib/debian-apt-view.sh"
+  log "downloading $pkg"
+  debian_apt_view "$work" "$suite"
+  (cd "$work" && apt-get "${apt_opts[@]}" download -qq "$pkg")
+  deb=$(ls "$work"/"$pkg"_*.deb | head -n1)
+fi
+log "extracting the selftest drivers and their headers from $(basename "$deb")"
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards './usr/src/linux-source-*.tar.xz'
+src=$(ls "$work"/usr/src/linux-source-*.tar.xz | head -n1)
+top=$(basename "$src" .tar.xz)
+mkdir -p "$work/k"
+tar -xJf "$src" -C "$work/k" "${paths[@]/#/$top/}"
+echo "source: $(basename "$deb")" > "$work/k/$top/VERSION"
+rm -rf "$out"; mv "$work/k/$top" "$out"
+log "driver sources and headers in $out"
+
+# One download serves kunit.py too when it is missing from its default place.
+if [[ -z ${1:-} && ! -s $repo/.build-vm/kunit/tools/testing/kunit/kunit.py ]]; then
+  LINUX_SOURCE_DEB=$deb "$here/fetch-kunit.sh" >/dev/null || log "warning: could not extract kunit.py"
+fi
+echo "$out"
