@@ -29,13 +29,32 @@ public final class MappedMemory {
     return unsafe UnsafeMutableRawPointer(bitPattern: address)! + offset
   }
 
-  /// A volatile-width load (one access of `T`'s size), suitable for MMIO.
+  /// A volatile load of exactly one access of `T`'s size (1, 2, 4 or 8 bytes), suitable for
+  /// MMIO: a register read once. (A generic `loadUnaligned` lowers to memcpy, which glibc does
+  /// as two overlapping 4- or 8-byte loads.)
   public func load<T: FixedWidthInteger>(at offset: Int, as: T.Type = T.self) -> T {
-    unsafe pointer(offset, MemoryLayout<T>.size).loadUnaligned(as: T.self)
+    let p = unsafe pointer(offset, MemoryLayout<T>.size)
+    switch MemoryLayout<T>.size {
+    case 1: return unsafe T(truncatingIfNeeded: vst_mmio_read8(p))
+    case 2: return unsafe T(truncatingIfNeeded: vst_mmio_read16(p))
+    case 4: return unsafe T(truncatingIfNeeded: vst_mmio_read32(p))
+    case 8: return unsafe T(truncatingIfNeeded: vst_mmio_read64(p))
+    default: preconditionFailure("MMIO load of \(MemoryLayout<T>.size) bytes: only 1, 2, 4 or 8")
+    }
   }
 
+  /// A volatile store of exactly one access of `T`'s size, suitable for MMIO: a register written
+  /// once. (A generic `storeBytes` lowers to memcpy, which glibc does as two overlapping 4- or
+  /// 8-byte stores to the same address: a doorbell or interrupt-raise register would fire twice.)
   public func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-    unsafe pointer(offset, MemoryLayout<T>.size).storeBytes(of: value, as: T.self)
+    let p = unsafe pointer(offset, MemoryLayout<T>.size)
+    switch MemoryLayout<T>.size {
+    case 1: unsafe vst_mmio_write8(p, UInt8(truncatingIfNeeded: value))
+    case 2: unsafe vst_mmio_write16(p, UInt16(truncatingIfNeeded: value))
+    case 4: unsafe vst_mmio_write32(p, UInt32(truncatingIfNeeded: value))
+    case 8: unsafe vst_mmio_write64(p, UInt64(truncatingIfNeeded: value))
+    default: preconditionFailure("MMIO store of \(MemoryLayout<T>.size) bytes: only 1, 2, 4 or 8")
+    }
   }
 
   /// Copies bytes out of the region.
@@ -61,6 +80,12 @@ public final class MappedMemory {
   /// Anonymous private memory (`MAP_ANONYMOUS|MAP_PRIVATE`), as the DMA tests use.
   public static func anonymous(size: Int, extraFlags: CInt = 0) -> Result<MappedMemory, Errno> {
     unsafe map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | extraFlags, -1, 0)
+  }
+
+  /// Anonymous shared memory (`MAP_ANONYMOUS|MAP_SHARED`), as `vfio_pci_driver_test` maps its
+  /// memcpy and driver regions.
+  public static func anonymousShared(size: Int) -> Result<MappedMemory, Errno> {
+    unsafe map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_SHARED, -1, 0)
   }
 
   /// A shared mapping of `fd` at `offset`.

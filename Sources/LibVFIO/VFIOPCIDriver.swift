@@ -21,6 +21,11 @@ public protocol VFIOPCIDriverOps: AnyObject {
   /// The bytes of `region` the driver needs.
   static var requiredRegionSize: Int { get }
 
+  /// The IOVA bits the device can drive (a device's DMA mask; not in C, whose drivers all reach
+  /// 64 bits). Every IOVA handed to `memcpyStart`, and the region, must lie within it: a test
+  /// allocates its IOVAs below it, before `init`. Default: all 64 bits.
+  static var dmaMask: UInt64 { get }
+
   /// `driver.max_memcpy_size`, `driver.max_memcpy_count`, `driver.msi`.
   var maxMemcpySize: UInt64 { get }
   var maxMemcpyCount: UInt64 { get }
@@ -38,6 +43,15 @@ public protocol VFIOPCIDriverOps: AnyObject {
 
   /// `ops->send_msi` (optional in C): nil when the driver has none.
   var sendMSI: (() throws -> Void)? { get }
+}
+
+extension VFIOPCIDriverOps {
+  public static var dmaMask: UInt64 { .max }
+}
+
+/// Whether the IOVAs `[iova, iova + size)` all lie within `mask` (an empty range does).
+func dmaRange(iova: UInt64, size: UInt64, fits mask: UInt64) -> Bool {
+  size == 0 || (iova <= mask && size - 1 <= mask - iova)
 }
 
 /// The memory a driver keeps its descriptors in: mapped in this process and at `iova` for the
@@ -62,6 +76,8 @@ public enum VFIOPCIDriverError: Error, Equatable, CustomStringConvertible {
   case sizeTooLarge(driver: String, size: UInt64, max: UInt64)
   case countTooLarge(driver: String, count: UInt64, max: UInt64)
   case regionTooSmall(driver: String, size: Int, needed: Int)
+  /// IOVAs `[iova, iova + size)` reach past the device's DMA mask (`VFIOPCIDriverOps.dmaMask`).
+  case beyondDMAMask(driver: String, what: String, iova: UInt64, size: UInt64, mask: UInt64)
 
   public var description: String {
     switch self {
@@ -74,6 +90,8 @@ public enum VFIOPCIDriverError: Error, Equatable, CustomStringConvertible {
     case .sizeTooLarge(let drv, let size, let max): "\(drv): memcpy size 0x\(String(size, radix: 16)) > max_memcpy_size 0x\(String(max, radix: 16))"
     case .countTooLarge(let drv, let count, let max): "\(drv): memcpy count \(count) > max_memcpy_count \(max)"
     case .regionTooSmall(let drv, let size, let needed): "\(drv): driver region of \(size) bytes, needs \(needed)"
+    case .beyondDMAMask(let drv, let what, let iova, let size, let mask):
+      "\(drv): \(what) at IOVA 0x\(String(iova, radix: 16)) (0x\(String(size, radix: 16)) bytes) is beyond the device's DMA mask 0x\(String(mask, radix: 16))"
     }
   }
 }
@@ -89,20 +107,32 @@ public final class VFIOPCIDriver {
     drivers.append(IOATDriver.self)
     #endif
     drivers.append(NVFalconDriver.self)
+    drivers.append(EDU.self)
     return drivers
   }
 
-  public let device: VFIOPCIDevice
+  /// The device's name (its BDF), for messages.
+  public let deviceName: String
   public let ops: any VFIOPCIDriverOps.Type
   public private(set) var instance: (any VFIOPCIDriverOps)?
   public private(set) var memcpyInProgress = false
+  /// `ops.init(device:region:)` for the probed device.
+  private let makeInstance: (VFIOPCIDriverRegion) throws -> any VFIOPCIDriverOps
 
   public var name: String { ops.name }
   public var initialized: Bool { instance != nil }
 
-  init(device: VFIOPCIDevice, ops: any VFIOPCIDriverOps.Type) {
-    self.device = device
+  convenience init(device: VFIOPCIDevice, ops: any VFIOPCIDriverOps.Type) {
+    self.init(deviceName: device.id.description, ops: ops) { try ops.init(device: device, region: $0) }
+  }
+
+  /// The library's checks around an instance made by `makeInstance` rather than by
+  /// `ops.init(device:region:)`: the unit tests drive a fake driver through it, with no device.
+  package init(deviceName: String, ops: any VFIOPCIDriverOps.Type,
+               makeInstance: @escaping (VFIOPCIDriverRegion) throws -> any VFIOPCIDriverOps) {
+    self.deviceName = deviceName
     self.ops = ops
+    self.makeInstance = makeInstance
   }
 
   /// `vfio_pci_driver_probe`: the driver for `device`, or nil ("No driver found").
@@ -124,7 +154,11 @@ public final class VFIOPCIDriver {
     guard region.memory.size >= ops.requiredRegionSize else {
       throw VFIOPCIDriverError.regionTooSmall(driver: name, size: region.memory.size, needed: ops.requiredRegionSize)
     }
-    instance = try ops.init(device: device, region: region)
+    let size = UInt64(region.memory.size)
+    guard dmaRange(iova: region.iova, size: size, fits: ops.dmaMask) else {
+      throw VFIOPCIDriverError.beyondDMAMask(driver: name, what: "driver region", iova: region.iova, size: size, mask: ops.dmaMask)
+    }
+    instance = try makeInstance(region)
   }
 
   /// `vfio_pci_driver_remove`.
@@ -157,9 +191,11 @@ public final class VFIOPCIDriver {
   }
 
   /// `vfio_pci_driver_memcpy`: `size` bytes in chunks of at most `max_memcpy_size`, each one
-  /// start(count 1) + wait; the first non-zero result.
+  /// start(count 1) + wait; the first non-zero result. A driver with `max_memcpy_size` 0 is
+  /// refused rather than looped on forever (C would spin).
   public func memcpy(src: UInt64, dst: UInt64, size: UInt64) throws -> Int32 {
     let chunk = try live("memcpy_start").maxMemcpySize
+    guard chunk > 0 || size == 0 else { throw VFIOPCIDriverError.sizeTooLarge(driver: name, size: size, max: 0) }
     var done: UInt64 = 0
     while done < size {
       let n = min(chunk, size - done)

@@ -90,4 +90,19 @@ struct IOVAAllocatorTests {
     #expect(IOVAAllocator.AllocationError.sizeNotPowerOfTwo(3).description == "IOVA allocation size 0x3 is not a non-zero power of two")
     #expect(IOVAAllocator.AllocationError.outOfSpace(0x1000).description == "IOVA allocator out of space (size 0x1000)")
   }
+
+  @Test func aDMAMaskCutsTheRanges() throws {
+    let ranges = [IOVARange(start: 0, last: 0xFEDF_FFFF), IOVARange(start: 0xFEF0_0000, last: 0xFFFF_FFFF_FFFF)]
+    #expect(IOVAAllocator(ranges: ranges, dmaMask: .max).ranges == ranges)
+    #expect(IOVAAllocator(ranges: ranges, dmaMask: 0xFFF_FFFF).ranges == [IOVARange(start: 0, last: 0xFFF_FFFF)])
+    #expect(IOVAAllocator(ranges: ranges, dmaMask: 0xFEF0_0000).ranges
+      == [IOVARange(start: 0, last: 0xFEDF_FFFF), IOVARange(start: 0xFEF0_0000, last: 0xFEF0_0000)])
+    // vfio_pci_driver_test's layout for edu (28 bits): 64 MiB, 2 MiB, 64 MiB, all below 256 MiB.
+    var a = IOVAAllocator(ranges: ranges, dmaMask: 0xFFF_FFFF)
+    #expect(try a.allocate(size: 64 << 20) == 0)
+    #expect(try a.allocate(size: 2 << 20) == 64 << 20)
+    #expect(try a.allocate(size: 64 << 20) == 128 << 20)
+    #expect(try a.allocate(size: 64 << 20) == 192 << 20)
+    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(1 << 30)) { try a.allocate(size: 1 << 30) }
+  }
 }

@@ -266,4 +266,19 @@ int vst_fork_holder(const int *keep, int nkeep, int maxfd);
 void vst_iosubmit_cmds512(void *dst, const void *src, size_t count);
 #endif
 
+/*
+ * MMIO: exactly one access of the given width (a volatile load or store, like the kernel's
+ * readl/writel). Swift has no volatile access; its generic loads and stores of a FixedWidthInteger
+ * lower to memcpy, which glibc performs as two overlapping accesses for 4 and 8 bytes, and a
+ * device register must see one. `addr` need not be aligned (x86 makes one access either way).
+ */
+vst_u8 vst_mmio_read8(const void *addr);
+vst_u16 vst_mmio_read16(const void *addr);
+vst_u32 vst_mmio_read32(const void *addr);
+vst_u64 vst_mmio_read64(const void *addr);
+void vst_mmio_write8(void *addr, vst_u8 value);
+void vst_mmio_write16(void *addr, vst_u16 value);
+void vst_mmio_write32(void *addr, vst_u32 value);
+void vst_mmio_write64(void *addr, vst_u64 value);
+
 #endif
