@@ -151,7 +151,7 @@ enum VFIOResetMmapTest {
             }
           }),
         ]
-        let hung = runRace(state, workers)
+        let hung = state.run(workers, threadPrefix: "reset-mmap", grace: hangGrace)
 
         let counts = state.counts.withLock { $0 }
         devInfo(device, "race: " + counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
@@ -169,28 +169,6 @@ enum VFIOResetMmapTest {
         devInfo(device, "read \(after.pages) BAR pages after the race")
       }
     }
-  }
-
-  /// Runs each worker on its own thread until the state's deadline; nil when all are back by
-  /// `hangGrace` past it, otherwise which thread is stuck in which call.
-  static func runRace(_ state: StressState, _ workers: [(String, @Sendable (StressState) -> Void)]) -> String? {
-    let done = DispatchGroup()
-    for (name, body) in workers {
-      done.enter()
-      let thread = Thread {
-        body(state)
-        state.doing(name, "done")
-        done.leave()
-      }
-      thread.name = "reset-mmap-\(name)"
-      thread.start()
-    }
-    guard done.wait(timeout: .now() + raceSeconds + hangGrace) == .timedOut else { return nil }
-    state.stop.store(true, ordering: .relaxed)
-    let stuck = state.inFlight.withLock { $0.filter { $0.value != "done" } }
-    _ = done.wait(timeout: .now() + 5)
-    return "hang: \(hangGrace) s past the \(raceSeconds) s bound, still in: "
-      + stuck.sorted { $0.key < $1.key }.map { "thread \($0.key) in \($0.value)" }.joined(separator: ", ")
   }
 }
 
