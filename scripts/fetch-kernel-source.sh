@@ -40,27 +40,12 @@ paths=(
 if [[ -z ${FORCE:-} && -s $out/VERSION && -e $out/tools/testing/selftests/vfio/lib/drivers/nv_falcon/hw.h && -e $out/drivers/net/ethernet/intel/igb/e1000_82575.h ]]; then
   echo "$out"; exit 0
 fi
-for c in dpkg-deb tar xz; do command -v "$c" >/dev/null || { log "needs $c"; exit 1; }; done
 mkdir -p "$repo/.build-vm"
 [[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
 work=$(mktemp -d "$repo/.build-vm/kernel-source-fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-
-deb=${LINUX_SOURCE_DEB:-}
-if [[ -z $deb ]]; then
-  for c in apt-get apt-cache; do command -v "$c" >/dev/null || { log "needs $c (a Debian/Ubuntu host)"; exit 1; }; done
-  . "$here/lib/debian-apt-view.sh"
-  log "downloading $pkg"
-  debian_apt_view "$work" "$suite"
-  (cd "$work" && apt-get "${apt_opts[@]}" download -qq "$pkg")
-  deb=$(ls "$work"/"$pkg"_*.deb | head -n1)
-fi
-log "extracting the selftest drivers and their headers from $(basename "$deb")"
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards './usr/src/linux-source-*.tar.xz'
-src=$(ls "$work"/usr/src/linux-source-*.tar.xz | head -n1)
-top=$(basename "$src" .tar.xz)
-mkdir -p "$work/k"
-tar -xJf "$src" -C "$work/k" "${paths[@]/#/$top/}"
+. "$here/lib/linux-source.sh"
+linux_source_extract "$work" "${paths[@]}"
 echo "source: $(basename "$deb")" > "$work/k/$top/VERSION"
 rm -rf "$out"; mv "$work/k/$top" "$out"
 log "driver sources and headers in $out"

@@ -16,28 +16,12 @@ log() { echo "fetch-kunit: $*" >&2; }
 if [[ -z ${FORCE:-} && -s $out/tools/testing/kunit/kunit.py ]]; then
   echo "$out/tools/testing/kunit/kunit.py"; exit 0
 fi
-for c in dpkg-deb tar xz; do command -v "$c" >/dev/null || { log "needs $c"; exit 1; }; done
 mkdir -p "$repo/.build-vm"
 [[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
 work=$(mktemp -d "$repo/.build-vm/kunit-fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-
-deb=${LINUX_SOURCE_DEB:-}
-if [[ -z $deb ]]; then
-  for c in apt-get apt-cache; do command -v "$c" >/dev/null || { log "needs $c (a Debian/Ubuntu host)"; exit 1; }; done
-  . "$here/lib/debian-apt-view.sh"
-  log "downloading $pkg"
-  debian_apt_view "$work" "$suite"
-  (cd "$work" && apt-get "${apt_opts[@]}" download -qq "$pkg")
-  deb=$(ls "$work"/"$pkg"_*.deb | head -n1)
-fi
-log "extracting tools/testing/kunit from $(basename "$deb")"
-# The package holds usr/src/<pkg>.tar.xz; take only the kunit tool out of it.
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards './usr/src/linux-source-*.tar.xz'
-src=$(ls "$work"/usr/src/linux-source-*.tar.xz | head -n1)
-top=$(basename "$src" .tar.xz)
-mkdir -p "$work/k"
-tar -xJf "$src" -C "$work/k" "$top/tools/testing/kunit"
+. "$here/lib/linux-source.sh"
+linux_source_extract "$work" tools/testing/kunit
 rm -rf "$out.new"; mkdir -p "$out.new/tools/testing"
 mv "$work/k/$top/tools/testing/kunit" "$out.new/tools/testing/kunit"
 echo "source: $(basename "$deb")" > "$out.new/VERSION"

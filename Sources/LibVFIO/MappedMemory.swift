@@ -63,6 +63,12 @@ public final class MappedMemory {
     return unsafe Array(UnsafeRawBufferPointer(start: p, count: count))
   }
 
+  /// Sets `count` bytes from `offset` to `byte` (memset).
+  public func fill(_ byte: UInt8, at offset: Int = 0, count: Int) {
+    let p = unsafe pointer(offset, count)
+    unsafe p.initializeMemory(as: UInt8.self, repeating: byte, count: count)
+  }
+
   public func write(_ bytes: [UInt8], at offset: Int = 0) {
     let p = unsafe pointer(offset, bytes.count)
     unsafe bytes.withUnsafeBytes { unsafe p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }

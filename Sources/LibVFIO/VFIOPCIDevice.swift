@@ -36,6 +36,9 @@ public final class VFIOPCIDevice {
   public private(set) var msixInfo = vfio_irq_info()
   /// The eventfd of each enabled MSI or MSI-X vector.
   public private(set) var eventfds: [UInt32: FileDescriptor] = [:]
+  /// The interrupt index (MSI or MSI-X) this process enabled, if any (the kernel refuses to
+  /// freeze a device for Live Update while one is on).
+  public private(set) var enabledIRQIndex: UInt32?
   private var closed = false
 
   /// The PCI address. Only PCI functions have one: use `id` for a device that may be an mdev.
@@ -371,6 +374,7 @@ public final class VFIOPCIDevice {
     }
     try setIRQs(index: index, flags: VFIO.IRQ_SET_DATA_EVENTFD | VFIO.IRQ_SET_ACTION_TRIGGER, start: vector, count: count,
                 eventfds: fds, operation: "enable \(irqName(index)) \(vector)..<\(vector + count)")
+    enabledIRQIndex = index
   }
 
   /// Re-arms vectors `vector..<vector+count` with the eventfds they already have
@@ -395,6 +399,7 @@ public final class VFIOPCIDevice {
   public func disableIRQ(index: UInt32) throws(VFIOError) {
     for (_, e) in eventfds { try? e.close() }
     eventfds = [:]
+    if enabledIRQIndex == index { enabledIRQIndex = nil }
     try setIRQs(index: index, flags: VFIO.IRQ_SET_DATA_NONE | VFIO.IRQ_SET_ACTION_TRIGGER, start: 0, count: 0,
                 operation: "disable \(irqName(index))")
   }

@@ -49,6 +49,12 @@ struct RequiresBacking: TestTrait {
 }
 
 enum VFIODMAMappingTest {
+  /// Seen on ../shared/kernel-debug (Linux 7.3.4 + the Live Update series), in the boot after a
+  /// kexec whose stage 1 preserved a device and a 1 GiB memfd (vfio_pci_liveupdate_kexec_test):
+  /// the 2 MiB pages of the boot-time pool are mapped fine, but pinning one for DMA fails with
+  /// EFAULT in every mode; the same kexec without preserved memory, and every first boot, pass.
+  static let hugetlbAfterLiveUpdate = "kernel finding: after a Live Update kexec that preserved memory, VFIO/iommufd DMA map of a 2 MiB hugetlb page fails with EFAULT (pinning the boot-time pool's page; suspected: the pool sits in KHO scratch, which becomes CMA after boot, and a long-term pin cannot migrate it out)"
+
   /// `vfio_dma_mapping_test.<mode>_<backing>.dma_map_unmap`
   static func dmaMapUnmap(_ mode: IOMMUMode, _ backing: DMABacking) throws {
     try withDevice(mode) { device in
@@ -56,7 +62,12 @@ enum VFIODMAMappingTest {
       let memory = try backing.map().get()
       let size = UInt64(backing.size)
       let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: size), size: size)
-      try device.iommu.map(region)
+      do {
+        try device.iommu.map(region)
+      } catch let e as VFIOError where backing == .hugetlb2M && e.errno == .badAddress && (try? KexecStage.current()) == .afterKexec {
+        withKnownIssue(Comment(rawValue: hugetlbAfterLiveUpdate), isIntermittent: true) { Issue.record(Comment(rawValue: "\(e)")) }
+        return
+      }
       print("Mapped HVA 0x\(String(region.vaddr, radix: 16)) (size 0x\(String(size, radix: 16))) at IOVA 0x\(String(region.iova, radix: 16))")
       #expect(device.iova(forHostAddress: memory.address) == region.iova)
 

@@ -8,41 +8,6 @@ import Synchronization
 import SystemPackage
 import Testing
 
-/// Calls and failures per operation of the stress, shared by its threads.
-final class StressState: @unchecked Sendable {
-  let device: VFIOPCIDevice
-  let deadline: ContinuousClock.Instant
-  let stop = Atomic<Bool>(false)
-  let counts = Mutex<[String: Int]>([:])
-  let failures = Mutex<[String]>([])
-  /// STOP_COPY data fds handed from the state thread to the reader thread.
-  final class DataFile: @unchecked Sendable {
-    let file: MigrationDataFile
-    init(_ file: MigrationDataFile) { self.file = file }
-  }
-  let dataFiles = Mutex<[DataFile]>([])
-  let inFlight = Mutex<[String: String]>([:])
-
-  init(device: VFIOPCIDevice, seconds: Double) {
-    self.device = device
-    deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-  }
-
-  var running: Bool { !stop.load(ordering: .relaxed) && ContinuousClock.now < deadline }
-
-  func count(_ op: String) { counts.withLock { $0[op, default: 0] += 1 } }
-
-  /// Records a call's outcome: success, or a failure with an errno `allowed` for that operation.
-  func check<T>(_ op: String, _ result: Result<T, Errno>, allowed: Set<Errno>) {
-    count(op)
-    if case .failure(let e) = result {
-      count("\(op) \(Errno.name(of: e))")
-      if !allowed.contains(e) { failures.withLock { $0.append("\(op): \(Errno.name(of: e)) (\(e.rawValue)) is not an errno the uAPI allows here") } }
-    }
-  }
-
-  func doing(_ thread: String, _ op: String) { inFlight.withLock { $0[thread] = op } }
-}
 
 extension VFIOMigrationTest {
   /// `VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS`: `N` for every mode, or `mode=N[,mode=N...]` for
@@ -141,26 +106,9 @@ extension VFIOMigrationTest {
       ]
 
       let start = ContinuousClock.now
-      let done = DispatchGroup()
-      for (name, body) in workers {
-        done.enter()
-        let thread = Thread {
-          body(state)
-          state.doing(name, "done")
-          done.leave()
-        }
-        thread.name = "stress-\(name)"
-        thread.start()
-      }
-      let grace = 20.0
-      let finished = done.wait(timeout: .now() + seconds + grace) == .success
+      let hung = state.run(workers, threadPrefix: "stress", grace: 20)
       let elapsed = ContinuousClock.now - start
-      if !finished {
-        state.stop.store(true, ordering: .relaxed)
-        let stuck = state.inFlight.withLock { $0.filter { $0.value != "done" } }
-        Issue.record("hang: \(grace) s past the \(seconds) s bound, threads still in \(stuck)")
-        _ = done.wait(timeout: .now() + 5)
-      }
+      if let hung { Issue.record(Comment(rawValue: hung)) }
       for f in state.dataFiles.withLock({ let a = $0; $0 = []; return a }) { f.file.close() }
 
       let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

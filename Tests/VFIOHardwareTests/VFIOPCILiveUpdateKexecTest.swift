@@ -30,14 +30,50 @@ enum VFIOPCILiveUpdateKexecTest {
     ("state-\(a)", "device-\(a)", "device-\(a)-state")
   }
 
-  /// Maps the whole memfd shared and DMA-maps it: the memcpy region at 4 GiB, the driver's
-  /// 1 MiB region right after it (`dma_memfd_map`).
-  static func mapMemfd(_ memfd: FileDescriptor, into device: VFIOPCIDevice) throws -> MappedMemory {
-    let memory = try MappedMemory.shared(memfd, offset: 0, size: memfdSize, protection: [.read, .write]).get()
-    let memcpySize = UInt64(memfdSize - driverSize)
-    try device.iommu.map(DMARegion(vaddr: memory.address, iova: memcpyIOVA, size: memcpySize))
-    try device.iommu.map(DMARegion(vaddr: memory.address + UInt(memcpySize), iova: memcpyIOVA + memcpySize, size: UInt64(driverSize)))
-    return memory
+  /// The memfd as `dma_memfd_map` lays it out: the memcpy region (all but the last 1 MiB) at
+  /// IOVA 4 GiB and the driver's 1 MiB region right after it, both DMA-mapped. Two shared views
+  /// of the one memfd, so the driver region is a mapping of its own.
+  struct MemfdRegions {
+    let memcpy: MappedMemory
+    let driver: MappedMemory
+    var memcpySize: UInt64 { UInt64(memcpy.size) }
+    var driverIOVA: UInt64 { memcpyIOVA + memcpySize }
+    func unmap() {
+      memcpy.unmap()
+      driver.unmap()
+    }
+  }
+
+  static func mapMemfd(_ memfd: FileDescriptor, into device: VFIOPCIDevice) throws -> MemfdRegions {
+    let memcpySize = memfdSize - driverSize
+    let memcpy = try MappedMemory.shared(memfd, offset: 0, size: memcpySize, protection: [.read, .write]).get()
+    let driver = try MappedMemory.shared(memfd, offset: Int64(memcpySize), size: driverSize, protection: [.read, .write]).get()
+    let regions = MemfdRegions(memcpy: memcpy, driver: driver)
+    try device.iommu.map(DMARegion(vaddr: memcpy.address, iova: memcpyIOVA, size: regions.memcpySize))
+    try device.iommu.map(DMARegion(vaddr: driver.address, iova: regions.driverIOVA, size: UInt64(driverSize)))
+    return regions
+  }
+
+  /// The device's selftest driver, initialized on the memfd's driver region; nil (saying why)
+  /// when the device has none or cannot reach the C test's IOVAs.
+  static func driver(for device: VFIOPCIDevice, _ regions: MemfdRegions) throws -> VFIOPCIDriver? {
+    guard let driver = VFIOPCIDriver.probe(device) else {
+      print("\(device.address): no selftest driver for this device: no DMA memcpy across kexec")
+      return nil
+    }
+    let end = regions.driverIOVA + UInt64(driverSize) - 1
+    guard end <= driver.ops.dmaMask else {
+      print("\(device.address): \(driver.name) reaches IOVAs up to 0x\(String(driver.ops.dmaMask, radix: 16)), not this test's 0x\(String(memcpyIOVA, radix: 16))-0x\(String(end, radix: 16)): no DMA memcpy across kexec")
+      return nil
+    }
+    try driver.initialize(region: VFIOPCIDriverRegion(memory: regions.driver, iova: regions.driverIOVA))
+    return driver
+  }
+
+  /// `min(512 MiB, max_memcpy_size)`, as both of C's memcpy helpers take it (and at most half
+  /// the memcpy region, which VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE may shrink).
+  static func memcpySize(_ driver: VFIOPCIDriver, _ regions: MemfdRegions) -> UInt64 {
+    min(512 << 20, driver.maxMemcpySize, regions.memcpySize / 2)
   }
 
   static func stage1(_ address: PCIAddress) throws {
@@ -61,10 +97,19 @@ enum VFIOPCILiveUpdateKexecTest {
     try session.preserve(memfd, token: memfdToken)
     let memory = try mapMemfd(memfd, into: device)
     defer { memory.unmap() }
-    // As C: only a selftest driver's memcpy enables MSI-X, and only then is it disabled before
-    // the hand-over (the kernel refuses to freeze a device with interrupts enabled, and the
-    // kexec then fails). Disabling interrupts nobody enabled is EINVAL.
-    print("\(address): no selftest driver for this device: no DMA memcpy in flight across kexec, MSI-X left as it is")
+    // `dma_memcpy_start`: a long run of copies in flight across the kexec. Then, as C, the
+    // interrupt the driver enabled is disabled before the hand-over (the kernel refuses to freeze
+    // a device with interrupts on, and the kexec then fails); C disables MSI-X, which its
+    // drivers use; edu uses MSI. Without a driver nothing enabled one, and disabling it would
+    // be EINVAL.
+    if let driver = try driver(for: device, memory) {
+      let size = memcpySize(driver, memory)
+      let count = min((7200 << 30) / size, driver.maxMemcpyCount)
+      memory.memcpy.fill(1, count: Int(size))
+      print("Kicking off \(count) DMA memcpy operations of size 0x\(String(size, radix: 16))...")
+      try driver.memcpyStart(src: memcpyIOVA, dst: memcpyIOVA + memory.memcpySize / 2, size: size, count: count)
+      if let index = device.enabledIRQIndex { try device.disableIRQ(index: index) }
+    }
     var keep = [device.fd, memfd]
     if let fd = iommu.iommufd { keep.append(fd) }
     try handOver(luo, stateSession: deviceState, stateToken: stateToken, [session], alsoKeeping: keep)
@@ -98,6 +143,18 @@ enum VFIOPCILiveUpdateKexecTest {
     let memory = try mapMemfd(memfd, into: device)
     defer { memory.unmap() }
     #expect(errnoOf(session.finishResult()) == nil, "Finishing the session after the device is back")
+    // `dma_memcpy_one`: the device copies again after the hand-over, compared byte for byte.
+    if let driver = try driver(for: device, memory) {
+      let size = memcpySize(driver, memory)
+      let dst = Int(memory.memcpySize / 2)
+      memory.memcpy.fill(1, count: Int(size))
+      memory.memcpy.fill(0, at: dst, count: Int(size))
+      #expect(try driver.memcpy(src: memcpyIOVA, dst: memcpyIOVA + UInt64(dst), size: size) == 0)
+      #expect(memory.memcpy.bytes(at: dst, count: Int(size)) == memory.memcpy.bytes(at: 0, count: Int(size)),
+              "\(driver.name): 0x\(String(size, radix: 16)) bytes copied after kexec differ")
+      print("\(driver.name): memcpy of 0x\(String(size, radix: 16)) bytes after kexec compared equal")
+      try driver.remove()
+    }
   }
 
   /// Session `name` retrieved, or nil when this boot has none (ENOENT).

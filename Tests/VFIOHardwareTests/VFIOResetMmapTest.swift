@@ -90,6 +90,9 @@ enum VFIOResetMmapTest {
   /// vfio_iommu_type1's follow_fault_pfn(), a reset that zaps the BAR between
   /// fixup_user_fault() and the second follow_pfnmap_start() makes the latter return -EINVAL,
   /// which goes back to user space as is (no retry, unlike the -EAGAIN of a dropped mmap lock).
+  static let kernelFindingKey = "DMA map EINVAL (kernel finding)"
+  static let kernelFinding = "kernel finding (Linux 7.3.4, type1): VFIO_IOMMU_MAP_DMA of a BAR mmap fails with EINVAL when a reset zaps the BAR between fixup_user_fault() and the second follow_pfnmap_start() in vfio_iommu_type1.c's follow_fault_pfn(); only -EAGAIN is retried there"
+
   static func resetWhileDMAMappingBAR(_ mode: IOMMUMode) throws {
     for address in try devicesUnderTest(mode, needs: needs) {
       try withDevice(mode, .pci(address)) { device in
@@ -137,6 +140,9 @@ enum VFIOResetMmapTest {
                 s.failures.withLock { $0.append("DMA map of \(barName)'s mmap succeeded in \(mode) mode; vfio_dma_mapping_mmio_test expects it to fail (here with \(Errno.name(of: expected)))") }
                 _ = try? s.device.iommu.unmap(region)
                 return
+              case (.failure(.invalidArgument), nil):
+                // The kernel finding described above: counted, reported as a known issue below.
+                s.count(kernelFindingKey)
               case (.failure(let e), let expected):
                 s.count("DMA map \(Errno.name(of: e))")
                 let reset = s.inFlight.withLock { $0["reset"] ?? "-" }
@@ -145,11 +151,16 @@ enum VFIOResetMmapTest {
             }
           }),
         ]
-        let hung = runRace(state, workers)
+        let hung = state.run(workers, threadPrefix: "reset-mmap", grace: hangGrace)
 
         let counts = state.counts.withLock { $0 }
         devInfo(device, "race: " + counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         for f in state.failures.withLock({ $0 }).prefix(10) { Issue.record(Comment(rawValue: "\(address): \(f)")) }
+        if let n = counts[kernelFindingKey] {
+          withKnownIssue(Comment(rawValue: kernelFinding), isIntermittent: true) {
+            Issue.record(Comment(rawValue: "\(address): \(n) of \(counts["DMA map", default: 0]) DMA maps of \(barName)'s mmap failed with EINVAL during resets"))
+          }
+        }
         if let hung { Issue.record(Comment(rawValue: "\(address): \(hung)")); return }
         let resets = counts["VFIO_DEVICE_RESET", default: 0] - counts["VFIO_DEVICE_RESET EAGAIN", default: 0]
         #expect(resets > 0, "\(address): no VFIO_DEVICE_RESET succeeded in \(raceSeconds) s")
@@ -158,28 +169,6 @@ enum VFIOResetMmapTest {
         devInfo(device, "read \(after.pages) BAR pages after the race")
       }
     }
-  }
-
-  /// Runs each worker on its own thread until the state's deadline; nil when all are back by
-  /// `hangGrace` past it, otherwise which thread is stuck in which call.
-  static func runRace(_ state: StressState, _ workers: [(String, @Sendable (StressState) -> Void)]) -> String? {
-    let done = DispatchGroup()
-    for (name, body) in workers {
-      done.enter()
-      let thread = Thread {
-        body(state)
-        state.doing(name, "done")
-        done.leave()
-      }
-      thread.name = "reset-mmap-\(name)"
-      thread.start()
-    }
-    guard done.wait(timeout: .now() + raceSeconds + hangGrace) == .timedOut else { return nil }
-    state.stop.store(true, ordering: .relaxed)
-    let stuck = state.inFlight.withLock { $0.filter { $0.value != "done" } }
-    _ = done.wait(timeout: .now() + 5)
-    return "hang: \(hangGrace) s past the \(raceSeconds) s bound, still in: "
-      + stuck.sorted { $0.key < $1.key }.map { "thread \($0.key) in \($0.value)" }.joined(separator: ", ")
   }
 }
 

@@ -28,7 +28,10 @@ mkdir -p "$RESULTS"
 log() { echo "run-suites[stage $STAGE] +$(cut -d' ' -f1 /proc/uptime)s: $*" | tee -a "$RESULTS/run-suites.log"; }
 { echo "stage=$STAGE"; echo "kernel_label=${VFIO_SELFTESTS_KERNEL:-}"; echo "uname_r=$(uname -r)"
   echo "bdf=$BDF"; echo "cmdline=$(cat /proc/cmdline)"; echo "cpus_online=$(cat /sys/devices/system/cpu/online)"
-  echo "memory=$(grep MemTotal /proc/meminfo)"; } > "$RESULTS/guest-info"
+  echo "memory=$(grep MemTotal /proc/meminfo)"
+  for h in /sys/kernel/mm/hugepages/hugepages-*; do
+    [[ -d $h ]] && echo "${h##*/}=$(cat "$h/nr_hugepages") free=$(cat "$h/free_hugepages")"
+  done; } > "$RESULTS/guest-info"
 echo "$STAGE" > "$RESULTS/stage"
 log "kernel $(uname -r), modules dir: $(ls -d "/lib/modules/$(uname -r)" 2>&1)"
 
