@@ -65,7 +65,7 @@ let package = Package(
       dependencies: ["LibVFIO", "CVFIOShim"]
     ),
     .testTarget(
-      name: "LiveUpdateTests",
+      name: "LibLiveUpdateTests",
       dependencies: ["LibLiveUpdate", "LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
     ),
     .testTarget(

@@ -102,6 +102,13 @@ fi
 label=${label//[^A-Za-z0-9._+-]/_}
 
 # ---- host tools: install what is missing (Debian/Ubuntu) ----
+# Several vm-test.sh runs may start at once (.ci/run boots its kernels in parallel): the host
+# preparation (apt, the private QEMU, the Debian kernel, the modules cache) is done under one lock,
+# released before the boot.
+mkdir -p "$repo/.build-vm"
+[[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
+exec {prep_lock}>"$repo/.build-vm/.prepare.lock"
+flock "$prep_lock"
 sudo_cmd=(); ((EUID == 0)) || sudo_cmd=(sudo)
 PATH=$PATH:/usr/sbin:/sbin
 declare -A pkg_of=([qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static [kexec]=kexec-tools
@@ -149,8 +156,6 @@ for b in vfio-selftests vfio-selftestsPackageTests.xctest; do
 done
 
 # ---- kernel: fetch (debian), prepare modules (cached) ----
-mkdir -p "$repo/.build-vm"
-[[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
 if [[ $kernel_arg == debian ]]; then
   kdir="$repo/.build-vm/kernels/debian"
   "$here/fetch-debian-kernel.sh" "$kdir" || die "fetching the Debian kernel failed"
@@ -184,6 +189,7 @@ if [[ ! -e $mcache/ok ]]; then
   touch "$mcache/ok"
 fi
 kver=$(cat "$mcache/kver")
+flock -u "$prep_lock"
 moddir=$mcache/root/lib/modules
 log "kernel $label: $bzimage ($kver), modules $moddir/$kver"
 

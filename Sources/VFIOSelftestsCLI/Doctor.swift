@@ -1,3 +1,4 @@
+import Foundation
 import LibLiveUpdate
 import LibVFIO
 
@@ -108,5 +109,3 @@ public struct Doctor {
     "xe-vfio-pci": "Intel Xe VF Live Update",
   ]
 }
-
-import Foundation

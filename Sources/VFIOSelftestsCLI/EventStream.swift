@@ -22,6 +22,8 @@ public enum EventRecord: Equatable, Sendable {
     public var text: String?
     /// For `issueRecorded`: whether the issue makes the test fail (not known, not a warning).
     public var isFailure: Bool
+    /// When it happened (the event's `instant.absolute`, seconds on a monotonic clock).
+    public var instant: Double? = nil
   }
 
   case test(TestDeclaration)
@@ -60,7 +62,8 @@ public enum EventRecord: Equatable, Sendable {
       } else if text == nil, eventKind == "testSkipped" || eventKind == "testCancelled" {
         text = messages.first
       }
-      return .event(Event(kind: eventKind, testID: payload["testID"] as? String, text: text, isFailure: isFailure))
+      let instant = (payload["instant"] as? [String: Any])?["absolute"] as? Double
+      return .event(Event(kind: eventKind, testID: payload["testID"] as? String, text: text, isFailure: isFailure, instant: instant))
     default:
       return nil
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A KTAP version 1 document (Documentation/dev-tools/ktap.rst): a plan, one result line per
 /// test, `# SKIP <reason>` for skips, subtests indented by four spaces under a `# Subtest:`
 /// header, diagnostics as `# ` lines before the result. Read by `kunit.py parse`.
@@ -82,5 +84,3 @@ public enum KTAP {
     }
   }
 }
-
-import Foundation

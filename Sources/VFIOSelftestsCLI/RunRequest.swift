@@ -1,3 +1,4 @@
+import Foundation
 import LibVFIO
 
 /// What `vfio-selftests run` asks of the test binary, validated: the stage, the iommu mode,
@@ -6,6 +7,10 @@ public struct RunRequest: Equatable, Sendable {
   public var stage: Int?
   public var iommuMode: IOMMUMode?
   public var filter: String?
+  public var skip: String?
+  /// Devices the suites may use besides the one under test (`VFIO_SELFTESTS_BDFS`: the driver
+  /// test's devices, init_perf's), with no run of their own.
+  public var extraDevices: [PCIAddress] = []
 
   public enum Invalid: Error, Equatable, CustomStringConvertible {
     case stage(String)
@@ -17,7 +22,7 @@ public struct RunRequest: Equatable, Sendable {
   }
 
   /// Parses `--stage` (1 or 2) and `--iommu-mode` (one of the five C mode names).
-  public init(stage: String?, iommuMode: String?, filter: String? = nil) throws {
+  public init(stage: String?, iommuMode: String?, filter: String? = nil, skip: String? = nil, extraDevices: [PCIAddress] = []) throws {
     if let stage {
       guard let n = Int(stage), n == 1 || n == 2 else { throw Invalid.stage(stage) }
       self.stage = n
@@ -27,6 +32,8 @@ public struct RunRequest: Equatable, Sendable {
       self.iommuMode = m
     }
     self.filter = filter
+    self.skip = skip
+    self.extraDevices = extraDevices
   }
 
   /// The devices to run against: those named, else the journal's, else `VFIO_SELFTESTS_BDF`;
@@ -42,29 +49,37 @@ public struct RunRequest: Equatable, Sendable {
   public func environment(device: PCIAddress?, base: [String: String]) -> [String: String] {
     var env = base
     if let device { env["VFIO_SELFTESTS_BDF"] = device.description } else { env.removeValue(forKey: "VFIO_SELFTESTS_BDF") }
+    if !extraDevices.isEmpty {
+      env["VFIO_SELFTESTS_BDFS"] = ((device.map { [$0] } ?? []) + extraDevices.filter { $0 != device }).map(\.description).joined(separator: " ")
+    }
     if let stage { env["VFIO_SELFTESTS_STAGE"] = String(stage) }
     if let iommuMode { env["VFIO_SELFTESTS_IOMMU_MODE"] = iommuMode.rawValue }
     return env
   }
 
-  /// The test binary's arguments.
-  public func arguments(eventStream: String, junit: String?) -> [String] {
+  /// The test binary's arguments. Its own xunit is not asked for: KTAP and JUnit both come
+  /// from the event stream.
+  public func arguments(eventStream: String) -> [String] {
     var args = ["--testing-library", "swift-testing", "--event-stream-output-path", eventStream, "--event-stream-version", "0"]
-    if let junit { args += ["--xunit-output", junit] }
     if let filter { args += ["--filter", filter] }
+    if let skip { args += ["--skip", skip] }
     return args
   }
 
-  /// Where each device's JUnit goes: `FILE` for one device, `FILE` with `.<bdf>` before the
-  /// extension for several.
-  public static func junitPath(_ base: String, device: PCIAddress?, deviceCount: Int) -> String {
-    guard deviceCount > 1, let device else { return base }
-    let tag = device.description.replacingOccurrences(of: ":", with: "_")
-    if let dot = base.lastIndex(of: "."), !base[dot...].contains("/") {
-      return String(base[..<dot]) + ".\(tag)" + String(base[dot...])
-    }
-    return base + ".\(tag)"
+  /// Checks before anything runs that a report can be written to `path` (`-`: stdout): it
+  /// creates the file if it is missing, leaving it empty, so a run never ends in an unwritable
+  /// path. Throws a one-line error naming the option, the path and the errno.
+  public static func checkOutput(_ path: String, option: String) throws(OutputError) {
+    if path == "-" { return }
+    let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+    if fd < 0 { throw OutputError(option: option, path: path, errno: errno) }
+    close(fd)
+  }
+
+  public struct OutputError: Error, Equatable, CustomStringConvertible {
+    public var option: String
+    public var path: String
+    public var errno: Int32
+    public var description: String { "\(option) \(path): cannot write: \(String(cString: strerror(errno))) (errno \(errno))" }
   }
 }
-
-import Foundation

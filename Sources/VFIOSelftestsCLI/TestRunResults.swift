@@ -17,6 +17,8 @@ public struct TestRunResults: Sendable {
     public var isSuite: Bool
     public var outcome: Outcome
     public var children: [Node]
+    /// Seconds from `testStarted` to `testEnded` (nil: not both seen).
+    public var seconds: Double? = nil
 
     /// Leaf tests (functions) under this node, or the node itself when it is a test.
     public var leaves: [Node] { isSuite ? children.flatMap(\.leaves) : [self] }
@@ -48,6 +50,7 @@ public struct TestRunResults: Sendable {
     var started = Set<String>(), ended = Set<String>()
     var skips: [String: String] = [:]
     var issues: [String: [String]] = [:]
+    var startedAt: [String: Double] = [:], endedAt: [String: Double] = [:]
     var runEnded = false
     for (i, r) in records.enumerated() {
       switch r {
@@ -59,8 +62,8 @@ public struct TestRunResults: Sendable {
         guard let id = e.testID else { continue }
         if firstSeen[id] == nil { firstSeen[id] = i }
         switch e.kind {
-        case "testStarted": started.insert(id)
-        case "testEnded": ended.insert(id)
+        case "testStarted": started.insert(id); startedAt[id] = e.instant
+        case "testEnded": ended.insert(id); endedAt[id] = e.instant
         case "testSkipped", "testCancelled": skips[id] = e.text ?? "skipped"
         case "issueRecorded" where e.isFailure: issues[id, default: []].append(e.text ?? "issue recorded")
         default: break
@@ -105,7 +108,9 @@ public struct TestRunResults: Sendable {
       } else {
         outcome = .failed([started.contains(id) ? "\(notRunReason) (started, never ended)" : "\(notRunReason) (never started)"])
       }
-      return Node(id: id, name: name, isSuite: d.isSuite, outcome: outcome, children: children)
+      var seconds: Double?
+      if let a = startedAt[id], let b = endedAt[id] { seconds = max(0, b - a) }
+      return Node(id: id, name: name, isSuite: d.isSuite, outcome: outcome, children: children, seconds: seconds)
     }
     roots = sorted(childrenOf[nil] ?? []).map { build($0, inheritedSkip: nil) }
       .filter { !$0.isSuite || !$0.leaves.isEmpty }

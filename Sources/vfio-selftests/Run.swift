@@ -8,10 +8,13 @@ struct Run: ParsableCommand {
     abstract: "Run the Swift Testing suites against devices set up with `setup`, with KTAP and JUnit reports.",
     discussion: """
       Spawns vfio-selftestsPackageTests.xctest (next to this executable) once per device, with \
-      VFIO_SELFTESTS_BDF, VFIO_SELFTESTS_STAGE and VFIO_SELFTESTS_IOMMU_MODE set. Devices: those \
-      named, else every journaled device, else $VFIO_SELFTESTS_BDF, else one run without a device. \
-      With several devices the KTAP has one top-level test per device and JUnit goes to \
-      FILE.<bdf>.xml. Exit: 0 pass, 1 fail, 4 skip (nothing passed or failed).
+      VFIO_SELFTESTS_BDF, VFIO_SELFTESTS_STAGE and VFIO_SELFTESTS_IOMMU_MODE set (and \
+      VFIO_SELFTESTS_BDFS, with --extra-device). Devices: those named, else every journaled \
+      device, else $VFIO_SELFTESTS_BDF, else one run without a device. KTAP and JUnit come from \
+      one results model built from the binary's event stream; with several devices each is one \
+      top-level test (KTAP) or testsuite (JUnit). Output paths are checked before anything runs. \
+      SIGINT and SIGTERM are passed on to the test binary, whose results so far are still \
+      reported. Exit: 0 pass, 1 fail, 4 skip (nothing passed or failed).
       """)
 
   @Option(name: [.customShort("s"), .customLong("stage")], help: "Stage of a two-stage (kexec) run: 1 or 2.")
@@ -26,8 +29,14 @@ struct Run: ParsableCommand {
   @Option(help: "Write JUnit XML to FILE.")
   var junit: String?
 
-  @Option(help: "Only tests whose ID matches this regular expression (default: the hardware and Live Update suites).")
+  @Option(help: "Only tests whose ID matches this regular expression (default: the hardware suites, VFIOHardwareTests).")
   var filter: String?
+
+  @Option(help: "Leave out tests whose ID matches this regular expression.")
+  var skip: String?
+
+  @Option(name: .customLong("extra-device"), help: "A device the suites may use besides the one under test (VFIO_SELFTESTS_BDFS; repeatable): the driver test runs on each with a driver.")
+  var extraDevices: [String] = []
 
   @Flag(help: "Run every test target, unit tests included.")
   var all = false
@@ -38,11 +47,16 @@ struct Run: ParsableCommand {
   @Argument(help: "PCI addresses (default: the journaled devices, else $VFIO_SELFTESTS_BDF).")
   var devices: [String] = []
 
-  static let defaultFilter = "^(VFIOHardwareTests|LiveUpdateTests)\\."
+  /// The targets that need a kernel; the unit-test targets run on the build host.
+  static let defaultFilter = "^VFIOHardwareTests\\."
 
   func run() throws {
-    let request = try RunRequest(stage: stage, iommuMode: iommuMode, filter: all ? filter : (filter ?? Self.defaultFilter))
     let named = try parseDevices(devices, mustExist: true)
+    let extra = try parseDevices(extraDevices, mustExist: true)
+    let request = try RunRequest(stage: stage, iommuMode: iommuMode, filter: all ? filter : (filter ?? Self.defaultFilter),
+                                 skip: skip, extraDevices: extra)
+    if let ktap { try RunRequest.checkOutput(ktap, option: "--ktap") }
+    if let junit { try RunRequest.checkOutput(junit, option: "--junit") }
     try requireRoot("run")
     let binary = testBinary ?? Self.defaultTestBinary()
     guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -63,19 +77,21 @@ struct Run: ParsableCommand {
       }
       let eventPath = FileManager.default.temporaryDirectory.appendingPathComponent("vfio-selftests-events-\(getpid())-\(UUID().uuidString).jsonl").path
       defer { try? FileManager.default.removeItem(atPath: eventPath) }
-      let junitPath = junit.map { RunRequest.junitPath($0, device: device, deviceCount: runs.count) }
       let process = Process()
       process.executableURL = URL(fileURLWithPath: binary)
-      process.arguments = request.arguments(eventStream: eventPath, junit: junitPath)
+      process.arguments = request.arguments(eventStream: eventPath)
       process.environment = request.environment(device: device, base: env)
       if ktap == "-" { process.standardOutput = FileHandle.standardError }
       log("\(device.map(\.description) ?? "no device"): \(binary) \(process.arguments!.joined(separator: " "))")
       let start = Date()
       try process.run()
+      let forwarding = SignalForwarding(to: process.processIdentifier)
       process.waitUntilExit()
+      let interrupted = forwarding.stop()
       let status: Int32? = process.terminationReason == .exit ? process.terminationStatus : nil
       var diagnostics: [String] = []
       if status == nil { diagnostics.append("test binary killed by signal \(process.terminationStatus)") }
+      if let interrupted { diagnostics.append("interrupted: \(interrupted) passed on to the test binary") }
       let text = (try? String(contentsOfFile: eventPath, encoding: .utf8)) ?? ""
       let records = try EventRecord.parse(stream: text)
       let run = TestRunResults(records: records)
@@ -83,6 +99,7 @@ struct Run: ParsableCommand {
       let code = run.kselftestExitCode(processStatus: status)
       exitCodes.append(code)
       results.append((device.map(\.description) ?? "no device", run, diagnostics))
+      if interrupted != nil { break }
       log("\(device.map(\.description) ?? "no device"): \(run.passed) passed, \(run.failed) failed, \(run.skipped) skipped"
           + (run.suiteFailures > 0 ? ", \(run.suiteFailures) suite failures" : "")
           + " in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; exit \(code)"
@@ -107,6 +124,10 @@ struct Run: ParsableCommand {
         do { try doc.write(toFile: ktap, atomically: true, encoding: .utf8) } catch { throw CLIError("cannot write KTAP to \(ktap): \(error.localizedDescription)") }
       }
     }
+    if let junit {
+      let doc = JUnit.document(results)
+      do { try doc.write(toFile: junit, atomically: true, encoding: .utf8) } catch { throw CLIError("cannot write JUnit to \(junit): \(error.localizedDescription)") }
+    }
     let code: Int32 = exitCodes.contains(KselftestExit.fail) ? KselftestExit.fail
       : exitCodes.allSatisfy { $0 == KselftestExit.skip } ? KselftestExit.skip : KselftestExit.pass
     if code != 0 { throw ExitCode(code) }
@@ -120,14 +141,36 @@ struct Run: ParsableCommand {
   func log(_ s: String) { writeStderr("vfio-selftests: \(s)\n") }
 }
 
-struct Doctor: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    abstract: "Report what this kernel and machine offer for the selftests and what each piece enables.")
+/// Passes SIGINT and SIGTERM on to the test binary while it runs (the binary's own cleanup and
+/// the device's restore then happen as they would on a failure), and says which one came.
+final class SignalForwarding: @unchecked Sendable {
+  private let sources: [DispatchSourceSignal]
+  private let lock = NSLock()
+  private var received: Int32?
 
-  func run() throws {
-    let kmod = try? KernelModules()
-    let doctor = VFIOSelftestsCLI.Doctor(isRoot: geteuid() == 0, moduleState: { kmod?.state($0).rawValue ?? "unknown (libkmod unavailable)" })
-    print("kernel \(KernelModules.kernelRelease())")
-    for c in doctor.checks() { print(c.line) }
+  init(to pid: Int32) {
+    var sources: [DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      sources.append(source)
+    }
+    self.sources = sources
+    for (source, sig) in zip(sources, [SIGINT, SIGTERM]) {
+      source.setEventHandler { [self] in
+        lock.lock(); received = sig; lock.unlock()
+        kill(pid, sig)
+      }
+      source.resume()
+    }
+  }
+
+  /// Stops forwarding (default dispositions back) and returns the signal's name, if one came.
+  func stop() -> String? {
+    for s in sources { s.cancel() }
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
+    lock.lock(); defer { lock.unlock() }
+    return received.map { $0 == SIGINT ? "SIGINT" : "SIGTERM" }
   }
 }

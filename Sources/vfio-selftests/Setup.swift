@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import LibVFIO
 
@@ -73,5 +74,3 @@ struct Cleanup: ParsableCommand {
 func printError(_ s: String) { writeStderr("vfio-selftests: error: \(s)\n") }
 
 func writeStderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
-
-import Foundation

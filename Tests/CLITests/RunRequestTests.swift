@@ -1,6 +1,7 @@
+import Glibc
 import LibVFIO
 import Testing
-import VFIOSelftestsCLI
+@testable import VFIOSelftestsCLI
 
 @Suite("run: stage, iommu mode, devices, environment")
 struct RunRequestTests {
@@ -18,9 +19,10 @@ struct RunRequestTests {
     let env = r.environment(device: PCIAddress("00:03.0"), base: ["PATH": "/bin", "VFIO_SELFTESTS_BDF": "0000:00:09.0"])
     #expect(env == ["PATH": "/bin", "VFIO_SELFTESTS_BDF": "0000:00:03.0", "VFIO_SELFTESTS_STAGE": "2", "VFIO_SELFTESTS_IOMMU_MODE": "iommufd"])
     #expect(r.environment(device: nil, base: ["VFIO_SELFTESTS_BDF": "0000:00:09.0"]) == ["VFIO_SELFTESTS_STAGE": "2", "VFIO_SELFTESTS_IOMMU_MODE": "iommufd"])
-    #expect(r.arguments(eventStream: "/tmp/e", junit: "/tmp/j.xml") == [
-      "--testing-library", "swift-testing", "--event-stream-output-path", "/tmp/e", "--event-stream-version", "0",
-      "--xunit-output", "/tmp/j.xml", "--filter", "x"])
+    #expect(r.arguments(eventStream: "/tmp/e") == [
+      "--testing-library", "swift-testing", "--event-stream-output-path", "/tmp/e", "--event-stream-version", "0", "--filter", "x"])
+    let s = try RunRequest(stage: nil, iommuMode: nil, filter: "^V\\.", skip: "Kexec")
+    #expect(s.arguments(eventStream: "/e").suffix(4) == ["--filter", "^V\\.", "--skip", "Kexec"])
   }
 
   @Test func devicesNamedThenJournaledThenEnvironment() throws {
@@ -32,10 +34,24 @@ struct RunRequestTests {
     #expect(throws: VFIOError.invalidAddress("zz")) { try RunRequest.devices(named: [], journaled: [], environment: ["VFIO_SELFTESTS_BDF": "zz"]) }
   }
 
-  @Test func junitPathPerDevice() {
-    let a = PCIAddress("0000:00:03.0")!
-    #expect(RunRequest.junitPath("/r/junit.xml", device: a, deviceCount: 1) == "/r/junit.xml")
-    #expect(RunRequest.junitPath("/r/junit.xml", device: a, deviceCount: 2) == "/r/junit.0000_00_03.0.xml")
-    #expect(RunRequest.junitPath("/r.d/junit", device: a, deviceCount: 2) == "/r.d/junit.0000_00_03.0")
+  @Test func extraDevicesGoToBDFSAfterTheDeviceUnderTest() throws {
+    let a = PCIAddress("0000:00:03.0")!, b = PCIAddress("0000:00:04.0")!, c = PCIAddress("0000:00:06.0")!
+    let r = try RunRequest(stage: nil, iommuMode: nil, extraDevices: [b, a, c])
+    #expect(r.environment(device: a, base: [:])["VFIO_SELFTESTS_BDFS"] == "0000:00:03.0 0000:00:04.0 0000:00:06.0")
+    #expect(try RunRequest(stage: nil, iommuMode: nil).environment(device: a, base: [:])["VFIO_SELFTESTS_BDFS"] == nil)
   }
+
+  @Test(arguments: [("/nonexistent/x.ktap", ENOENT), ("/proc/x", ENOENT), ("/", EISDIR)])
+  func unwritableOutputIsRefusedBeforeTheRun(_ path: String, _ err: Int32) {
+    #expect(throws: RunRequest.OutputError(option: "--ktap", path: path, errno: err)) { try RunRequest.checkOutput(path, option: "--ktap") }
+  }
+
+  @Test func writableOutputIsCreatedEmpty() throws {
+    let path = "/tmp/vfio-selftests-output-check-\(getpid()).xml"
+    defer { unlink(path) }
+    try RunRequest.checkOutput(path, option: "--junit")
+    #expect(access(path, W_OK) == 0)
+    try RunRequest.checkOutput("-", option: "--ktap")
+  }
+
 }

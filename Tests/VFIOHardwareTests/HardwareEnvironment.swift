@@ -48,6 +48,18 @@ enum HardwareEnvironment {
     getenv("VFIO_SELFTESTS_IOMMU_MODE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
   }
 
+  /// `VFIO_SELFTESTS_TIMEOUT_SCALE`: C's harness time limits (30 s a test; some tests more) are
+  /// multiplied by this number (at least 1; default 1), for emulators such as QEMU's TCG, where a
+  /// pin of C's 1 GiB regions alone can take longer than the limit. The value in use is printed
+  /// with every check against it. Anything but a number from 1 to 100 is an error.
+  static func timeoutScale() throws -> Double {
+    guard let raw = getenv("VFIO_SELFTESTS_TIMEOUT_SCALE").map({ String(cString: $0) }), !raw.isEmpty else { return 1 }
+    guard let v = Double(raw), v.isFinite, v >= 1, v <= 100 else {
+      throw VFIOError.unexpected(operation: "VFIO_SELFTESTS_TIMEOUT_SCALE", device: "-", detail: "'\(raw)' is not a number from 1 to 100")
+    }
+    return v
+  }
+
   enum Resolution {
     case device(PCIAddress)
     case skip(String)

@@ -8,8 +8,9 @@
 // when none has one.
 //
 // Time limits: C's harness gives each test 30 s (memcpy_storm 60 s), setup and teardown included.
-// Swift Testing's limits are in minutes, so each test has one minute (the storm two) as a hang
-// guard, and checks C's limit itself, per device, around setup, body and teardown.
+// Each test checks C's limit itself, per device, around setup, body and teardown, multiplied by
+// VFIO_SELFTESTS_TIMEOUT_SCALE (default 1; for emulators). Swift Testing's limits are in
+// minutes: each test has ten as a hang guard.
 //
 // A device with a narrow DMA mask (QEMU's edu: 28 bits) would alias C's IOVAs (1 GiB regions
 // allocated from the bottom of the IOVA space put the unmapped one at or above 2 GiB, which edu
@@ -149,7 +150,7 @@ enum VFIOPCIDriverTest {
     /// Fails once C's timeout has passed (for the loops, between rounds).
     func checkDeadline(_ what: String, limit: Duration) throws {
       guard ContinuousClock.now <= deadline else {
-        throw VFIOError.unexpected(operation: what, device: address.description, detail: "past C's \(limit) test timeout")
+        throw VFIOError.unexpected(operation: what, device: address.description, detail: "past the test's time limit (C's \(limit), times VFIO_SELFTESTS_TIMEOUT_SCALE)")
       }
     }
   }
@@ -217,15 +218,19 @@ enum VFIOPCIDriverTest {
 
   /// Runs `body` on each device under test with its own fixture and C's time limit; a body may
   /// return a skip reason for its device. Skips the test when it skipped on every device.
-  static func run(_ mode: IOMMUMode, limit: Duration = .seconds(30), _ body: (Fixture) throws -> String?) throws {
+  static func run(_ mode: IOMMUMode, limit cLimit: Duration = .seconds(30), _ body: (Fixture) throws -> String?) throws {
     var skips: [String] = []
     var ran = 0
+    let scale = try HardwareEnvironment.timeoutScale()
+    let limit = cLimit * scale
+    let limitText = scale == 1 ? "C's \(cLimit) timeout" : "C's \(cLimit) timeout × \(scale) (VFIO_SELFTESTS_TIMEOUT_SCALE), \(limit)"
     for address in try devicesUnderTest(mode, needs: .selftestsDriver) {
       let start = ContinuousClock.now
       var skip: String?
       try withFixture(address, mode, limit: limit) { skip = try body($0) }
       let elapsed = ContinuousClock.now - start
-      #expect(elapsed <= limit, "\(address): setup, test and teardown took \(elapsed), beyond C's \(limit) timeout")
+      #expect(elapsed <= limit, "\(address): setup, test and teardown took \(elapsed), beyond \(limitText)")
+      print("\(address): setup, test and teardown took \(elapsed) (limit: \(limitText))")
       if let skip {
         print("\(address): SKIP: \(skip)")
         skips.append(skip)
@@ -355,56 +360,56 @@ extension Hardware {
 extension Hardware.vfio_pci_driver_test {
   @Suite("vfio_pci_driver_test.vfio_type1_iommu", .vfioDevices(.vfioType1, needs: .selftestsDriver))
   struct vfio_type1_iommu {
-    @Test(.timeLimit(.minutes(1))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1) }
-    @Test(.timeLimit(.minutes(1))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1) }
-    @Test(.timeLimit(.minutes(1))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1) }
-    @Test(.timeLimit(.minutes(2))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1) }
+    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1) }
+    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1) }
+    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1) }
   }
 
   @Suite("vfio_pci_driver_test.vfio_type1v2_iommu", .vfioDevices(.vfioType1v2, needs: .selftestsDriver))
   struct vfio_type1v2_iommu {
-    @Test(.timeLimit(.minutes(1))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(1))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(1))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(2))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1v2) }
+    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1v2) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1v2) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1v2) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1v2) }
+    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1v2) }
+    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1v2) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1v2) }
   }
 
   @Suite("vfio_pci_driver_test.iommufd_compat_type1", .vfioDevices(.iommufdCompatType1, needs: .selftestsDriver))
   struct iommufd_compat_type1 {
-    @Test(.timeLimit(.minutes(1))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(1))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(1))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(2))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1) }
+    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1) }
+    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1) }
+    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1) }
   }
 
   @Suite("vfio_pci_driver_test.iommufd_compat_type1v2", .vfioDevices(.iommufdCompatType1v2, needs: .selftestsDriver))
   struct iommufd_compat_type1v2 {
-    @Test(.timeLimit(.minutes(1))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(1))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(1))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(2))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1v2) }
+    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1v2) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1v2) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1v2) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1v2) }
+    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1v2) }
+    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1v2) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1v2) }
   }
 
   @Suite("vfio_pci_driver_test.iommufd", .vfioDevices(.iommufd, needs: .selftestsDriver))
   struct iommufd {
-    @Test(.timeLimit(.minutes(1))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufd) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufd) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufd) }
-    @Test(.timeLimit(.minutes(1))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufd) }
-    @Test(.timeLimit(.minutes(1))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufd) }
-    @Test(.timeLimit(.minutes(1))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufd) }
-    @Test(.timeLimit(.minutes(2))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufd) }
+    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufd) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufd) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufd) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufd) }
+    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufd) }
+    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufd) }
+    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufd) }
   }
 }

@@ -4,16 +4,17 @@
 # VFIO_SELFTESTS_STAGES, VFIO_SELFTESTS_RESULTS (writable dir for this stage),
 # VFIO_SELFTESTS_KERNEL (label), VFIO_SELFTESTS_FILTER, VFIO_SELFTESTS_STRICT (only if set on
 # the host), VFIO_SELFTESTS_BIN_DIR (default $REPO/.build/debug), VFIO_SELFTESTS_EXTRA_BDFS
-# (more devices to set up: vm-test.sh --device), VFIO_SELFTESTS_SRIOV_BDF (the SR-IOV PF).
-# Steps: CLI modprobe (warning only) -> CLI setup of every device -> the Swift Testing binary
-# (JUnit to $RESULTS/junit*.xml, console to $RESULTS/console.log) -> CLI cleanup of every device
-# (always) -> CLI kernel-reports: any lockdep, WARNING, BUG, hung-task, soft-lockup... report
-# logged since boot fails the stage.
+# (more devices to set up: vm-test.sh --device), VFIO_SELFTESTS_SRIOV_BDF (the SR-IOV PF),
+# VFIO_SELFTESTS_STAGE2_FILTER, VFIO_SELFTESTS_SKIP, VFIO_SELFTESTS_CLI_ACCEPTANCE (below).
+# Steps: CLI modprobe (warning only) -> CLI setup of every device -> `vfio-selftests run`
+# (KTAP and JUnit to $RESULTS/results-N.ktap, junit-N.xml; console to $RESULTS/console.log)
+# -> CLI cleanup of every device (always) -> CLI kernel-reports: any lockdep, WARNING, BUG,
+# hung-task, soft-lockup... report logged since boot fails the stage.
 # In a two-stage run the kexec suites run last before the kexec (the device they preserve stays
 # held by the stage-1 holder) and first after it (a preserved device cannot be opened by
-# anything else until they retrieve it), as two runs of the test binary.
-# Exit: the test binary's exit code; if that is 0 but setup failed or the kernel reported a
-# problem, 1 (or setup's code).
+# anything else until they retrieve it), as a run of their own.
+# Exit: 1 if a run failed (kselftest exit 1), else setup's code, else 1 if the CLI acceptance
+# failed or the kernel reported a problem.
 set -u
 REPO=${VFIO_SELFTESTS_REPO:?VFIO_SELFTESTS_REPO not set}
 RESULTS=${VFIO_SELFTESTS_RESULTS:?VFIO_SELFTESTS_RESULTS not set}
@@ -22,7 +23,6 @@ STAGE=${VFIO_SELFTESTS_STAGE:-1}
 BIN=${VFIO_SELFTESTS_BIN_DIR:-}
 [[ -n $BIN ]] || BIN=$REPO/.build/debug
 cli=$BIN/vfio-selftests
-tests=$BIN/vfio-selftestsPackageTests.xctest
 
 mkdir -p "$RESULTS"
 log() { echo "run-suites[stage $STAGE] +$(cut -d' ' -f1 /proc/uptime)s: $*" | tee -a "$RESULTS/run-suites.log"; }
@@ -43,41 +43,71 @@ rc=${PIPESTATUS[0]}
 read -r -a extra <<<"${VFIO_SELFTESTS_EXTRA_BDFS:-}"
 devices=("$BDF" "${extra[@]}")
 export VFIO_SELFTESTS_BDFS="${devices[*]}"
-setup_rc=0
+setup_rc=0 cli_rc=0
+# The CLI acceptance on the device under test, from the state setup found it in, with the main
+# run's KTAP and JUnit for kunit.py; the device is set up again afterwards.
+cli_acceptance() {
+  log "CLI acceptance on $BDF (cleanup first; setup again after)"
+  "$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/run-suites.log"
+  VFIO_SELFTESTS_RUN_KTAP="$RESULTS/results-1.ktap" VFIO_SELFTESTS_RUN_JUNIT="$RESULTS/junit-1.xml" \
+    bash "$REPO/scripts/guest/cli-acceptance.sh"
+  cli_rc=$?
+  log "CLI acceptance exited $cli_rc"
+  "$cli" setup "$BDF" 2>&1 | tee -a "$RESULTS/run-suites.log"
+}
 for d in "${devices[@]}"; do
   "$cli" setup "$d" 2>&1 | tee -a "$RESULTS/run-suites.log"
   r=${PIPESTATUS[0]}
   ((r == 0)) || { log "error: '$cli setup $d' exited $r (running the tests anyway)"; setup_rc=$r; }
 done
 
-# Only the kernel-facing target runs here (the unit tests ran on the host). The kexec suites
-# (Swift Testing matches --filter/--skip against module and type names) form their own run.
-kernel='^VFIOHardwareTests\.'
+# The suites run through `vfio-selftests run` (the command users run): KTAP and JUnit from one
+# results model, results-N.ktap and junit-N.xml per run. Only the kernel-facing target runs
+# (run's default; the unit tests ran on the host). The kexec suites form their own run: last
+# before the kexec, first after it. After the kexec only they run, plus the suites matching
+# VFIO_SELFTESTS_STAGE2_FILTER (a regex; e.g. what a kexec has been seen to break).
+# VFIO_SELFTESTS_SKIP (a regex): suites left out of this boot (the caller says why).
+# VFIO_SELFTESTS_CLI_ACCEPTANCE=1: after the main run, the device under test is cleaned up, the
+# CLI acceptance (scripts/guest/cli-acceptance.sh: bad input, setup/cleanup, SIGKILL, KTAP read
+# by kunit.py) runs on it, and it is set up again for the kexec run.
 staged='LUOKexecTest|VFIOPCILiveUpdateKexec|StagedRunTest'
-base=(--testing-library swift-testing)
 runs=()
 if [[ -n ${VFIO_SELFTESTS_FILTER:-} ]]; then
   runs=("--filter|$VFIO_SELFTESTS_FILTER")
 elif [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 && $STAGE == 1 ]]; then
-  runs=("--skip|$staged" "--filter|$staged")
+  runs=("--skip|$staged${VFIO_SELFTESTS_SKIP:+|$VFIO_SELFTESTS_SKIP}" "--filter|$staged")
 elif [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 ]]; then
-  runs=("--filter|$staged" "--skip|$staged")
+  runs=("--filter|$staged")
+  [[ -n ${VFIO_SELFTESTS_STAGE2_FILTER:-} ]] && runs+=("--filter|$VFIO_SELFTESTS_STAGE2_FILTER")
+elif [[ -n ${VFIO_SELFTESTS_SKIP:-} ]]; then
+  runs=("--skip|$VFIO_SELFTESTS_SKIP")
 else
-  runs=("--filter|$kernel")
+  runs=("--filter|.")
 fi
+extra_args=()
+for d in "${extra[@]}"; do extra_args+=(--extra-device "$d"); done
 : > "$RESULTS/console.log"
-test_rc=0 n=0
+test_rc=0 n=0 accepted=0
 for run in "${runs[@]}"; do
   n=$((n + 1))
-  args=("${base[@]}" --xunit-output "$RESULTS/junit-$n.xml")
-  [[ -z ${VFIO_SELFTESTS_FILTER:-} && ${run%%|*} == --skip ]] && args+=(--filter "$kernel")
-  args+=("${run%%|*}" "${run#*|}")
-  log "$tests ${args[*]}"
-  "$tests" "${args[@]}" 2>&1 | tee -a "$RESULTS/console.log"
+  if [[ ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} == 1 && $accepted == 0 && ${run#*|} == "$staged" ]]; then
+    cli_acceptance; accepted=1
+  fi
+  flag=${run%%|*} value=${run#*|}
+  [[ $flag == --filter && $value == . ]] && { flag=""; value=""; }
+  args=(run --ktap "$RESULTS/results-$n.ktap" --junit "$RESULTS/junit-$n.xml" "${extra_args[@]}")
+  # Only a two-stage run has a stage (with one, the kexec suites would start a holder for a kexec).
+  [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 ]] && args+=(--stage "$STAGE")
+  [[ -n $flag ]] && args+=("$flag" "$value")
+  args+=("$BDF")
+  log "$cli ${args[*]}"
+  "$cli" "${args[@]}" 2>&1 | tee -a "$RESULTS/console.log"
   r=${PIPESTATUS[0]}
-  log "test binary exited $r"
-  ((r == 0)) || test_rc=$r
+  log "vfio-selftests run exited $r"
+  # kselftest codes: 0 pass, 4 everything skipped (strict mode turns expected skips into failures).
+  ((r == 0 || r == 4)) || test_rc=$r
 done
+if [[ ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} == 1 && $accepted == 0 ]]; then cli_acceptance; fi
 
 for d in "${devices[@]}"; do
   if [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 && $STAGE == 1 && $d == "$BDF" ]]; then
@@ -97,5 +127,6 @@ reports_rc=${PIPESTATUS[0]}
 
 rc=$test_rc
 if ((rc == 0 && setup_rc != 0)); then rc=$setup_rc; fi
+if ((rc == 0 && cli_rc != 0)); then rc=1; fi
 if ((rc == 0 && reports_rc != 0)); then rc=1; fi
 exit "$rc"
