@@ -1,29 +1,21 @@
 /// JUnit XML from the same results model as the KTAP report (`TestRunResults`), so the two
 /// records of a run never disagree: one `<testsuite>` per run (device), one `<testcase>` per test
-/// with `classname` its suite's name (C's `fixture.variant` where the suite has one) and `time`
-/// in seconds; skips (cancellations included) carry their reason, failures every message. The
+/// with `classname` its C program and `name` its C name (`fixture.variant.test`; see `CName`),
+/// `time` in seconds; skips (cancellations included) carry their reason, failures every message. The
 /// run's own diagnostics (test binary killed, ended early) become a failed `test binary` case.
 public enum JUnit {
   public static func document(_ runs: [(name: String, run: TestRunResults, diagnostics: [String])]) -> String {
     var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
     for r in runs {
-      var cases: [(classname: String, node: TestRunResults.Node)] = []
-      func walk(_ n: TestRunResults.Node, suite: String) {
-        if n.isSuite {
-          for c in n.children { walk(c, suite: n.name) }
-        } else {
-          cases.append((suite, n))
-        }
-      }
-      for root in r.run.roots { walk(root, suite: "") }
+      let cases = r.run.programs.flatMap { p in p.tests.map { (classname: p.name, name: $0.name.name, node: $0.node) } }
       let failures = cases.filter { $0.node.outcome.isFailure }.count + (r.diagnostics.isEmpty ? 0 : 1)
       let skipped = cases.filter { $0.node.outcome.isSkip }.count
       let total = cases.count + (r.diagnostics.isEmpty ? 0 : 1)
       let seconds = cases.compactMap(\.node.seconds).reduce(0, +)
       out += "  <testsuite name=\"\(escape(r.name))\" tests=\"\(total)\" failures=\"\(failures)\" skipped=\"\(skipped)\" errors=\"0\" time=\"\(format(seconds))\">\n"
-      for (classname, n) in cases {
+      for (classname, name, n) in cases {
         let time = n.seconds.map { " time=\"\(format($0))\"" } ?? ""
-        let head = "    <testcase classname=\"\(escape(classname))\" name=\"\(escape(n.name))\"\(time)"
+        let head = "    <testcase classname=\"\(escape(classname))\" name=\"\(escape(name))\"\(time)"
         switch n.outcome {
         case .passed:
           out += head + "/>\n"

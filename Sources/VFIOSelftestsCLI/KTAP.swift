@@ -60,18 +60,23 @@ public enum KTAP {
     return out.trimmingCharacters(in: .whitespaces)
   }
 
-  /// The KTAP tree of one run: suites as subtests, each test with its outcome.
-  public static func tests(from run: TestRunResults) -> [KTAPTest] { run.roots.map(test(from:)) }
-
-  static func test(from n: TestRunResults.Node) -> KTAPTest {
-    let result: KTAPTest.Result
-    var diagnostics: [String] = []
-    switch n.outcome {
-    case .passed: result = .ok
-    case .skipped(let reason): result = .skip(reason)
-    case .failed(let messages): result = .notOk; diagnostics = messages
+  /// The KTAP tree of one run, nested as kselftest nests it: one test per C program, its tests
+  /// under their C names (`fixture.variant.test`; see `CName`).
+  public static func tests(from run: TestRunResults) -> [KTAPTest] {
+    run.programs.map { p in
+      let subtests = p.tests.map { test(named: $0.name.name, $0.node.outcome) }
+      let result: KTAPTest.Result = p.tests.contains { $0.node.outcome.isFailure } ? .notOk
+        : p.tests.allSatisfy { $0.node.outcome.isSkip } ? .skip("all tests skipped") : .ok
+      return KTAPTest(name: p.name, result: result, subtests: subtests)
     }
-    return KTAPTest(name: n.name, result: result, diagnostics: diagnostics, subtests: n.children.map(test(from:)))
+  }
+
+  static func test(named name: String, _ outcome: TestRunResults.Outcome) -> KTAPTest {
+    switch outcome {
+    case .passed: KTAPTest(name: name, result: .ok)
+    case .skipped(let reason): KTAPTest(name: name, result: .skip(reason))
+    case .failed(let messages): KTAPTest(name: name, result: .notOk, diagnostics: messages)
+    }
   }
 
   /// Several runs (one per device) as one document: each run a top-level test named `name`.

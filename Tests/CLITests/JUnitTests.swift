@@ -10,11 +10,11 @@ struct JUnitTests {
     let run = TestRunResults(records: try EventRecord.parse(stream: lines.joined(separator: "\n") + "\n"))
     let xml = JUnit.document([("0000:00:03.0", run, [])])
     #expect(xml.contains("<testsuite name=\"0000:00:03.0\" tests=\"4\" failures=\"1\" skipped=\"2\" errors=\"0\""))
-    #expect(xml.contains("<testcase classname=\"vfio_pci_device_test.iommufd\" name=\"a\" time=\"1.500\"/>"))
+    #expect(xml.contains("<testcase classname=\"vfio_pci_device_test\" name=\"vfio_pci_device_test.a\" time=\"1.500\"/>"))
     #expect(xml.contains("<failure message=\"M/F.swift:9: Expectation failed: (errno → 16) == 22\">"))
-    #expect(xml.contains("name=\"c\">\n      <skipped message=\"iommufd: kernel has no iommufd (no /dev/iommu)\"/>"))
+    #expect(xml.contains("name=\"vfio_pci_device_test.c\">\n      <skipped message=\"iommufd: kernel has no iommufd (no /dev/iommu)\"/>"))
     // A cancelled test is a skip with its reason, not a pass.
-    #expect(xml.contains("name=\"d\" time=\"0.000\">\n      <skipped message=\"Device does not support reset\"/>"))
+    #expect(xml.contains("name=\"vfio_pci_device_test.d\" time=\"0.000\">\n      <skipped message=\"Device does not support reset\"/>"))
   }
 
   @Test func aKilledBinaryIsAFailedCase() {
