@@ -23,6 +23,8 @@ import SystemPackage
   }
 
   public enum LoadError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// Not something modprobe could take as a module name or alias.
+    case invalidName(String)
     /// No module or built-in of that name (or alias) for this kernel.
     case notFound(module: String, directory: String)
     /// The kernel refused (not root, or module loading disabled).
@@ -32,6 +34,7 @@ import SystemPackage
 
     public var description: String {
       switch self {
+      case .invalidName(let m): "invalid module name '\(m)': expected a module name or alias (not empty, no '/', no whitespace)"
       case .notFound(let m, let dir): "module \(m): not found (no such module or built-in in \(dir))"
       case .notPermitted(let m, let e): "module \(m): not permitted (\(Errno.name(of: e)): \(e)); loading modules needs root"
       case .failed(let m, let op, let e): "module \(m): \(op) failed: \(Errno.name(of: e)) (\(e.rawValue)): \(e)"
@@ -101,7 +104,16 @@ import SystemPackage
   /// Loads `name` and its dependencies (module options from modprobe.d and the kernel command
   /// line apply, as with modprobe).
   @discardableResult
+  /// Whether `name` can be a module name or alias: not empty, no path separator, no whitespace
+  /// or control characters (libkmod would otherwise look up something no module can be called).
+  public static func validate(_ name: String) throws(LoadError) {
+    guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0 == "/" || $0.value <= 0x20 || $0.value == 0x7f }) else {
+      throw .invalidName(name)
+    }
+  }
+
   public func load(_ name: String) throws(LoadError) -> LoadOutcome {
+    try Self.validate(name)
     let modules = unsafe try lookup(name)
     guard unsafe !modules.isEmpty else { throw .notFound(module: name, directory: directory) }
     defer { for unsafe m in unsafe modules { unsafe _ = kmod_module_unref(m) } }

@@ -107,3 +107,12 @@ extension Result where Failure == Errno {
     }
   }
 }
+
+/// Process-wide state read through C.
+package enum Syscalls {
+  /// `getenv(name)`, nil when unset.
+  package static func environmentValue(_ name: String) -> String? {
+    guard let p = unsafe getenv(name) else { return nil }
+    return unsafe String(cString: p)
+  }
+}

@@ -12,6 +12,7 @@ struct Modprobe: ParsableCommand {
   var directory: String?
 
   func run() throws {
+    for m in modules { try KernelModules.validate(m) }
     let kmod = try KernelModules(directory: directory)
     var failed = false
     for m in modules {
@@ -19,7 +20,7 @@ struct Modprobe: ParsableCommand {
         let outcome = try kmod.load(m)
         print("\(m): \(outcome.rawValue)")
       } catch {
-        print("\(m): \(error)")
+        writeStderr("vfio-selftests: error: \(error)\n")
         failed = true
       }
     }

@@ -55,6 +55,8 @@ struct Run: ParsableCommand {
     let extra = try parseDevices(extraDevices, mustExist: true)
     let request = try RunRequest(stage: stage, iommuMode: iommuMode, filter: all ? filter : (filter ?? Self.defaultFilter),
                                  skip: skip, extraDevices: extra)
+    // Every variable the suites read, checked before anything runs.
+    if let bad = SelftestsEnvironment(values: ProcessInfo.processInfo.environment).validate().first { throw CLIError(bad.description) }
     if let ktap { try RunRequest.checkOutput(ktap, option: "--ktap") }
     if let junit { try RunRequest.checkOutput(junit, option: "--junit") }
     try requireRoot("run")

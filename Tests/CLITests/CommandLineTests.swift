@@ -16,7 +16,7 @@ enum BuiltCLI {
   struct Result { var status: Int32; var stdout: String; var stderr: String }
 
   /// Runs the CLI (optionally as nobody through setpriv) and collects its output.
-  static func run(_ args: [String], asNobody: Bool = false) throws -> Result {
+  static func run(_ args: [String], asNobody: Bool = false, environment extra: [String: String] = [:]) throws -> Result {
     let p = Process()
     if asNobody {
       p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -26,7 +26,8 @@ enum BuiltCLI {
       p.arguments = args
     }
     var env = ProcessInfo.processInfo.environment
-    env.removeValue(forKey: "VFIO_SELFTESTS_BDF")
+    for k in env.keys where k.hasPrefix("VFIO_SELFTESTS_") { env.removeValue(forKey: k) }
+    env.merge(extra) { $1 }
     p.environment = env
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
@@ -51,8 +52,9 @@ func absentDevice() -> String {
 /// CLI writes anything: parsing, validation and the device check come first).
 @Suite("vfio-selftests: bad input is a one-line error", .enabled(if: BuiltCLI.missing == nil, "the vfio-selftests executable is not built next to the test binary (swift build first)"))
 struct CommandLineErrorTests {
-  func expectOneLineError(_ args: [String], _ expected: String, status: Int32 = 1, asNobody: Bool = false) throws {
-    let r = try BuiltCLI.run(args, asNobody: asNobody)
+  func expectOneLineError(_ args: [String], _ expected: String, status: Int32 = 1, asNobody: Bool = false,
+                          environment: [String: String] = [:]) throws {
+    let r = try BuiltCLI.run(args, asNobody: asNobody, environment: environment)
     #expect(r.status == status, "\(args): exit \(r.status), stderr: \(r.stderr)")
     #expect(r.stderr == "vfio-selftests: error: \(expected)\n", "\(args)")
     #expect(r.stdout == "", "\(args)")
@@ -106,5 +108,40 @@ struct CommandLineErrorTests {
       #expect(lines.contains { $0.dropFirst(6).hasPrefix(name + " ") }, "no line for \(name)")
     }
     #expect(lines.allSatisfy { $0.hasPrefix("[yes] ") || $0.hasPrefix("[no]  ") || $0.hasPrefix("kernel ") })
+  }
+
+  static let modes = "vfio_type1_iommu, vfio_type1v2_iommu, iommufd_compat_type1, iommufd_compat_type1v2, iommufd"
+
+  /// Garbage in each variable the suites read: `run` refuses it before starting anything.
+  @Test(arguments: [
+    ("VFIO_SELFTESTS_BDF", "zz", "a PCI address, DDDD:BB:DD.F or BB:DD.F (hex)"),
+    ("VFIO_SELFTESTS_BDFS", "0000:00:03.0 zz", "PCI addresses separated by spaces or commas ('zz' is not one)"),
+    ("VFIO_SELFTESTS_SRIOV_BDF", "1:2:3", "a PCI address, DDDD:BB:DD.F or BB:DD.F (hex)"),
+    ("VFIO_SELFTESTS_MIGRATION_BDFS", ",", "at least one PCI address"),
+    ("VFIO_SELFTESTS_STAGE", "3", "1 (before kexec) or 2 (after kexec)"),
+    ("VFIO_SELFTESTS_STRICT", "yes", "1, 0, or a comma-separated list of vfio-container, iommufd, vfio-cdev, liveupdate, vfio-liveupdate, sriov"),
+    ("VFIO_SELFTESTS_IOMMU_MODE", "type1", "one of \(modes)"),
+    ("VFIO_SELFTESTS_TIMEOUT_SCALE", "0.5", "a number from 1 to 100 (C's time limits are multiplied by it)"),
+    ("VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE", "1M", "a size in bytes of at least 2097152 (2 MiB)"),
+    ("VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS", "iommufd=", "seconds, or mode=seconds[,mode=seconds] with a mode of \(modes)"),
+  ])
+  func garbageInTheEnvironment(_ variable: String, _ value: String, _ expected: String) throws {
+    try expectOneLineError(["run"], "\(variable)='\(value)': expected \(expected)", environment: [variable: value])
+  }
+
+  /// Report paths are checked before the run (the run itself needs root; this check does not).
+  @Test(arguments: [(["--ktap", "/nonexistent/x.ktap"], "--ktap /nonexistent/x.ktap: cannot write: No such file or directory (errno 2)"),
+                    (["--junit", "/proc/x.xml"], "--junit /proc/x.xml: cannot write: No such file or directory (errno 2)")])
+  func unwritableReport(_ args: [String], _ expected: String) throws {
+    try expectOneLineError(["run"] + args, expected)
+  }
+
+  @Test func extraDeviceMalformed() throws {
+    try expectOneLineError(["run", "--extra-device", "zz"], "invalid PCI address 'zz': expected DDDD:BB:DD.F or BB:DD.F (hex)")
+  }
+
+  @Test(arguments: ["", "a/b", "vfio pci"])
+  func invalidModuleName(_ name: String) throws {
+    try expectOneLineError(["modprobe", name], "invalid module name '\(name)': expected a module name or alias (not empty, no '/', no whitespace)")
   }
 }

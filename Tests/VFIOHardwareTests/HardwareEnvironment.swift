@@ -27,10 +27,15 @@ enum HardwareEnvironment {
   /// `VFIO_SELFTESTS_STRICT`: `1` expects every capability; a comma-separated list of
   /// `vfio-container,iommufd,vfio-cdev,liveupdate,vfio-liveupdate,sriov` expects those. An expected
   /// capability that is missing fails the test instead of skipping it.
+  /// A value that does not parse is recorded as an issue and counts as strict (`vfio-selftests
+  /// run` refuses it before the run).
   static func isStrict(_ capability: Capability) -> Bool {
-    guard let raw = getenv("VFIO_SELFTESTS_STRICT").map({ String(cString: $0) }) else { return false }
-    if raw == "1" { return true }
-    return raw.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == capability.rawValue }
+    do {
+      return try SelftestsEnvironment.current.strict().expects(capability.rawValue)
+    } catch {
+      Issue.record(Comment(rawValue: error.description))
+      return true
+    }
   }
 
   /// The capability a mode, or a device in a mode, needs.
@@ -44,21 +49,13 @@ enum HardwareEnvironment {
 
   /// `VFIO_SELFTESTS_IOMMU_MODE=<mode>` (set by `vfio-selftests run --iommu-mode`): only the
   /// suites of that mode run; the others skip with the reason "VFIO_SELFTESTS_IOMMU_MODE=<mode>".
-  static var iommuModeFilter: String? {
-    getenv("VFIO_SELFTESTS_IOMMU_MODE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-  }
+  static var iommuModeFilter: String? { SelftestsEnvironment.current.raw(.iommuMode) }
 
   /// `VFIO_SELFTESTS_TIMEOUT_SCALE`: C's harness time limits (30 s a test; some tests more) are
   /// multiplied by this number (at least 1; default 1), for emulators such as QEMU's TCG, where a
   /// pin of C's 1 GiB regions alone can take longer than the limit. The value in use is printed
   /// with every check against it. Anything but a number from 1 to 100 is an error.
-  static func timeoutScale() throws -> Double {
-    guard let raw = getenv("VFIO_SELFTESTS_TIMEOUT_SCALE").map({ String(cString: $0) }), !raw.isEmpty else { return 1 }
-    guard let v = Double(raw), v.isFinite, v >= 1, v <= 100 else {
-      throw VFIOError.unexpected(operation: "VFIO_SELFTESTS_TIMEOUT_SCALE", device: "-", detail: "'\(raw)' is not a number from 1 to 100")
-    }
-    return v
-  }
+  static func timeoutScale() throws -> Double { try SelftestsEnvironment.current.timeoutScale() }
 
   enum Resolution {
     case device(PCIAddress)
@@ -67,12 +64,13 @@ enum HardwareEnvironment {
   }
 
   /// The device under test, from `VFIO_SELFTESTS_BDF` (or another variable naming one BDF).
-  static func device(_ variable: String = "VFIO_SELFTESTS_BDF") -> Resolution {
-    guard let raw = getenv(variable).map({ String(cString: $0) }), !raw.isEmpty else {
-      return .skip("\(variable) not set")
+  static func device(_ variable: SelftestsEnvironment.Variable = .bdf) -> Resolution {
+    do {
+      guard let a = try SelftestsEnvironment.current.address(variable) else { return .skip("\(variable.rawValue) not set") }
+      return .device(a)
+    } catch {
+      return .fail(error.description)
     }
-    guard let a = PCIAddress(raw) else { return .fail("Invalid BDF: \(raw)") }
-    return .device(a)
   }
 
   enum DevicesResolution {
@@ -84,19 +82,16 @@ enum HardwareEnvironment {
   /// The devices of the suites that take several: `VFIO_SELFTESTS_BDFS` (space-separated), else
   /// `VFIO_SELFTESTS_BDF`.
   static func devices() -> DevicesResolution {
-    guard let raw = getenv("VFIO_SELFTESTS_BDFS").map({ String(cString: $0) }), !raw.isEmpty else {
-      switch device() {
-      case .device(let a): return .devices([a])
-      case .skip(let reason): return .skip("VFIO_SELFTESTS_BDFS and \(reason)")
-      case .fail(let message): return .fail(message)
-      }
+    do {
+      if let all = try SelftestsEnvironment.current.addresses(.bdfs) { return .devices(all) }
+    } catch {
+      return .fail(error.description)
     }
-    var out: [PCIAddress] = []
-    for part in raw.split(separator: " ") {
-      guard let a = PCIAddress(String(part)) else { return .fail("VFIO_SELFTESTS_BDFS: invalid BDF: \(part)") }
-      out.append(a)
+    switch device() {
+    case .device(let a): return .devices([a])
+    case .skip(let reason): return .skip("VFIO_SELFTESTS_BDFS and \(reason)")
+    case .fail(let message): return .fail(message)
     }
-    return out.isEmpty ? .skip("VFIO_SELFTESTS_BDFS names no device") : .devices(out)
   }
 }
 
@@ -136,7 +131,7 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
   let mode: IOMMUMode
   let feature: DeviceFeature?
   /// The variable naming the device (the SR-IOV suites take their PF from another one).
-  var variable = "VFIO_SELFTESTS_BDF"
+  var variable = SelftestsEnvironment.Variable.bdf
   var isRecursive: Bool { true }
 
   func prepare(for test: Test) async throws {

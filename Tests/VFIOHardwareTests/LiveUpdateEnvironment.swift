@@ -41,8 +41,7 @@ struct RequiresVFIOLiveUpdate: TestTrait, SuiteTrait {
 /// staged runs: a plain `swift test` must not leave holders behind.
 enum KexecStage {
   static func current() throws -> LiveUpdateStage? {
-    guard let raw = getenv("VFIO_SELFTESTS_STAGE").map({ String(cString: $0) }), !raw.isEmpty else { return nil }
-    return try LiveUpdateStage(parsing: raw)
+    try SelftestsEnvironment.current.stage().flatMap(LiveUpdateStage.init(rawValue:))
   }
 }
 
@@ -54,8 +53,8 @@ struct RequiresStage: TestTrait, SuiteTrait {
       guard try KexecStage.current() != nil else {
         try Test.cancel("VFIO_SELFTESTS_STAGE not set (a two-stage kexec test: scripts/vm-test.sh --stages 2)")
       }
-    } catch let e as LiveUpdateError {
-      Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STAGE: \(e)"))
+    } catch let e as SelftestsEnvironment.Invalid {
+      Issue.record(Comment(rawValue: e.description))
     }
   }
 }

@@ -15,23 +15,22 @@ enum MigrationDeviceKind: String, Sendable {
 
   static let mttyParent = "mtty"
   static let mttyType = "mtty-2"
-  static let pciEnvironment = "VFIO_SELFTESTS_MIGRATION_BDFS"
+  static let pciEnvironment = SelftestsEnvironment.Variable.migrationBDFS.rawValue
   /// The module `pci` devices are expected to be bound to (loaded by the suite).
   static let pciDriverModule = "xe-vfio-pci"
   static let pciDriver = "xe-vfio-pci"
 
-  enum Given { case devices([PCIAddress]), skip(String) }
+  enum Given { case devices([PCIAddress]), skip(String), invalid(String) }
 
   static func pciDevices() -> Given {
-    guard let raw = getenv(pciEnvironment).map({ String(cString: $0) }), !raw.isEmpty else {
-      return .skip("\(pciEnvironment) not set (no Battlemage / Panther Lake / Wildcat Lake VF bound to \(pciDriver) given)")
+    do {
+      guard let all = try SelftestsEnvironment.current.addresses(.migrationBDFS) else {
+        return .skip("\(pciEnvironment) not set (no Battlemage / Panther Lake / Wildcat Lake VF bound to \(pciDriver) given)")
+      }
+      return .devices(all)
+    } catch {
+      return .invalid(error.description)
     }
-    var out: [PCIAddress] = []
-    for part in raw.split(whereSeparator: { $0 == "," || $0 == " " }) {
-      guard let a = PCIAddress(String(part)) else { return .skip("\(pciEnvironment): invalid BDF '\(part)'") }
-      out.append(a)
-    }
-    return out.isEmpty ? .skip("\(pciEnvironment) names no device") : .devices(out)
   }
 }
 
@@ -63,6 +62,7 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       let devices: [PCIAddress]
       switch MigrationDeviceKind.pciDevices() {
       case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
+      case .invalid(let message): Issue.record(Comment(rawValue: message)); return
       case .devices(let d): devices = d
       }
       guard host.isRoot else { try Test.cancel("not root") }

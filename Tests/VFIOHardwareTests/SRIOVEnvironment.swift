@@ -7,7 +7,7 @@ import Testing
 
 extension HardwareEnvironment {
   /// The variable naming the SR-IOV PF (bound to vfio-pci, like `VFIO_SELFTESTS_BDF`).
-  static let sriovPFVariable = "VFIO_SELFTESTS_SRIOV_BDF"
+  static let sriovPFVariable = SelftestsEnvironment.Variable.sriovBDF
 
   /// The SR-IOV PF, from `VFIO_SELFTESTS_SRIOV_BDF`.
   static func sriovPF() -> Resolution { device(sriovPFVariable) }

@@ -2,10 +2,11 @@
 // must run in a different boot (a real kexec happened), with the stage marker on the kernel
 // command line. The Live Update suites build on the same mechanism.
 import Foundation
+import LibVFIO
 import Testing
 
 enum StagedRun {
-  static var stage: Int? { ProcessInfo.processInfo.environment["VFIO_SELFTESTS_STAGE"].flatMap { Int($0) } }
+  static var stage: Int? { try? SelftestsEnvironment.current.stage() }
   static var results: String? { ProcessInfo.processInfo.environment["VFIO_SELFTESTS_RESULTS"] }
   static var stages: Int { ProcessInfo.processInfo.environment["VFIO_SELFTESTS_STAGES"].flatMap { Int($0) } ?? 1 }
 

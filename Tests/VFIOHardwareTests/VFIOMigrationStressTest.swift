@@ -12,20 +12,7 @@ import Testing
 extension VFIOMigrationTest {
   /// `VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS`: `N` for every mode, or `mode=N[,mode=N...]` for
   /// those modes only (CI: `iommufd=60` on the debug kernel); 3 s otherwise.
-  static func stressSeconds(_ mode: IOMMUMode) throws -> Double {
-    guard let raw = getenv("VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS").map({ String(cString: $0) }), !raw.isEmpty else { return 3 }
-    if let n = Double(raw), n > 0 { return n }
-    var seconds = 3.0
-    for entry in raw.split(separator: ",") {
-      let kv = entry.split(separator: "=", maxSplits: 1).map(String.init)
-      guard kv.count == 2, let m = IOMMUMode(rawValue: kv[0]), let n = Double(kv[1]), n > 0 else {
-        throw VFIOError.unexpected(operation: "VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS", device: "-",
-                                   detail: "'\(raw)': expected seconds, or mode=seconds[,mode=seconds] with a mode of \(IOMMUMode.allCases.map(\.rawValue))")
-      }
-      if m == mode { seconds = n }
-    }
-    return seconds
-  }
+  static func stressSeconds(_ mode: IOMMUMode) throws -> Double { try SelftestsEnvironment.current.migrationStressSeconds(mode) }
 
   /// For a bounded time, concurrently: VFIO_DEVICE_RESET; the cycle RUNNING -> RUNNING_P2P ->
   /// STOP -> STOP_COPY -> STOP -> RUNNING (without P2P: RUNNING -> STOP -> ...); reads of the

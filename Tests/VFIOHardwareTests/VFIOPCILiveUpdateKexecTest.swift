@@ -18,10 +18,7 @@ enum VFIOPCILiveUpdateKexecTest {
 
   /// 1 GiB + 1 MiB as in C; `VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE` (bytes, at least 2 MiB)
   /// allows a smaller buffer for small guests.
-  static var memfdSize: Int {
-    ProcessInfo.processInfo.environment["VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE"].flatMap { Int($0) }.map { max($0, 2 * driverSize) }
-      ?? (1 << 30) + driverSize
-  }
+  static var memfdSize: Int { get throws { try SelftestsEnvironment.current.liveUpdateMemfdSize() } }
 
   /// `state-<bdf>` (the stage check of `stage_machinery`), `device-<bdf>` (the device and the
   /// memfd) and `device-<bdf>-state`: the state session of `preserve_device_across_kexec`, which
@@ -45,7 +42,7 @@ enum VFIOPCILiveUpdateKexecTest {
   }
 
   static func mapMemfd(_ memfd: FileDescriptor, into device: VFIOPCIDevice) throws -> MemfdRegions {
-    let memcpySize = memfdSize - driverSize
+    let memcpySize = try memfdSize - driverSize
     let memcpy = try MappedMemory.shared(memfd, offset: 0, size: memcpySize, protection: [.read, .write]).get()
     let driver = try MappedMemory.shared(memfd, offset: Int64(memcpySize), size: driverSize, protection: [.read, .write]).get()
     let regions = MemfdRegions(memcpy: memcpy, driver: driver)
@@ -92,8 +89,9 @@ enum VFIOPCILiveUpdateKexecTest {
 
     let memfd = try Memfd.create("dma-buffer")
     defer { try? memfd.close() }
-    try Memfd.allocate(memfd, size: memfdSize)
-    print("Preserving memfd of size 0x\(String(memfdSize, radix: 16)) in session")
+    let size = try memfdSize
+    try Memfd.allocate(memfd, size: size)
+    print("Preserving memfd of size 0x\(String(size, radix: 16)) in session")
     try session.preserve(memfd, token: memfdToken)
     let memory = try mapMemfd(memfd, into: device)
     defer { memory.unmap() }
