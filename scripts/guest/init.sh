@@ -34,7 +34,9 @@ if [ -s /modules/order ]; then
 fi
 
 mkdir -p /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host || die "cannot mount the host tree (9p tag host)"
+# cache=loose: the host tree does not change during a run, and without a page cache every
+# start of a Swift binary reads its libraries (Foundation, ICU data) over 9p again.
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 host /host || die "cannot mount the host tree (9p tag host)"
 say "9p: host tree on /host (ro)"
 [ -d "/host$MODULES_DIR/$(uname -r)" ] || die "no /host$MODULES_DIR/$(uname -r): modules were prepared for another kernel?"
 [ -d /host/lib/modules ] || die "/lib/modules does not exist on the host (vm-test.sh should have created it)"
