@@ -73,6 +73,15 @@ public struct DeviceSetup: Sendable {
   public let sysfs: PCISysfs
   /// Where journals live: survives the test process, not a reboot.
   public let journalDirectory: String
+  /// Called at each named point of setup and cleanup (`setup:journaled`, `setup:unbound`,
+  /// `setup:override-set`, `setup:bound`, `cleanup:unbound`, `cleanup:override-restored`): the
+  /// command line stops itself there for fault injection (VFIO_SELFTESTS_STOP_AT), so a test can
+  /// kill it at an exact step.
+  public var checkpoint: @Sendable (String) -> Void = { _ in }
+
+  /// The checkpoint names, in the order setup and cleanup reach them.
+  public static let checkpoints = ["setup:journaled", "setup:unbound", "setup:override-set", "setup:bound",
+                                   "cleanup:unbound", "cleanup:override-restored"]
 
   public init(sysfs: PCISysfs = PCISysfs(), journalDirectory: String = "/run/vfio-selftests/devices") {
     self.sysfs = sysfs
@@ -106,6 +115,7 @@ public struct DeviceSetup: Sendable {
     } else {
       rec = Record(address: a, driver: try sysfs.driver(a), driverOverride: try sysfs.driverOverride(a), sriovNumVFs: try sysfs.sriovNumVFs(a), steps: [])
       try writeJournal(rec)
+      checkpoint("setup:journaled")
     }
     func begin(_ step: Step) throws(VFIOError) {
       // A journal from before step-wise journaling already means "undo every step".
@@ -120,18 +130,43 @@ public struct DeviceSetup: Sendable {
     if let d = try sysfs.driver(a), d != "vfio-pci" {
       try begin(.unbindDriver)
       try sysfs.unbind(a)
+      checkpoint("setup:unbound")
     }
     try begin(.setDriverOverride)
     try sysfs.setDriverOverride(a, "vfio-pci")
+    checkpoint("setup:override-set")
     try begin(.bindVFIO)
     if try sysfs.driver(a) != "vfio-pci" {
       try sysfs.probe(a)
     }
+    checkpoint("setup:bound")
     let now = try sysfs.driver(a)
     guard now == "vfio-pci" else {
       throw .unexpected(operation: "bind to vfio-pci", device: a.description, detail: "bound to \(now ?? "no driver") after probe (is vfio-pci loaded?)")
     }
     return .boundToVFIO(previousDriver: rec.driver)
+  }
+
+  /// Before a run: the device is bound to vfio-pci and no other process has it open (its VFIO
+  /// group opens; the group is exclusive, so EBUSY means another holder). Opens nothing else and
+  /// changes nothing. `busyIsExpected`: after a Live Update kexec a preserved device refuses
+  /// other opens until the kexec suite retrieves it, so only the binding is checked.
+  public func checkReadyForTests(_ a: PCIAddress, busyIsExpected: Bool = false) throws(VFIOError) {
+    try sysfs.requireDevice(a)
+    let driver = try sysfs.driver(a)
+    guard driver == "vfio-pci" else {
+      throw .unexpected(operation: "run", device: a.description,
+                        detail: "bound to \(driver ?? "no driver"), not vfio-pci (vfio-selftests setup \(a))")
+    }
+    let path = try sysfs.vfioGroupPath(a)
+    switch openFile(path, .readWrite) {
+    case .success(let fd): try? fd.close()
+    case .failure(let e) where e == .resourceBusy:
+      if busyIsExpected { return }
+      throw .unexpected(operation: "run", device: a.description, detail: "\(path) is busy (EBUSY): another process has the device open")
+    case .failure(let e):
+      throw .syscall(operation: "open(\(path))", device: a.description, errno: e)
+    }
   }
 
   /// Undoes `setUp` from the journal, the steps begun in reverse (unbind vfio-pci, restore
@@ -144,9 +179,11 @@ public struct DeviceSetup: Sendable {
     if sysfs.exists(a) {
       if rec.begun(.bindVFIO), try sysfs.driver(a) == "vfio-pci", rec.driver != "vfio-pci" {
         try sysfs.unbind(a)
+        checkpoint("cleanup:unbound")
       }
       if rec.begun(.setDriverOverride) {
         try sysfs.setDriverOverride(a, rec.driverOverride)
+        checkpoint("cleanup:override-restored")
       }
       if rec.begun(.unbindDriver) || rec.begun(.bindVFIO), let d = rec.driver, try sysfs.driver(a) == nil {
         // Probe honours the restored override; fall back to the driver's bind file.
@@ -160,7 +197,7 @@ public struct DeviceSetup: Sendable {
                           detail: "bound to \(driver ?? "no driver") after rebind; journal kept in \(journalPath(a))")
       }
     }
-    _ = unsafe unlink(journalPath(a))
+    _ = FileSystem.remove(journalPath(a))
     return rec
   }
 
@@ -168,8 +205,6 @@ public struct DeviceSetup: Sendable {
     try FileSystem.makeDirectories(journalDirectory).get("mkdir(\(journalDirectory))", device: rec.address.description)
     let tmp = journalPath(rec.address) + ".tmp"
     try FileSystem.create(tmp, rec.serialized()).get("write(\(tmp))", device: rec.address.description)
-    guard unsafe rename(tmp, journalPath(rec.address)) == 0 else {
-      throw .syscall(operation: "rename(\(tmp))", device: rec.address.description, errno: Errno(rawValue: errno))
-    }
+    try FileSystem.rename(tmp, journalPath(rec.address)).get("rename(\(tmp))", device: rec.address.description)
   }
 }

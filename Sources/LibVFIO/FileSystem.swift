@@ -111,6 +111,16 @@ package enum FileSystem {
     return .success(())
   }
 
+  /// `unlink(path)`.
+  package static func remove(_ path: String) -> Result<Void, Errno> {
+    unsafe unlink(path) == 0 ? .success(()) : .failure(Errno(rawValue: vst_errno()))
+  }
+
+  /// `rename(from, to)`.
+  package static func rename(_ from: String, _ to: String) -> Result<Void, Errno> {
+    unsafe Glibc.rename(from, to) == 0 ? .success(()) : .failure(Errno(rawValue: vst_errno()))
+  }
+
   package static func exists(_ path: String) -> Bool {
     unsafe access(path, F_OK) == 0
   }

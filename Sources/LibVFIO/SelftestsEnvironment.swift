@@ -24,6 +24,8 @@ public struct SelftestsEnvironment: Sendable {
     case liveUpdateMemfdSize = "VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE"
     /// The migration stress's duration.
     case migrationStressSeconds = "VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS"
+    /// Fault injection: `setup`/`cleanup` stop themselves (SIGSTOP) at this checkpoint.
+    case stopAt = "VFIO_SELFTESTS_STOP_AT"
   }
 
   /// A value that does not parse.
@@ -71,12 +73,22 @@ public struct SelftestsEnvironment: Sendable {
       Result { () throws(Invalid) in _ = try timeoutScale() },
       Result { () throws(Invalid) in _ = try liveUpdateMemfdSize() },
       Result { () throws(Invalid) in _ = try migrationStressSeconds(.iommufd) },
+      Result { () throws(Invalid) in _ = try stopAt() },
     ]
     let out = checks.compactMap { r -> Invalid? in if case .failure(let e) = r { e } else { nil } }
     return out
   }
 
   // MARK: the parsers
+
+  /// One of `DeviceSetup.checkpoints`, nil when unset.
+  public func stopAt() throws(Invalid) -> String? {
+    guard let s = raw(.stopAt) else { return nil }
+    guard DeviceSetup.checkpoints.contains(s) else {
+      throw Invalid(variable: .stopAt, value: s, expected: "one of \(DeviceSetup.checkpoints.joined(separator: ", "))")
+    }
+    return s
+  }
 
   /// One PCI address, nil when unset.
   public func address(_ v: Variable) throws(Invalid) -> PCIAddress? {

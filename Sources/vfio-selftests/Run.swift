@@ -73,10 +73,10 @@ struct Run: ParsableCommand {
 
     var results: [(name: String, run: TestRunResults, diagnostics: [String])] = []
     var exitCodes: [Int32] = []
+    // Every device, before anything runs: bound to vfio-pci, not open elsewhere.
+    let setup = DeviceSetup(sysfs: sysfs)
+    for a in targets + extra { try setup.checkReadyForTests(a, busyIsExpected: request.stage == 2) }
     for device in runs {
-      if let device, (try? sysfs.driver(device)) ?? nil != "vfio-pci" {
-        log("\(device) is not bound to vfio-pci (run: vfio-selftests setup \(device)); its suites will skip")
-      }
       let eventPath = FileManager.default.temporaryDirectory.appendingPathComponent("vfio-selftests-events-\(getpid())-\(UUID().uuidString).jsonl").path
       defer { try? FileManager.default.removeItem(atPath: eventPath) }
       let process = Process()

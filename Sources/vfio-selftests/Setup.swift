@@ -1,5 +1,6 @@
-import Foundation
 import ArgumentParser
+import Foundation
+import Glibc
 import LibVFIO
 
 /// Parses every address first, then checks each exists: nothing is touched unless all are good.
@@ -30,7 +31,7 @@ struct Setup: ParsableCommand {
     let kmod = try KernelModules()
     let vfioPCI = try kmod.load("vfio-pci")
     print("vfio-pci: \(vfioPCI.rawValue)")
-    let setup = DeviceSetup()
+    let setup = try DeviceSetup.forCommandLine()
     for a in addresses {
       switch try setup.setUp(a) {
       case .alreadySetUp: print("\(a): already set up by vfio-selftests (journal \(setup.journalDirectory)/\(a)), nothing to do")
@@ -51,10 +52,30 @@ struct Cleanup: ParsableCommand {
   func run() throws {
     let named = try parseDevices(devices, mustExist: false)
     try requireRoot("cleanup")
-    let setup = DeviceSetup()
+    let setup = try DeviceSetup.forCommandLine()
     let addresses = named.isEmpty ? setup.journaledDevices() : named
-    if addresses.isEmpty { print("nothing to clean up (no journal in \(setup.journalDirectory))") }
+    let journal = ResourceJournal()
+    let leftovers = named.isEmpty ? ResourceJournal.Kind.allCases.flatMap(journal.entries) : []
+    if addresses.isEmpty && leftovers.isEmpty { print("nothing to clean up (no journal in \(setup.journalDirectory))") }
     var firstError: Error?
+    // What a killed run left besides bindings: mdev instances first, then the modules the suites loaded.
+    if named.isEmpty {
+      let mdev = MdevSysfs()
+      for uuid in journal.entries(.mdev) {
+        do { try mdev.remove(uuid: uuid); journal.forget(.mdev, uuid); print("mdev \(uuid): removed") } catch {
+          printError("\(error)"); firstError = firstError ?? error
+        }
+      }
+      let modules = journal.entries(.module)
+      if !modules.isEmpty {
+        let kmod = try KernelModules()
+        for m in modules {
+          do { try kmod.unload(m); journal.forget(.module, m); print("module \(m): unloaded (a suite had loaded it)") } catch {
+            printError("\(error)"); firstError = firstError ?? error
+          }
+        }
+      }
+    }
     for a in addresses {
       do {
         if let rec = try setup.cleanUp(a) {
@@ -68,6 +89,27 @@ struct Cleanup: ParsableCommand {
       }
     }
     if firstError != nil { throw ExitCode.failure }
+  }
+}
+
+extension DeviceSetup {
+  /// The command line's: with VFIO_SELFTESTS_STOP_AT=<checkpoint>, it stops itself (SIGSTOP) at
+  /// that checkpoint so a test can kill it at an exact step (fault injection).
+  static func forCommandLine() throws -> DeviceSetup {
+    var setup = DeviceSetup()
+    let env = SelftestsEnvironment(values: ProcessInfo.processInfo.environment)
+    do {
+      if let stop = try env.stopAt() {
+        setup.checkpoint = { name in
+          guard name == stop else { return }
+          writeStderr("vfio-selftests: stopping at \(name) (VFIO_SELFTESTS_STOP_AT)\n")
+          raise(SIGSTOP)
+        }
+      }
+    } catch {
+      throw CLIError(error.description)
+    }
+    return setup
   }
 }
 

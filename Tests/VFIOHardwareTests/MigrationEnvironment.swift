@@ -105,22 +105,29 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       guard case .devices(let devices) = MigrationDeviceKind.pciDevices() else { return try await function() }
       try await MigrationFixture.$devices.withValue(devices.map { VFIODeviceID.pci($0) }) { try await function() }
     case .mtty:
+      // The module and the mdevs are journaled before they are made, so `vfio-selftests cleanup`
+      // removes them after a killed run.
       let kmod = try KernelModules()
+      let journal = ResourceJournal()
+      let wasLoaded = kmod.state(MigrationDeviceKind.mttyParent) == .live
+      if !wasLoaded { try journal.record(.module, MigrationDeviceKind.mttyParent) }
       let outcome = try kmod.load(MigrationDeviceKind.mttyParent)
+      if outcome != .loaded { journal.forget(.module, MigrationDeviceKind.mttyParent) }
       let mdev = MdevSysfs()
       var created: [String] = []
       defer {
         for uuid in created {
-          do { try mdev.remove(uuid: uuid) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
+          do { try mdev.remove(uuid: uuid); journal.forget(.mdev, uuid) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
         }
         if outcome == .loaded {
-          do { try kmod.unload(MigrationDeviceKind.mttyParent) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
+          do { try kmod.unload(MigrationDeviceKind.mttyParent); journal.forget(.module, MigrationDeviceKind.mttyParent) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
         }
       }
       for _ in 0..<2 {
         let uuid = try MdevSysfs.newUUID()
-        try mdev.create(parent: MigrationDeviceKind.mttyParent, type: MigrationDeviceKind.mttyType, uuid: uuid)
+        try journal.record(.mdev, uuid, "\(MigrationDeviceKind.mttyParent) \(MigrationDeviceKind.mttyType)")
         created.append(uuid)
+        try mdev.create(parent: MigrationDeviceKind.mttyParent, type: MigrationDeviceKind.mttyType, uuid: uuid)
       }
       print("mtty: created \(created.joined(separator: ", ")) (\(MigrationDeviceKind.mttyType)); module \(outcome.rawValue)")
       try await MigrationFixture.$devices.withValue(created.map { VFIODeviceID.mdev(uuid: $0) }) { try await function() }

@@ -27,9 +27,9 @@ check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; f
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 state() {
-  local d=none o
+  local d=none o=none
   [[ -L $dev/driver ]] && d=$(basename "$(readlink "$dev/driver")")
-  o=$(cat "$dev/driver_override")
+  [[ -e $dev/driver_override ]] && o=$(cat "$dev/driver_override")
   echo "driver=$d driver_override=$o"
 }
 
@@ -39,11 +39,13 @@ echo "cli-acceptance: $BDF before: $original"
 "$cli" doctor | tee "$RESULTS/doctor.txt"
 
 # --- Bad input: one line on stderr, non-zero exit, device untouched -------------------------
-bad() {
-  local what=$1; shift
+bad() { bad_in "$original" "$@"; }
+# bad_in STATE WHAT CMD...: as bad, with the device expected in STATE afterwards.
+bad_in() {
+  local want=$1 what=$2; shift 2
   local err rc
   err=$("$@" 2>&1 >/dev/null); rc=$?
-  if (( rc != 0 )) && [[ $(printf '%s\n' "$err" | wc -l) == 1 && $err == "vfio-selftests: error: "* ]] && [[ $(state) == "$original" ]]; then
+  if (( rc != 0 )) && [[ $(printf '%s\n' "$err" | wc -l) == 1 && $err == "vfio-selftests: error: "* ]] && [[ $(state) == "$want" ]]; then
     pass "$what: exit $rc: $err"
   else
     fail "$what: exit $rc, stderr: $err, state $(state)"
@@ -58,6 +60,9 @@ bad "unwritable KTAP path" "$cli" run --ktap /nonexistent/x.ktap "$BDF"
 bad "JUnit path in /proc" "$cli" run --junit /proc/x.xml "$BDF"
 bad "extra device that does not exist" "$cli" run --extra-device 0000:00:1f.6 "$BDF"
 bad "non-root run" setpriv --reuid=65534 --regid=65534 --clear-groups "$cli" run "$BDF"
+bad "run on a device not bound to vfio-pci" "$cli" run "$BDF"
+bad "module that does not exist" "$cli" modprobe no_such_module_vfio_selftests
+bad "empty module name" "$cli" modprobe ''
 
 # --- 1. setup, run, cleanup --------------------------------------------------------------------
 t0=$(now)
@@ -134,6 +139,86 @@ check "other modes skip with VFIO_SELFTESTS_IOMMU_MODE=iommufd" grep -q '# SKIP 
 check "no iommufd test skips for the mode" test -z "$(grep -E '^ *(not )?ok [0-9]+ vfio_pci_device_test\.[a-z_]+( |$)' "$RESULTS/iommufd.ktap" | grep 'IOMMU_MODE=')"
 check "the iommufd tests ran" test -n "$(grep -E '^ *ok [0-9]+ vfio_pci_device_test\.config_space_read_write$' "$RESULTS/iommufd.ktap")"
 "$cli" cleanup >/dev/null
+
+# --- 4. A device open elsewhere (EBUSY), a device removed between setup and run ----------------
+"$cli" setup "$BDF" >/dev/null
+bound="driver=vfio-pci driver_override=vfio-pci"
+group=$(basename "$(readlink "$dev/iommu_group")")
+exec 9<>"/dev/vfio/$group"
+bad_in "$bound" "device open elsewhere (group $group held)" "$cli" run "$BDF"
+exec 9>&-
+echo 1 > "$dev/remove"
+bad_in "driver=none driver_override=none" "device removed after setup" "$cli" run "$BDF"
+echo 1 > /sys/bus/pci/rescan
+for _ in $(seq 1 50); do [[ -e $dev/driver ]] && break; sleep 0.2; done
+echo "cli-acceptance: after remove + rescan: $(state)"
+"$cli" cleanup >/dev/null; rc=$?
+check "cleanup after the device came back: exit 0" test "$rc" = 0
+check "journal removed after remove + rescan + cleanup" test ! -e "$journal"
+
+# --- 5. SIGKILL at ten points of setup, run and cleanup, each followed by cleanup --------------
+# setup/cleanup stop themselves at a checkpoint (VFIO_SELFTESTS_STOP_AT) and are killed there;
+# runs are killed once the console shows the named test started (or, for SIGTERM, the run CLI
+# itself, which passes it on). After each: cleanup exits 0, the device is as it was, no journal,
+# no mdev and no module left by a suite. One line per point in sigkill-table.txt.
+table=$RESULTS/sigkill-table.txt
+printf 'point\tkilled\tcleanup exit\tdevice after cleanup\tleftovers\n' > "$table"
+mdevs_before=$(ls /sys/bus/mdev/devices 2>/dev/null | wc -l)
+mtty_before=$([[ -d /sys/module/mtty ]] && echo loaded || echo absent)
+stopped() { [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == T ]]; }
+after_kill() {
+  local point=$1 killed=$2 rc left
+  "$cli" cleanup >/dev/null 2>&1; rc=$?
+  left=""
+  [[ -e $journal ]] && left+="journal "
+  [[ -n $(ls /run/vfio-selftests/mdevs /run/vfio-selftests/modules 2>/dev/null) ]] && left+="resource-journal "
+  (( $(ls /sys/bus/mdev/devices 2>/dev/null | wc -l) != mdevs_before )) && left+="mdev "
+  [[ $([[ -d /sys/module/mtty ]] && echo loaded || echo absent) != "$mtty_before" ]] && left+="mtty-module "
+  printf '%s\t%s\t%s\t%s\t%s\n' "$point" "$killed" "$rc" "$(state)" "${left:-none}" >> "$table"
+  check "SIGKILL at $point ($killed), then cleanup: exit $rc, $(state), leftovers: ${left:-none}" \
+    test "$rc" = 0 -a "$(state)" = "$original" -a -z "$left"
+}
+kill_at_checkpoint() {
+  local command=$1 point=$2 pid killed=no
+  VFIO_SELFTESTS_STOP_AT=$point "$cli" "$command" $([[ $command == setup ]] && echo "$BDF") >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do stopped "$pid" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if stopped "$pid"; then kill -KILL "$pid"; killed="stopped at the checkpoint, SIGKILL"; fi
+  wait "$pid" 2>/dev/null
+  after_kill "$point" "$killed"
+}
+kill_run_at() {
+  local point=$1 pattern=$2 sig=$3 target=$4 clipid child killed=no; shift 4
+  "$cli" setup "$BDF" >/dev/null
+  "$cli" run "$@" "$BDF" > "$RESULTS/kill-$point.log" 2>&1 &
+  clipid=$!
+  for _ in $(seq 1 600); do
+    child=$(pgrep -P "$clipid" | head -n1)
+    [[ -n $child ]] && grep -q "$pattern" "$RESULTS/kill-$point.log" && break
+    kill -0 "$clipid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then
+    sleep 0.5
+    if [[ $target == run ]]; then kill "-$sig" "$clipid"; else kill "-$sig" "$child"; fi
+    killed="$sig to the $target after '$pattern'"
+  fi
+  wait "$clipid" 2>/dev/null
+  after_kill "$point" "$killed"
+}
+for point in setup:journaled setup:unbound setup:override-set setup:bound; do kill_at_checkpoint setup "$point"; done
+for point in cleanup:unbound cleanup:override-restored; do
+  "$cli" setup "$BDF" >/dev/null
+  kill_at_checkpoint cleanup "$point"
+done
+kill_run_at run:dma-mapped 'Test anonymous_dma_map_unmap() started' KILL test-binary --filter VFIODMAMapping
+kill_run_at run:liveupdate-session 'Test preserve_many_sessions() started' KILL test-binary --filter LiveUpdateDeviceTest
+kill_run_at run:migration-stress 'Test reset_migration_stress() started' KILL test-binary --filter VFIOMigrationMtty
+kill_run_at run:sigterm 'Test config_space_read_write() started' TERM run --filter VFIOPCIDevice
+grep -q 'interrupted: SIGTERM passed on to the test binary' "$RESULTS/kill-run:sigterm.log" &&
+  pass "run passed SIGTERM on and said so" || fail "run did not report the SIGTERM it passed on"
+column -t -s $'\t' "$table" 2>/dev/null || cat "$table"
+
 check "restored at the end: $(state)" test "$(state)" = "$original"
 
 echo "cli-acceptance: $failures failure(s)"
