@@ -101,11 +101,11 @@ struct Run: ParsableCommand {
       let code = run.kselftestExitCode(processStatus: status)
       exitCodes.append(code)
       results.append((device.map(\.description) ?? "no device", run, diagnostics))
-      if interrupted != nil { break }
       log("\(device.map(\.description) ?? "no device"): \(run.passed) passed, \(run.failed) failed, \(run.skipped) skipped"
           + (run.suiteFailures > 0 ? ", \(run.suiteFailures) suite failures" : "")
           + " in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; exit \(code)"
           + (diagnostics.isEmpty ? "" : " (\(diagnostics.joined(separator: "; ")))"))
+      if interrupted != nil { break }
     }
 
     if let ktap {

@@ -171,7 +171,7 @@ after_kill() {
   "$cli" cleanup >/dev/null 2>&1; rc=$?
   left=""
   [[ -e $journal ]] && left+="journal "
-  [[ -n $(ls /run/vfio-selftests/mdevs /run/vfio-selftests/modules 2>/dev/null) ]] && left+="resource-journal "
+  [[ -n $(find /run/vfio-selftests/mdevs /run/vfio-selftests/modules -type f 2>/dev/null) ]] && left+="resource-journal "
   (( $(ls /sys/bus/mdev/devices 2>/dev/null | wc -l) != mdevs_before )) && left+="mdev "
   [[ $([[ -d /sys/module/mtty ]] && echo loaded || echo absent) != "$mtty_before" ]] && left+="mtty-module "
   printf '%s\t%s\t%s\t%s\t%s\n' "$point" "$killed" "$rc" "$(state)" "${left:-none}" >> "$table"
