@@ -71,13 +71,7 @@ public final class MigrationDataFile {
 
   /// One `read(2)` of at most `maxCount` bytes; the bytes (empty at end of stream) or the errno.
   public func read(maxCount: Int) -> Result<[UInt8], Errno> {
-    var bytes = [UInt8](repeating: 0, count: maxCount)
-    do {
-      let n = try unsafe bytes.withUnsafeMutableBytes { unsafe try fd.read(into: $0, retryOnInterrupt: true) }
-      return .success(Array(bytes[..<n]))
-    } catch {
-      return .failure((error as? Errno) ?? .ioError)
-    }
+    fd.readBytes(maxCount: maxCount)
   }
 
   /// Reads until end of stream (`read` returns 0), in `chunk`-byte reads: the whole STOP_COPY
@@ -96,11 +90,7 @@ public final class MigrationDataFile {
 
   /// One `write(2)`; the count written or the errno.
   public func write(_ bytes: ArraySlice<UInt8>) -> Result<Int, Errno> {
-    do {
-      return .success(try unsafe bytes.withUnsafeBytes { unsafe try fd.write($0, retryOnInterrupt: true) })
-    } catch {
-      return .failure((error as? Errno) ?? .ioError)
-    }
+    fd.writeBytes(bytes)
   }
 
   /// Writes all of `bytes` (looping over short writes) in `chunk`-byte writes, as a RESUMING
