@@ -88,10 +88,3 @@ public final class LiveUpdateDevice {
     try retrieveSessionResult(name).get("ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", "session '\(name)'")
   }
 }
-
-/// Copies `bytes` into a uAPI `name[64]` field (imported as a tuple); never past its end.
-private func copyName<Field>(_ bytes: [UInt8], into field: inout Field) {
-  unsafe withUnsafeMutableBytes(of: &field) { dst in
-    for (i, b) in bytes.prefix(dst.count).enumerated() { unsafe dst[i] = b }
-  }
-}
