@@ -295,18 +295,18 @@ public final class VFIOPCIDevice {
 
   // MARK: reset
 
-  /// `VFIO_DEVICE_RESET` once; the errno on failure.
-  public func tryReset() -> Result<Void, Errno> {
+  /// `VFIO_DEVICE_RESET` once (no EAGAIN retry, unlike `reset()`); the errno on failure.
+  public func resetResult() -> Result<Void, Errno> {
     fd.ioctl(VFIO.DEVICE_RESET, value: 0).map { _ in () }
   }
 
   /// `VFIO_DEVICE_RESET`, retried up to 20 times 10 ms apart while it fails with EAGAIN.
   public func reset() throws(VFIOError) {
-    var result = tryReset()
+    var result = resetResult()
     var tries = 1
     while case .failure(.resourceTemporarilyUnavailable) = result, tries < 20 {
       usleep(10_000)
-      result = tryReset()
+      result = resetResult()
       tries += 1
     }
     try result.get("ioctl(VFIO_DEVICE_RESET)", device: name)
