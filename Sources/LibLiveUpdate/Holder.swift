@@ -35,15 +35,13 @@ public struct LiveUpdateHolder: Sendable {
     try checkNoHolder(name)
     let fds = sessions.compactMap { $0.fd?.rawValue } + others.map(\.rawValue)
     let maxfd = Int32(max(getdtablesize(), (fds.max() ?? 0) + 1))
-    let pid = unsafe fds.withUnsafeBufferPointer { unsafe vst_fork_holder($0.baseAddress, Int32($0.count), maxfd) }
-    guard pid > 0 else { throw .syscall(operation: "fork(holder)", object: name, errno: Errno(rawValue: vst_errno())) }
+    let pid = try LiveUpdateSyscalls.forkHolder(keeping: fds, maxfd: maxfd).get("fork(holder)", name)
     // The child holds them now; this process's copies may close with it.
     for s in sessions { if let fd = s.release() { try? fd.close() } }
     // Registered, or not kept: an unregistered holder could be stacked by the next run.
     if case .failure(let e) = FileSystem.makeDirectories(directory).flatMap({ FileSystem.create(pidFile(name), "\(pid)\n") }) {
       kill(pid, SIGKILL)
-      var status: Int32 = 0
-      _ = unsafe waitpid(pid, &status, 0)
+      LiveUpdateSyscalls.waitForExit(pid)
       throw .syscall(operation: "write(\(pidFile(name)))", object: name, errno: e)
     }
     print("[STAGE 1] Child PID: \(pid). Resources are pinned.")

@@ -24,11 +24,11 @@ public final class LiveUpdateDevice {
 
   /// `open(/dev/liveupdate, O_RDWR)`; the errno when it cannot be opened (ENOENT: no LUO, or
   /// `liveupdate=on` missing from the kernel command line; EBUSY: already open).
-  public static func open(path: String = LiveUpdate.devicePath) -> Result<LiveUpdateDevice, Errno> {
+  public static func openResult(path: String = LiveUpdate.devicePath) -> Result<LiveUpdateDevice, Errno> {
     openFile(path, .readWrite).map { LiveUpdateDevice(fd: $0, path: path) }
   }
 
-  /// Like `open`, throwing a LiveUpdateError that names the device.
+  /// Like `openResult`, throwing a LiveUpdateError that names the device.
   public convenience init(path: String = LiveUpdate.devicePath) throws(LiveUpdateError) {
     let fd = try openFile(path, .readWrite).get("open(\(path))", path)
     self.init(fd: fd, path: path)
@@ -54,7 +54,7 @@ public final class LiveUpdateDevice {
 
   /// `LIVEUPDATE_IOCTL_CREATE_SESSION` with the raw 64-byte name field (no NUL check here: the
   /// kernel's). For tests of the kernel's own validation; use `createSession(_:)` otherwise.
-  public func createSession(rawName: [UInt8]) -> Result<FileDescriptor, Errno> {
+  public func createSessionResult(rawName: [UInt8]) -> Result<FileDescriptor, Errno> {
     var arg = liveupdate_ioctl_create_session()
     arg.size = UInt32(MemoryLayout<liveupdate_ioctl_create_session>.size)
     copyName(rawName, into: &arg.name)
@@ -66,7 +66,7 @@ public final class LiveUpdateDevice {
   public func createSession(_ name: String) throws(LiveUpdateError) -> LiveUpdateSession {
     let field = try LiveUpdate.nameField(name)
     _ = try device()
-    let fd = try createSession(rawName: field).get("ioctl(LIVEUPDATE_IOCTL_CREATE_SESSION)", "session '\(name)'")
+    let fd = try createSessionResult(rawName: field).get("ioctl(LIVEUPDATE_IOCTL_CREATE_SESSION)", "session '\(name)'")
     return LiveUpdateSession(fd: fd, name: name, incoming: false)
   }
 
@@ -86,12 +86,5 @@ public final class LiveUpdateDevice {
   /// Retrieves incoming session `name` after a kexec.
   public func retrieveSession(_ name: String) throws(LiveUpdateError) -> LiveUpdateSession {
     try retrieveSessionResult(name).get("ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", "session '\(name)'")
-  }
-}
-
-/// Copies `bytes` into a uAPI `name[64]` field (imported as a tuple); never past its end.
-private func copyName<Field>(_ bytes: [UInt8], into field: inout Field) {
-  unsafe withUnsafeMutableBytes(of: &field) { dst in
-    for (i, b) in bytes.prefix(dst.count).enumerated() { unsafe dst[i] = b }
   }
 }

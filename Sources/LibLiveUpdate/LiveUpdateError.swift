@@ -26,7 +26,7 @@ public enum LiveUpdateError: Error, Equatable, CustomStringConvertible, Sendable
   public var description: String {
     switch self {
     case .syscall(let op, let obj, let e):
-      "\(op) failed for \(obj): \(Errno.name(of: e)) (\(e.rawValue)): \(e)"
+      e.failureDescription(operation: op, object: obj)
     case .sessionNameTooLong(let name, let bytes):
       "session name '\(name)' is \(bytes) bytes; Live Update session names are at most \(LiveUpdate.maxSessionNameLength)"
     case .dataMismatch(let token, let expected, let got):

@@ -84,6 +84,6 @@ public final class LiveUpdateSession {
     var arg = liveupdate_session_get_name()
     arg.size = UInt32(MemoryLayout<liveupdate_session_get_name>.size)
     _ = try session().flatMap { $0.ioctl(LiveUpdateUAPI.SESSION_GET_NAME, &arg) }.get("ioctl(LIVEUPDATE_SESSION_GET_NAME)", label)
-    return unsafe withUnsafeBytes(of: arg.name) { unsafe String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    return string(fromName: arg.name)
   }
 }

@@ -7,8 +7,7 @@ import SystemPackage
 public enum Memfd {
   /// `memfd_create(name, 0)`.
   public static func create(_ name: String = "test_mfd") throws(LiveUpdateError) -> FileDescriptor {
-    let fd = try valueOrErrno { unsafe vst_memfd_create(name, 0) }.get("memfd_create(\(name))", "memfd '\(name)'")
-    return FileDescriptor(rawValue: fd)
+    try LiveUpdateSyscalls.memfdCreate(name).get("memfd_create(\(name))", "memfd '\(name)'")
   }
 
   /// A one-page memfd holding `data` (written through a shared mapping, as the C helper does).
@@ -72,11 +71,11 @@ public enum Memfd {
 /// the hard limit is lower and the caller may not raise it.
 public func ensureNoFileLimit(_ minimum: Int) -> Result<Void, Errno> {
   let want = rlim_t(minimum + 32)
-  var lim = rlimit()
-  guard unsafe getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
-  if lim.rlim_cur >= want { return .success(()) }
-  lim.rlim_cur = want
-  if lim.rlim_max < want { lim.rlim_max = want }
-  guard unsafe setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
-  return .success(())
+  return LiveUpdateSyscalls.noFileLimit().flatMap { current in
+    if current.rlim_cur >= want { return .success(()) }
+    var lim = current
+    lim.rlim_cur = want
+    if lim.rlim_max < want { lim.rlim_max = want }
+    return LiveUpdateSyscalls.setNoFileLimit(lim)
+  }
 }

@@ -177,7 +177,7 @@ public final class IOMMU {
     }
     let stride = MemoryLayout<iommu_iova_range>.stride
     let buf = IoctlBuffer(byteCount: Int(q.num_iovas) * stride)
-    q.allowed_iovas = UInt64(UInt(bitPattern: unsafe buf.bytes.baseAddress))
+    q.allowed_iovas = buf.userPointer
     _ = try fd.ioctl(IOMMUFD.IOAS_IOVA_RANGES, &q).get("ioctl(IOMMU_IOAS_IOVA_RANGES)", device: label)
     return (0..<Int(q.num_iovas)).map { i in
       let r = buf.load(fromByteOffset: i * stride, as: iommu_iova_range.self)

@@ -32,13 +32,11 @@ public final class KernelLogWatch: @unchecked Sendable {
   public func newMessages() -> [String] {
     guard let fd else { return [] }
     var out: [String] = []
-    var buf = [UInt8](repeating: 0, count: 8192)
     while true {
-      let r: Result<Int, Errno> = valueOrErrno { unsafe buf.withUnsafeMutableBytes { unsafe Glibc.read(fd.rawValue, $0.baseAddress, $0.count) } }
-      switch r {
-      case .success(0): return out
-      case .success(let n):
-        if let m = Self.message(ofRecord: String(decoding: buf[..<n], as: UTF8.self)) { out.append(m) }
+      switch fd.readBytes(maxCount: 8192) {
+      case .success(let record) where record.isEmpty: return out
+      case .success(let record):
+        if let m = Self.message(ofRecord: String(decoding: record, as: UTF8.self)) { out.append(m) }
       case .failure(.brokenPipe): continue  // records overwritten before we read them: go on
       case .failure: return out  // EAGAIN: nothing more
       }

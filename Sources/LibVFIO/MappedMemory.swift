@@ -74,6 +74,21 @@ public final class MappedMemory {
     unsafe bytes.withUnsafeBytes { unsafe p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
   }
 
+  /// `madvise(address, size, advice)` over the whole region, once: the errno on failure.
+  package func advise(_ advice: CInt) -> Result<Void, Errno> {
+    precondition(mapped, "madvise of an unmapped region")
+    return valueOrErrno(retryOnInterrupt: false) { unsafe madvise(UnsafeMutableRawPointer(bitPattern: address), size, advice) }.map { _ in () }
+  }
+
+  /// The kernel's `iosubmit_cmds512`: copies `count` 64-byte units from `source` at
+  /// `sourceOffset` to this region at `offset` with MOVDIR64B, each unit one 64-byte store (a
+  /// DSA or IOAT portal write).
+  package func submitCommands512(at offset: Int, from source: MappedMemory, sourceOffset: Int, count: Int = 1) {
+    let dst = unsafe pointer(offset, 64 * count)
+    let src = unsafe source.pointer(sourceOffset, 64 * count)
+    unsafe vst_iosubmit_cmds512(dst, src, count)
+  }
+
   // MARK: creating mappings
 
   public struct Protection: OptionSet, Sendable {

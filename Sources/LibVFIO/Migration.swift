@@ -71,13 +71,7 @@ public final class MigrationDataFile {
 
   /// One `read(2)` of at most `maxCount` bytes; the bytes (empty at end of stream) or the errno.
   public func read(maxCount: Int) -> Result<[UInt8], Errno> {
-    var bytes = [UInt8](repeating: 0, count: maxCount)
-    do {
-      let n = try unsafe bytes.withUnsafeMutableBytes { unsafe try fd.read(into: $0, retryOnInterrupt: true) }
-      return .success(Array(bytes[..<n]))
-    } catch {
-      return .failure((error as? Errno) ?? .ioError)
-    }
+    fd.readBytes(maxCount: maxCount)
   }
 
   /// Reads until end of stream (`read` returns 0), in `chunk`-byte reads: the whole STOP_COPY
@@ -96,11 +90,7 @@ public final class MigrationDataFile {
 
   /// One `write(2)`; the count written or the errno.
   public func write(_ bytes: ArraySlice<UInt8>) -> Result<Int, Errno> {
-    do {
-      return .success(try unsafe bytes.withUnsafeBytes { unsafe try fd.write($0, retryOnInterrupt: true) })
-    } catch {
-      return .failure((error as? Errno) ?? .ioError)
-    }
+    fd.writeBytes(bytes)
   }
 
   /// Writes all of `bytes` (looping over short writes) in `chunk`-byte writes, as a RESUMING
@@ -118,12 +108,12 @@ public final class MigrationDataFile {
   }
 
   /// `VFIO_MIG_GET_PRECOPY_INFO`, throwing on failure.
-  public func getPrecopyInfo() throws(VFIOError) -> vfio_precopy_info {
-    try precopyInfo().get("ioctl(data fd, VFIO_MIG_GET_PRECOPY_INFO)", device: device)
+  public func precopyInfo() throws(VFIOError) -> vfio_precopy_info {
+    try precopyInfoResult().get("ioctl(data fd, VFIO_MIG_GET_PRECOPY_INFO)", device: device)
   }
 
   /// `VFIO_MIG_GET_PRECOPY_INFO` (valid in the PRE_COPY states); the info or the errno.
-  public func precopyInfo() -> Result<vfio_precopy_info, Errno> {
+  public func precopyInfoResult() -> Result<vfio_precopy_info, Errno> {
     var info = vfio_precopy_info()
     info.argsz = UInt32(MemoryLayout<vfio_precopy_info>.size)
     return fd.ioctl(VFIO.MIG_GET_PRECOPY_INFO, &info).map { _ in info }
@@ -158,30 +148,30 @@ extension VFIOPCIDevice {
 
   /// `VFIO_DEVICE_FEATURE_MIGRATION` GET: the device's migration flags, or the errno (ENOTTY
   /// when the device does not support migration).
-  public func migrationFlags() -> Result<MigrationFlags, Errno> {
+  public func migrationFlagsResult() -> Result<MigrationFlags, Errno> {
     feature(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIGRATION, vfio_device_feature_migration())
       .map { MigrationFlags(rawValue: $0.flags) }
   }
 
   /// `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE` GET: the raw state value, or the errno.
-  public func tryGetMigrationState() -> Result<UInt32, Errno> {
+  public func migrationStateResult() -> Result<UInt32, Errno> {
     feature(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIG_DEVICE_STATE, vfio_device_feature_mig_state())
       .map { $0.device_state }
   }
 
   /// The migration flags; throws ENOTTY for a device without migration.
-  public func getMigrationFlags() throws(VFIOError) -> MigrationFlags {
-    try migrationFlags().get("ioctl(VFIO_DEVICE_FEATURE, GET MIGRATION)", device: name)
+  public func migrationFlags() throws(VFIOError) -> MigrationFlags {
+    try migrationFlagsResult().get("ioctl(VFIO_DEVICE_FEATURE, GET MIGRATION)", device: name)
   }
 
   /// The estimated STOP_COPY stream length.
-  public func getMigrationDataSize() throws(VFIOError) -> UInt64 {
-    try migrationDataSize().get("ioctl(VFIO_DEVICE_FEATURE, GET MIG_DATA_SIZE)", device: name)
+  public func migrationDataSize() throws(VFIOError) -> UInt64 {
+    try migrationDataSizeResult().get("ioctl(VFIO_DEVICE_FEATURE, GET MIG_DATA_SIZE)", device: name)
   }
 
   /// The current migration state.
   public func migrationState() throws(VFIOError) -> MigrationState {
-    let raw = try tryGetMigrationState().get("ioctl(VFIO_DEVICE_FEATURE, GET MIG_DEVICE_STATE)", device: name)
+    let raw = try migrationStateResult().get("ioctl(VFIO_DEVICE_FEATURE, GET MIG_DEVICE_STATE)", device: name)
     guard let s = MigrationState(rawValue: raw) else {
       throw .unexpected(operation: "ioctl(VFIO_DEVICE_FEATURE, GET MIG_DEVICE_STATE)", device: name, detail: "unknown state \(raw)")
     }
@@ -190,7 +180,7 @@ extension VFIOPCIDevice {
 
   /// `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE` SET to a raw state value: the data fd the arc
   /// returned (nil when `data_fd` is -1), or the errno.
-  public func trySetMigrationState(_ raw: UInt32) -> Result<MigrationDataFile?, Errno> {
+  public func setMigrationStateResult(_ raw: UInt32) -> Result<MigrationDataFile?, Errno> {
     var mig = vfio_device_feature_mig_state()
     mig.device_state = raw
     mig.data_fd = -1
@@ -202,11 +192,11 @@ extension VFIOPCIDevice {
   /// Moves the device to `state`; the data fd when the arc returns one.
   @discardableResult
   public func setMigrationState(_ state: MigrationState) throws(VFIOError) -> MigrationDataFile? {
-    try trySetMigrationState(state.rawValue).get("ioctl(VFIO_DEVICE_FEATURE, SET MIG_DEVICE_STATE \(state))", device: name)
+    try setMigrationStateResult(state.rawValue).get("ioctl(VFIO_DEVICE_FEATURE, SET MIG_DEVICE_STATE \(state))", device: name)
   }
 
   /// `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE` GET: the estimated STOP_COPY stream length, or the errno.
-  public func migrationDataSize() -> Result<UInt64, Errno> {
+  public func migrationDataSizeResult() -> Result<UInt64, Errno> {
     feature(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIG_DATA_SIZE, vfio_device_feature_mig_data_size())
       .map { $0.stop_copy_length }
   }

@@ -1,5 +1,9 @@
 // The one layer that touches raw pointers and C return conventions. Everything above it is
 // typed and throws VFIOError.
+//
+// Naming rule for a call that can fail: the throwing call has the plain name (`reset()`), and
+// where callers need the errno as a value its twin returning `Result<_, Errno>` is the same name
+// with a `Result` suffix (`resetResult()`).
 import CVFIOShim
 import Glibc
 import SystemPackage
@@ -85,6 +89,89 @@ package func withUserPointer<R>(to bytes: [UInt8], _ body: (UInt64) -> R) -> R {
   func ioctl(_ fd: FileDescriptor, _ request: UInt) -> Result<CInt, Errno> {
     unsafe fd.ioctl(request, buffer: bytes)
   }
+
+  /// The buffer's address as a uAPI `__u64` user pointer (such as `allowed_iovas`), valid while
+  /// the buffer lives.
+  var userPointer: UInt64 { UInt64(UInt(bitPattern: unsafe bytes.baseAddress)) }
+}
+
+extension FileDescriptor {
+  /// `pread(2)` of up to `count` bytes at `offset` (EINTR retried): the bytes read, fewer at the
+  /// end of the file, or the errno.
+  package func readBytes(count: Int, atAbsoluteOffset offset: Int64) -> Result<[UInt8], Errno> {
+    var bytes = [UInt8](repeating: 0, count: count)
+    do {
+      let n = try unsafe bytes.withUnsafeMutableBytes { unsafe try read(fromAbsoluteOffset: offset, into: $0) }
+      return .success(Array(bytes[..<n]))
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+  }
+
+  /// `pwrite(2)` of `bytes` at `offset` (EINTR retried): the count written or the errno.
+  package func writeBytes(_ bytes: [UInt8], atAbsoluteOffset offset: Int64) -> Result<Int, Errno> {
+    do {
+      return .success(try unsafe bytes.withUnsafeBytes { unsafe try write(toAbsoluteOffset: offset, $0) })
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+  }
+
+  /// `pread(2)` of one `T` at `offset` (EINTR retried), its bytes as stored: the value and the
+  /// count read (a short read leaves the rest zero), or the errno.
+  package func readValue<T: FixedWidthInteger>(_: T.Type, atAbsoluteOffset offset: Int64) -> Result<(value: T, count: Int), Errno> {
+    var value: T = 0
+    do {
+      let n = try unsafe withUnsafeMutableBytes(of: &value) { unsafe try read(fromAbsoluteOffset: offset, into: $0) }
+      return .success((value, n))
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+  }
+
+  /// `pwrite(2)` of `value`'s bytes as stored at `offset` (EINTR retried): the count written or
+  /// the errno.
+  package func writeValue<T: FixedWidthInteger>(_ value: T, atAbsoluteOffset offset: Int64) -> Result<Int, Errno> {
+    var value = value
+    do {
+      return .success(try unsafe withUnsafeBytes(of: &value) { unsafe try write(toAbsoluteOffset: offset, $0) })
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+  }
+
+  /// One `read(2)` of at most `maxCount` bytes (EINTR retried): the bytes read (empty at end of
+  /// stream) or the errno.
+  package func readBytes(maxCount: Int) -> Result<[UInt8], Errno> {
+    var bytes = [UInt8](repeating: 0, count: maxCount)
+    do {
+      let n = try unsafe bytes.withUnsafeMutableBytes { unsafe try read(into: $0, retryOnInterrupt: true) }
+      return .success(Array(bytes[..<n]))
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+  }
+
+  /// One `read(2)` into a `T` (EINTR retried), as an eventfd counter is read: the value and the
+  /// count read, or the errno.
+  package func readValue<T: FixedWidthInteger>(_: T.Type) -> Result<(value: T, count: Int), Errno> {
+    var value: T = 0
+    do {
+      let n = try unsafe withUnsafeMutableBytes(of: &value) { unsafe try read(into: $0, retryOnInterrupt: true) }
+      return .success((value, n))
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+  }
+
+  /// One `write(2)` of `bytes` (EINTR retried): the count written or the errno.
+  package func writeBytes(_ bytes: ArraySlice<UInt8>) -> Result<Int, Errno> {
+    do {
+      return .success(try unsafe bytes.withUnsafeBytes { unsafe try write($0, retryOnInterrupt: true) })
+    } catch {
+      return .failure((error as? Errno) ?? .ioError)
+    }
+  }
 }
 
 /// Opens `path`, returning the errno instead of throwing.
@@ -114,5 +201,12 @@ package enum Syscalls {
   package static func environmentValue(_ name: String) -> String? {
     guard let p = unsafe getenv(name) else { return nil }
     return unsafe String(cString: p)
+  }
+
+  /// `clock_gettime(CLOCK_MONOTONIC)`.
+  package static func monotonicClock() -> timespec {
+    var ts = timespec()
+    unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts
   }
 }

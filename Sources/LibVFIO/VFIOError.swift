@@ -25,7 +25,7 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   public var description: String {
     switch self {
     case .syscall(let op, let dev, let e):
-      return "\(op) failed for \(dev): \(Errno.name(of: e)) (\(e.rawValue)): \(e)"
+      return e.failureDescription(operation: op, object: dev)
     case .invalidAddress(let s):
       return "invalid PCI address '\(s)': expected DDDD:BB:DD.F or BB:DD.F (hex)"
     case .unknownIOMMUMode(let s):
@@ -41,6 +41,12 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
 }
 
 extension Errno {
+  /// The one shape of a failed system call in LibVFIO's and LibLiveUpdate's errors:
+  /// "<operation> failed for <object>: EBUSY (16): <strerror>".
+  package func failureDescription(operation: String, object: String) -> String {
+    "\(operation) failed for \(object): \(Errno.name(of: self)) (\(rawValue)): \(self)"
+  }
+
   /// The C name of an errno (`EBUSY`), for messages that kernel engineers grep.
   public static func name(of e: Errno) -> String {
     switch e.rawValue {

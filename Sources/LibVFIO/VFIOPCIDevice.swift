@@ -227,7 +227,7 @@ public final class VFIOPCIDevice {
     let size = Int(r.size)
     let m = try MappedMemory.sharedAligned(fd, fileOffset: Int64(r.offset), size: size, align: min(size, 1 << 30), protection: prot)
       .get("mmap(BAR\(index), size 0x\(String(r.size, radix: 16)))", device: name)
-    unsafe _ = madvise(UnsafeMutableRawPointer(bitPattern: m.address), size, MADV_HUGEPAGE)
+    _ = m.advise(MADV_HUGEPAGE)
     return m
   }
 
@@ -237,15 +237,10 @@ public final class VFIOPCIDevice {
   /// offset): how a user reaches a BAR without mmap, such as an mdev's emulated I/O BAR.
   public func regionRead(index: UInt32, offset: UInt64, count: Int) throws(VFIOError) -> [UInt8] {
     let r = try regionInfo(index: index)
-    var bytes = [UInt8](repeating: 0, count: count)
-    let n: Int
-    do {
-      n = try unsafe bytes.withUnsafeMutableBytes { unsafe try fd.read(fromAbsoluteOffset: Int64(r.offset + offset), into: $0) }
-    } catch {
-      throw .syscall(operation: "pread(region \(index) + 0x\(String(offset, radix: 16)), \(count))", device: name, errno: (error as? Errno) ?? .ioError)
-    }
-    guard n == count else {
-      throw .unexpected(operation: "pread(region \(index) + 0x\(String(offset, radix: 16)))", device: name, detail: "read \(n) of \(count) bytes")
+    let bytes = try fd.readBytes(count: count, atAbsoluteOffset: Int64(r.offset + offset))
+      .get("pread(region \(index) + 0x\(String(offset, radix: 16)), \(count))", device: name)
+    guard bytes.count == count else {
+      throw .unexpected(operation: "pread(region \(index) + 0x\(String(offset, radix: 16)))", device: name, detail: "read \(bytes.count) of \(count) bytes")
     }
     return bytes
   }
@@ -253,12 +248,8 @@ public final class VFIOPCIDevice {
   /// Writes `bytes` at `offset` of region `index` (pwrite on the device fd).
   public func regionWrite(index: UInt32, offset: UInt64, _ bytes: [UInt8]) throws(VFIOError) {
     let r = try regionInfo(index: index)
-    let n: Int
-    do {
-      n = try unsafe bytes.withUnsafeBytes { unsafe try fd.write(toAbsoluteOffset: Int64(r.offset + offset), $0) }
-    } catch {
-      throw .syscall(operation: "pwrite(region \(index) + 0x\(String(offset, radix: 16)), \(bytes.count))", device: name, errno: (error as? Errno) ?? .ioError)
-    }
+    let n = try fd.writeBytes(bytes, atAbsoluteOffset: Int64(r.offset + offset))
+      .get("pwrite(region \(index) + 0x\(String(offset, radix: 16)), \(bytes.count))", device: name)
     guard n == bytes.count else {
       throw .unexpected(operation: "pwrite(region \(index) + 0x\(String(offset, radix: 16)))", device: name, detail: "wrote \(n) of \(bytes.count) bytes")
     }
@@ -268,13 +259,8 @@ public final class VFIOPCIDevice {
 
   /// Reads `T` from config space at `offset` (pread on the config region).
   public func configRead<T: FixedWidthInteger>(_ offset: UInt64, as: T.Type = T.self) throws(VFIOError) -> T {
-    var value: T = 0
-    let n: Int
-    do {
-      n = try unsafe withUnsafeMutableBytes(of: &value) { unsafe try fd.read(fromAbsoluteOffset: Int64(configSpace.offset + offset), into: $0) }
-    } catch {
-      throw .syscall(operation: "pread(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name, errno: (error as? Errno) ?? .ioError)
-    }
+    let (value, n) = try fd.readValue(T.self, atAbsoluteOffset: Int64(configSpace.offset + offset))
+      .get("pread(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name)
     guard n == MemoryLayout<T>.size else {
       throw .unexpected(operation: "pread(config 0x\(String(offset, radix: 16)))", device: name, detail: "read \(n) of \(MemoryLayout<T>.size) bytes")
     }
@@ -283,13 +269,8 @@ public final class VFIOPCIDevice {
 
   /// Writes `value` to config space at `offset` (pwrite on the config region).
   public func configWrite<T: FixedWidthInteger>(_ offset: UInt64, _ value: T) throws(VFIOError) {
-    var le = value.littleEndian
-    let n: Int
-    do {
-      n = try unsafe withUnsafeBytes(of: &le) { unsafe try fd.write(toAbsoluteOffset: Int64(configSpace.offset + offset), $0) }
-    } catch {
-      throw .syscall(operation: "pwrite(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name, errno: (error as? Errno) ?? .ioError)
-    }
+    let n = try fd.writeValue(value.littleEndian, atAbsoluteOffset: Int64(configSpace.offset + offset))
+      .get("pwrite(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name)
     guard n == MemoryLayout<T>.size else {
       throw .unexpected(operation: "pwrite(config 0x\(String(offset, radix: 16)))", device: name, detail: "wrote \(n) of \(MemoryLayout<T>.size) bytes")
     }
@@ -314,18 +295,18 @@ public final class VFIOPCIDevice {
 
   // MARK: reset
 
-  /// `VFIO_DEVICE_RESET` once; the errno on failure.
-  public func tryReset() -> Result<Void, Errno> {
+  /// `VFIO_DEVICE_RESET` once (no EAGAIN retry, unlike `reset()`); the errno on failure.
+  public func resetResult() -> Result<Void, Errno> {
     fd.ioctl(VFIO.DEVICE_RESET, value: 0).map { _ in () }
   }
 
   /// `VFIO_DEVICE_RESET`, retried up to 20 times 10 ms apart while it fails with EAGAIN.
   public func reset() throws(VFIOError) {
-    var result = tryReset()
+    var result = resetResult()
     var tries = 1
     while case .failure(.resourceTemporarilyUnavailable) = result, tries < 20 {
       usleep(10_000)
-      result = tryReset()
+      result = resetResult()
       tries += 1
     }
     try result.get("ioctl(VFIO_DEVICE_RESET)", device: name)
@@ -418,12 +399,11 @@ public final class VFIOPCIDevice {
     }
     let flags = fcntl(e.rawValue, F_GETFL)
     _ = fcntl(e.rawValue, F_SETFL, nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
-    var value: UInt64 = 0
+    let value: UInt64
     let n: Int
-    do {
-      n = try unsafe withUnsafeMutableBytes(of: &value) { unsafe try e.read(into: $0, retryOnInterrupt: true) }
-    } catch {
-      return .failure((error as? Errno) ?? .ioError)
+    switch e.readValue(UInt64.self) {
+    case .success(let read): (value, n) = read
+    case .failure(let errno): return .failure(errno)
     }
     guard n == 8 else {
       throw .unexpected(operation: "eventfd read", device: name, detail: "read \(n) bytes, expected 8")

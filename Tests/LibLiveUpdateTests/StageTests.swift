@@ -1,4 +1,5 @@
 @testable import LibLiveUpdate
+import LibVFIO
 import SystemPackage
 import Testing
 
@@ -34,6 +35,13 @@ struct StageTests {
     }
     #expect(error?.errno == .notPermitted)
     #expect(error?.description.contains("session 'state'") == true)
+  }
+
+  @Test func syscallDescriptionHasVFIOErrorsShape() {
+    let e = LiveUpdateError.syscall(operation: "ioctl(LIVEUPDATE_SESSION_PRESERVE_FD, token 0x1)", object: "session 'state'", errno: .resourceBusy)
+    #expect(e.description.hasPrefix("ioctl(LIVEUPDATE_SESSION_PRESERVE_FD, token 0x1) failed for session 'state': EBUSY (16): "))
+    #expect(e.description == VFIOError.syscall(operation: "ioctl(LIVEUPDATE_SESSION_PRESERVE_FD, token 0x1)", device: "session 'state'", errno: .resourceBusy).description)
+    #expect(e.errno == .resourceBusy)
   }
 
   @Test func mismatchSaysBothStagesTheSessionAndWhetherItExists() {

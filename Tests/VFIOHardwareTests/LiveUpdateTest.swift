@@ -53,7 +53,7 @@ extension Hardware {
 
     @Test func exclusive_open() throws {
       try withLiveUpdate { _ in
-        switch LiveUpdateDevice.open() {
+        switch LiveUpdateDevice.openResult() {
         case .success: Issue.record("a second open of /dev/liveupdate succeeded")
         case .failure(let e): #expect(e == .resourceBusy)
         }
@@ -149,7 +149,7 @@ extension Hardware {
 
     @Test func create_session_no_null_termination() throws {
       try withLiveUpdate { luo in
-        let r = luo.createSession(rawName: [UInt8](repeating: UInt8(ascii: "X"), count: LiveUpdateUAPI.sessionNameLength))
+        let r = luo.createSessionResult(rawName: [UInt8](repeating: UInt8(ascii: "X"), count: LiveUpdateUAPI.sessionNameLength))
         if case .success(let fd) = r { try? fd.close() }
         #expect(errnoOf(r) == .invalidArgument)
       }

@@ -89,7 +89,7 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
     if kind == .pci, case .devices(let devices) = MigrationDeviceKind.pciDevices(), let first = devices.first {
       // A device without migration skips, saying so.
       try withDevice(mode, .pci(first)) { device in
-        if case .failure(let e) = device.migrationFlags() {
+        if case .failure(let e) = device.migrationFlagsResult() {
           try Test.cancel(Comment(rawValue: "\(first) does not support migration (VFIO_DEVICE_FEATURE_MIGRATION: \(Errno.name(of: e)))"))
         }
       }

@@ -20,7 +20,7 @@ extension VFIOMigrationTest {
   /// nothing hangs, and the kernel log holds no lockdep, hung-task or WARNING report.
   static func stress(_ mode: IOMMUMode) throws {
     try withMigrationDevice(mode) { device in
-      let flags = try device.getMigrationFlags()
+      let flags = try device.migrationFlags()
       try backToRunning(device)
       // A type1 container holding only an emulated (mdev) group reports no IOVA range
       // capability; any IOVA works there, so take 4 GiB..8 GiB.
@@ -48,14 +48,14 @@ extension VFIOMigrationTest {
         ("reset", { s in
           while s.running {
             s.doing("reset", "VFIO_DEVICE_RESET")
-            s.check("VFIO_DEVICE_RESET", s.device.tryReset(), allowed: resetAllowed)
+            s.check("VFIO_DEVICE_RESET", s.device.resetResult(), allowed: resetAllowed)
           }
         }),
         ("state", { s in
           while s.running {
             for target in cycle {
               s.doing("state", "SET \(target)")
-              let r = s.device.trySetMigrationState(target.rawValue)
+              let r = s.device.setMigrationStateResult(target.rawValue)
               s.check("SET \(target)", r, allowed: setAllowed)
               if case .success(let f?) = r {
                 let box = StressState.DataFile(f)

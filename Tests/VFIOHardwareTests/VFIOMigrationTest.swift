@@ -29,7 +29,7 @@ enum VFIOMigrationTest {
   /// Back to RUNNING: a SET (every supported state has a path to RUNNING), else
   /// VFIO_DEVICE_RESET (which the uAPI says returns the device to RUNNING).
   static func backToRunning(_ device: VFIOPCIDevice) throws {
-    if case .success = device.trySetMigrationState(MigrationState.running.rawValue) { return }
+    if case .success = device.setMigrationStateResult(MigrationState.running.rawValue) { return }
     try device.reset()
     #expect(try device.migrationState() == .running, "VFIO_DEVICE_RESET did not return the device to RUNNING")
   }
@@ -49,7 +49,7 @@ enum VFIOMigrationTest {
 
   static func flags(_ mode: IOMMUMode) throws {
     try withMigrationDevice(mode) { device in
-      let flags = try device.getMigrationFlags()
+      let flags = try device.migrationFlags()
       say(device, "migration flags 0x\(String(flags.rawValue, radix: 16)) (\(flags))")
       #expect(flags.contains(.stopCopy), "the uAPI requires VFIO_MIGRATION_STOP_COPY")
       // The feature is GET-only: SET fails as vfio_check_feature() says (EINVAL).
@@ -61,7 +61,7 @@ enum VFIOMigrationTest {
       #expect(probe.errno == nil, "PROBE MIG_DEVICE_STATE: \(probe)")
       try backToRunning(device)
       #expect(try device.migrationState() == .running)
-      let size = try device.getMigrationDataSize()
+      let size = try device.migrationDataSize()
       say(device, "STOP_COPY data size estimate \(size) bytes")
       #expect(size > 0)
     }
@@ -93,7 +93,7 @@ enum VFIOMigrationTest {
   /// opens a session; refused requests fail with EINVAL and leave the state unchanged.
   static func arcs(_ mode: IOMMUMode) throws {
     try withMigrationDevice(mode) { device in
-      let flags = try device.getMigrationFlags()
+      let flags = try device.migrationFlags()
       let stream = try stopCopyStream(device)
       var count = ArcCount()
       let states = MigrationState.allCases.filter { $0 != .error && MigrationFSM.supports($0, flags) }
@@ -101,7 +101,7 @@ enum VFIOMigrationTest {
         for raw in MigrationState.error.rawValue...VFIO.DEVICE_STATE_NR {
           try enter(device, cur, stream: stream)
           let arc = "\(cur) -> \(MigrationState.name(raw))"
-          let result = device.trySetMigrationState(raw)
+          let result = device.setMigrationStateResult(raw)
           if let path = MigrationFSM.path(from: cur, to: raw, flags: flags) {
             let target = MigrationState(rawValue: raw)!
             switch result {
@@ -185,7 +185,7 @@ enum VFIOMigrationTest {
   static func roundTrip(_ mode: IOMMUMode, precopy: Bool) throws {
     try withMigrationDevice(mode, 0) { a in
       try withMigrationDevice(mode, 1) { b in
-        let flags = try a.getMigrationFlags()
+        let flags = try a.migrationFlags()
         if precopy && !flags.contains(.preCopy) {
           say(a, "no VFIO_MIGRATION_PRE_COPY: the PRE_COPY round trip is the STOP_COPY one")
         }
@@ -202,7 +202,7 @@ enum VFIOMigrationTest {
         if precopy && flags.contains(.preCopy) {
           let file = try #require(try a.setMigrationState(.preCopy), "RUNNING -> PRE_COPY returned no data fd")
           defer { file.close() }
-          let first = try file.getPrecopyInfo()
+          let first = try file.precopyInfo()
           say(a, "PRE_COPY info: initial_bytes \(first.initial_bytes), dirty_bytes \(first.dirty_bytes)")
           #expect(first.initial_bytes > 0, "initial_bytes should start non-zero")
           var last = first.initial_bytes
@@ -215,7 +215,7 @@ enum VFIOMigrationTest {
             }
             if part.isEmpty { break }
             stream += part
-            let info = try file.getPrecopyInfo()
+            let info = try file.precopyInfo()
             if last > 0 {
               #expect(info.initial_bytes < last, "PRE_COPY initial_bytes did not shrink after reading \(part.count) bytes: \(last) -> \(info.initial_bytes)")
             }
@@ -230,7 +230,7 @@ enum VFIOMigrationTest {
           #expect(more == nil, "PRE_COPY -> STOP_COPY continues the session: no new data fd")
           more?.close()
           // PRE_COPY_INFO is only valid in the PRE_COPY states.
-          #expect(file.precopyInfo().errno == .invalidArgument, "VFIO_MIG_GET_PRECOPY_INFO in STOP_COPY must fail with EINVAL")
+          #expect(file.precopyInfoResult().errno == .invalidArgument, "VFIO_MIG_GET_PRECOPY_INFO in STOP_COPY must fail with EINVAL")
           stream += try file.readToEnd()
         } else {
           let file = try #require(try a.setMigrationState(.stopCopy), "RUNNING -> STOP_COPY returned no data fd")
@@ -240,7 +240,7 @@ enum VFIOMigrationTest {
         say(a, "STOP_COPY stream: \(stream.count) bytes")
         #expect(!stream.isEmpty)
         if mtty {
-          let estimate = try a.getMigrationDataSize()
+          let estimate = try a.migrationDataSize()
           #expect(UInt64(stream.count) == estimate, "mtty's stream is exactly its MIG_DATA_SIZE (\(estimate))")
         }
         try a.setMigrationState(.running)
@@ -284,7 +284,7 @@ enum VFIOMigrationTest {
           var errors: [String] = []
           do { try sink.writeAll(bad) } catch { errors.append("write: \(error)") }
           sink.close()
-          let leave = b.trySetMigrationState(MigrationState.running.rawValue)
+          let leave = b.setMigrationStateResult(MigrationState.running.rawValue)
           if case .failure(let e) = leave { errors.append("RESUMING -> RUNNING: \(Errno.name(of: e))") }
           if case .success(let f) = leave { f?.close() }
           say(b, "\(damage) stream (\(bad.count) of \(stream.count) bytes): \(errors.isEmpty ? "ACCEPTED" : errors.joined(separator: "; "))")

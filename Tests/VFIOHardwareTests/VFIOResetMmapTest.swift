@@ -118,7 +118,7 @@ enum VFIOResetMmapTest {
               }
               s.count("read BAR pages")
               s.doing("reset", "VFIO_DEVICE_RESET")
-              s.check("VFIO_DEVICE_RESET", s.device.tryReset(), allowed: resetAllowed)
+              s.check("VFIO_DEVICE_RESET", s.device.resetResult(), allowed: resetAllowed)
             }
           }),
           ("dma", { s in

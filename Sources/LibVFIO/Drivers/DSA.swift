@@ -389,10 +389,8 @@ public final class DSADriver: VFIOPCIDriverOps {
   /// `dsa_desc_write`: the 64-byte descriptor at `offset` of the region, to the BAR2 portal
   /// with MOVDIR64B (`iosubmit_cmds512`).
   private func descWrite(_ offset: Int) throws {
-    let portal = try bar2.address(0, width: DSAHWDesc.size)
-    let src = region.memory.address + UInt(offset)
-    precondition(offset + DSAHWDesc.size <= region.memory.size)
-    unsafe vst_iosubmit_cmds512(UnsafeMutableRawPointer(bitPattern: portal), UnsafeRawPointer(bitPattern: src), 1)
+    // The BAR is checked first (a typed error), then the region (a precondition, as before).
+    try bar2.submitCommand512(0, from: region.memory, at: offset)
   }
 
   private func zero(_ offset: Int, _ count: Int) { region.memory.write([UInt8](repeating: 0, count: count), at: offset) }

@@ -71,10 +71,11 @@ struct DriverMMIO {
     memory.store(value.littleEndian, at: offset)
   }
 
-  /// The host address of `offset` (for MOVDIR64B), checked for `width` bytes.
-  func address(_ offset: Int, width: Int) throws(VFIOPCIDriverDeviceError) -> UInt {
-    try check(offset, width)
-    return memory.address + UInt(offset)
+  /// One 64-byte command from `source` at `sourceOffset` to `offset` of this BAR with MOVDIR64B
+  /// (`iosubmit_cmds512`), the BAR checked for the 64 bytes.
+  func submitCommand512(_ offset: Int, from source: MappedMemory, at sourceOffset: Int) throws(VFIOPCIDriverDeviceError) {
+    try check(offset, 64)
+    memory.submitCommands512(at: offset, from: source, sourceOffset: sourceOffset, count: 1)
   }
 }
 
@@ -130,8 +131,7 @@ func devInfo(_ device: String, _ message: String) {
 
 /// CLOCK_MONOTONIC in milliseconds.
 func monotonicMilliseconds() -> UInt64 {
-  var ts = timespec()
-  unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
+  let ts = Syscalls.monotonicClock()
   return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
 }
 

@@ -1,0 +1,57 @@
+// The one layer of LibLiveUpdate that touches raw pointers and C conventions: memfd_create,
+// the fd limit, the holder's fork and reaping, and the uAPI's fixed `name[64]` char arrays.
+// Everything above it is typed and throws LiveUpdateError; LibVFIO's `package` helpers
+// (`valueOrErrno`, `openFile`, `FileDescriptor.ioctl`) are used where they fit.
+import CVFIOShim
+import Glibc
+import LibVFIO
+import SystemPackage
+
+enum LiveUpdateSyscalls {
+  /// `memfd_create(name, 0)` (EINTR retried): the new fd or the errno.
+  static func memfdCreate(_ name: String) -> Result<FileDescriptor, Errno> {
+    valueOrErrno { unsafe vst_memfd_create(name, 0) }.map { FileDescriptor(rawValue: $0) }
+  }
+
+  /// `getrlimit(RLIMIT_NOFILE)`: the limits or the errno.
+  static func noFileLimit() -> Result<rlimit, Errno> {
+    var lim = rlimit()
+    guard unsafe getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
+    return .success(lim)
+  }
+
+  /// `setrlimit(RLIMIT_NOFILE, limit)`: the errno on failure.
+  static func setNoFileLimit(_ limit: rlimit) -> Result<Void, Errno> {
+    var lim = limit
+    guard unsafe setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
+    return .success(())
+  }
+
+  /// Forks the holder in the C shim (`vst_fork_holder`): the child keeps exactly `fds` (closing
+  /// every other fd below `maxfd`) and waits; returns the child's pid or the errno.
+  static func forkHolder(keeping fds: [CInt], maxfd: CInt) -> Result<pid_t, Errno> {
+    let pid = unsafe fds.withUnsafeBufferPointer { unsafe vst_fork_holder($0.baseAddress, Int32($0.count), maxfd) }
+    guard pid > 0 else { return .failure(Errno(rawValue: vst_errno())) }
+    return .success(pid)
+  }
+
+  /// `waitpid(pid, &status, 0)` once: the wait status or the errno.
+  @discardableResult
+  static func waitForExit(_ pid: pid_t) -> Result<CInt, Errno> {
+    var status: CInt = 0
+    guard unsafe waitpid(pid, &status, 0) != -1 else { return .failure(Errno(rawValue: vst_errno())) }
+    return .success(status)
+  }
+}
+
+/// Copies `bytes` into a uAPI `name[64]` field (imported as a tuple); never past its end.
+func copyName<Field>(_ bytes: [UInt8], into field: inout Field) {
+  unsafe withUnsafeMutableBytes(of: &field) { dst in
+    for (i, b) in bytes.prefix(dst.count).enumerated() { unsafe dst[i] = b }
+  }
+}
+
+/// The string in a uAPI `name[64]` field, up to its first NUL.
+func string<Field>(fromName field: Field) -> String {
+  unsafe withUnsafeBytes(of: field) { unsafe String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+}
