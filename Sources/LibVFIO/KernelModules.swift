@@ -101,9 +101,6 @@ import SystemPackage
     return states.first ?? .notFound
   }
 
-  /// Loads `name` and its dependencies (module options from modprobe.d and the kernel command
-  /// line apply, as with modprobe).
-  @discardableResult
   /// Whether `name` can be a module name or alias: not empty, no path separator, no whitespace
   /// or control characters (libkmod would otherwise look up something no module can be called).
   public static func validate(_ name: String) throws(LoadError) {
@@ -112,6 +109,9 @@ import SystemPackage
     }
   }
 
+  /// Loads `name` and its dependencies (module options from modprobe.d and the kernel command
+  /// line apply, as with modprobe).
+  @discardableResult
   public func load(_ name: String) throws(LoadError) -> LoadOutcome {
     try Self.validate(name)
     let modules = unsafe try lookup(name)

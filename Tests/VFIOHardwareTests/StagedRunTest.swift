@@ -24,10 +24,11 @@ struct RequiresStagedRun: TestTrait {
   }
 }
 
-@Suite("staged run")
+@Suite("staged_run", .timeLimit(.minutes(1)))
 struct StagedRunTest {
-  @Test("stage 2 runs after a real kexec", RequiresStagedRun())
-  func stageAcrossKexec() throws {
+  /// Stage 2 runs after a real kexec.
+  @Test(RequiresStagedRun())
+  func stage_across_kexec() throws {
     let stage = try #require(StagedRun.stage)
     let results = try #require(StagedRun.results)
     let cmdline = try String(contentsOfFile: "/proc/cmdline", encoding: .utf8)
