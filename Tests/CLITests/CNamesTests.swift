@@ -1,5 +1,6 @@
 import Testing
 @testable import VFIOSelftestsCLI
+import LibVFIO
 
 @Suite("C harness names for the port's tests")
 struct CNamesTests {
@@ -41,5 +42,37 @@ struct CNamesTests {
     let tests = run.programs.flatMap(\.tests)
     #expect(tests.map(\.name.name) == ["vfio_pci_device_test.iommufd", "vfio_pci_device_test.a"])
     #expect(tests[0].node.outcome == .failed(["setup threw"]))
+  }
+}
+
+@Suite("The environment, one parser")
+struct SelftestsEnvironmentTests {
+  @Test func unsetAndEmptyAreDefaults() throws {
+    let env = SelftestsEnvironment(values: ["VFIO_SELFTESTS_STRICT": "", "VFIO_SELFTESTS_TIMEOUT_SCALE": ""])
+    #expect(env.validate().isEmpty)
+    #expect(try env.timeoutScale() == 1)
+    #expect(try env.strict() == .only([]))
+    #expect(try env.liveUpdateMemfdSize() == (1 << 30) + (1 << 20))
+    #expect(try env.migrationStressSeconds(.iommufd) == 3)
+    #expect(try env.stage() == nil)
+  }
+
+  @Test func valuesParse() throws {
+    let env = SelftestsEnvironment(values: [
+      "VFIO_SELFTESTS_BDFS": "0000:00:03.0,00:04.0 0000:00:06.0", "VFIO_SELFTESTS_STRICT": "iommufd, sriov",
+      "VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS": "iommufd=60,vfio_type1_iommu=5", "VFIO_SELFTESTS_TIMEOUT_SCALE": "2.5",
+    ])
+    #expect(env.validate().isEmpty)
+    #expect(try env.addresses(.bdfs)?.map(\.description) == ["0000:00:03.0", "0000:00:04.0", "0000:00:06.0"])
+    #expect(try env.strict() == .only(["iommufd", "sriov"]))
+    #expect(try env.migrationStressSeconds(.iommufd) == 60)
+    #expect(try env.migrationStressSeconds(.vfioType1) == 5)
+    #expect(try env.migrationStressSeconds(.vfioType1v2) == 3)
+    #expect(try env.timeoutScale() == 2.5)
+  }
+
+  @Test func everyBadValueIsReportedInVariableOrder() {
+    let env = SelftestsEnvironment(values: ["VFIO_SELFTESTS_STAGE": "0", "VFIO_SELFTESTS_BDF": "x", "VFIO_SELFTESTS_TIMEOUT_SCALE": "inf"])
+    #expect(env.validate().map(\.variable) == [.bdf, .stage, .timeoutScale])
   }
 }

@@ -124,6 +124,8 @@ struct CommandLineErrorTests {
     ("VFIO_SELFTESTS_TIMEOUT_SCALE", "0.5", "a number from 1 to 100 (C's time limits are multiplied by it)"),
     ("VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE", "1M", "a size in bytes of at least 2097152 (2 MiB)"),
     ("VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS", "iommufd=", "seconds, or mode=seconds[,mode=seconds] with a mode of \(modes)"),
+    ("VFIO_SELFTESTS_STOP_AT", "setup:nowhere",
+     "one of setup:journaled, setup:unbound, setup:override-set, setup:bound, cleanup:unbound, cleanup:override-restored"),
   ])
   func garbageInTheEnvironment(_ variable: String, _ value: String, _ expected: String) throws {
     try expectOneLineError(["run"], "\(variable)='\(value)': expected \(expected)", environment: [variable: value])
