@@ -93,7 +93,7 @@ test_rc=0 n=0 accepted=0
 for run in "${runs[@]}"; do
   n=$((n + 1))
   # Before the kexec run of stage 1 (never in stage 2: the preserved device must be retrieved first).
-  if [[ ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} == 1 && $STAGE == 1 && $accepted == 0 && ${run#*|} == "$staged" ]]; then
+  if [[ ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} == 1 && $STAGE == 1 && $accepted == 0 && $run == "--filter|$staged" ]]; then
     cli_acceptance; accepted=1
   fi
   flag=${run%%|*} value=${run#*|}
