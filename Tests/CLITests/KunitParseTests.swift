@@ -66,4 +66,21 @@ struct KunitParseTests {
     #expect((c.passed, c.failed, c.skipped) == (2 * run.passed, 2 * run.failed, 2 * run.skipped), "\(c.output)")
     #expect(!c.output.contains("[ERROR]"), "\(c.output)")
   }
+
+  /// The luo_* programs are one test each, named like the program: one result line, no subtest
+  /// (kunit.py would read a subtest named like its parent as the parent's own result).
+  @Test func singleTestProgramsAreOneLine() throws {
+    let suite = "M.Hardware/Luo", a = "M.Hardware/Luo/luo_kexec_simple()/F.swift:3:4", b = "M.Hardware/Luo/luo_multi_session()/F.swift:4:4"
+    let lines = [
+      Sample.test("M.Hardware", suite: true), Sample.test(suite, suite: true, display: "luo_kexec"), Sample.test(a), Sample.test(b),
+      Sample.event("runStarted", nil), Sample.event("testStarted", a), Sample.event("testEnded", a),
+      Sample.event("testSkipped", b, extra: ",\"_comments\":[\"VFIO_SELFTESTS_STAGE not set\"]"), Sample.event("runEnded", nil),
+    ]
+    let run = TestRunResults(records: try EventRecord.parse(stream: lines.joined(separator: "\n") + "\n"))
+    let doc = KTAP.document(KTAP.tests(from: run))
+    #expect(doc == "KTAP version 1\n1..2\nok 1 luo_kexec_simple\nok 2 luo_multi_session # SKIP VFIO_SELFTESTS_STAGE not set\n")
+    let c = try KunitTool.counts(of: doc)
+    #expect((c.passed, c.failed, c.skipped) == (1, 0, 1), "\(c.output)")
+    #expect(!c.output.contains("[ERROR]"), "\(c.output)")
+  }
 }
