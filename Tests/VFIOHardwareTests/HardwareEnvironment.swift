@@ -57,6 +57,22 @@ enum HardwareEnvironment {
   /// with every check against it. Anything but a number from 1 to 100 is an error.
   static func timeoutScale() throws -> Double { try SelftestsEnvironment.current.timeoutScale() }
 
+  /// Runs `body` and fails the test when it took longer than the C harness gives the test it
+  /// mirrors (kselftest_harness.h: 30 s unless the test says otherwise), times
+  /// VFIO_SELFTESTS_TIMEOUT_SCALE.
+  static func withinCTimeLimit(_ cLimit: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
+                               _ body: () throws -> Void) throws {
+    let scale = try timeoutScale()
+    let limit = cLimit * scale
+    let start = ContinuousClock.now
+    defer {
+      let elapsed = ContinuousClock.now - start
+      #expect(elapsed <= limit, "took \(elapsed), beyond C's \(cLimit) timeout\(scale == 1 ? "" : " × \(scale) (VFIO_SELFTESTS_TIMEOUT_SCALE)")",
+              sourceLocation: sourceLocation)
+    }
+    try body()
+  }
+
   enum Resolution {
     case device(PCIAddress)
     case skip(String)
@@ -211,4 +227,13 @@ func withDevice<R>(_ mode: IOMMUMode, _ id: VFIODeviceID, _ body: (VFIOPCIDevice
 /// libvfio's `dev_info`: a line prefixed with the device address.
 func devInfo(_ device: VFIOPCIDevice, _ message: String) {
   print("\(device.address): \(message)")
+}
+
+extension Trait where Self == TimeLimitTrait {
+  /// Every hardware test's hang guard: a hung ioctl is reported as a failure after this, never
+  /// waited on forever. It is a guard, not a performance check: under TCG on a loaded host a
+  /// test that takes seconds on hardware can take minutes. The C harness's own limits (30 s a
+  /// test, some more) are checked in the tests that mirror them, scaled by
+  /// VFIO_SELFTESTS_TIMEOUT_SCALE.
+  static var hangGuard: Self { .timeLimit(.minutes(10)) }
 }

@@ -47,7 +47,7 @@ extension Trait where Self == ChecksKernelLog {
 extension Hardware {
   /// The check itself, end to end: a WARNING-shaped record written to /dev/kmsg while a test
   /// body runs under the trait must fail that body with the record quoted.
-  @Suite("kernel_log", .timeLimit(.minutes(1)))
+  @Suite("kernel_log", .hangGuard)
   struct KernelLogCheck {
     @Test func catches_a_report() async throws {
       guard HostCapabilities().isRoot else { try Test.cancel("not root") }

@@ -41,7 +41,7 @@ func handOver(_ luo: LiveUpdateDevice, stateSession: String, stateToken: UInt64,
 }
 
 extension Hardware {
-  @Suite("luo_kexec", .liveUpdate, .staged, .timeLimit(.minutes(1)))
+  @Suite("luo_kexec", .liveUpdate, .staged, .hangGuard)
   struct LUOKexecTest {
     @Test func luo_kexec_simple() throws {
       let state = "kexec_simple_state", stateToken: UInt64 = 999

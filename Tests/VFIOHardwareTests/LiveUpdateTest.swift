@@ -43,7 +43,7 @@ func luoErrno(_ body: () throws -> Void) -> Errno? {
 }
 
 extension Hardware {
-  @Suite("liveupdate", .liveUpdate, .timeLimit(.minutes(1)))
+  @Suite("liveupdate", .liveUpdate, .hangGuard)
   struct LiveUpdateDeviceTest {
     @Test func basic_open_close() throws {
       let luo = try LiveUpdateDevice()

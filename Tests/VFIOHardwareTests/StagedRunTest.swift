@@ -24,7 +24,7 @@ struct RequiresStagedRun: TestTrait {
   }
 }
 
-@Suite("staged_run", .timeLimit(.minutes(1)))
+@Suite("staged_run", .hangGuard)
 struct StagedRunTest {
   /// Stage 2 runs after a real kexec.
   @Test(RequiresStagedRun())

@@ -55,7 +55,7 @@ enum VFIODMAMappingMMIOTest {
 }
 
 extension Hardware {
-  @Suite("vfio_dma_mapping_mmio_test.vfio_type1_iommu", .vfioDevice(.vfioType1, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_mmio_test.vfio_type1_iommu", .vfioDevice(.vfioType1, needs: .mappableBAR()), .hangGuard)
   struct VFIODMAMappingMMIOType1 {
     static let mode = IOMMUMode.vfioType1
     @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
@@ -64,7 +64,7 @@ extension Hardware {
     @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
   }
 
-  @Suite("vfio_dma_mapping_mmio_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_mmio_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2, needs: .mappableBAR()), .hangGuard)
   struct VFIODMAMappingMMIOType1v2 {
     static let mode = IOMMUMode.vfioType1v2
     @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
@@ -73,7 +73,7 @@ extension Hardware {
     @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
   }
 
-  @Suite("vfio_dma_mapping_mmio_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_mmio_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1, needs: .mappableBAR()), .hangGuard)
   struct VFIODMAMappingMMIOCompatType1 {
     static let mode = IOMMUMode.iommufdCompatType1
     @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
@@ -82,7 +82,7 @@ extension Hardware {
     @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
   }
 
-  @Suite("vfio_dma_mapping_mmio_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_mmio_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2, needs: .mappableBAR()), .hangGuard)
   struct VFIODMAMappingMMIOCompatType1v2 {
     static let mode = IOMMUMode.iommufdCompatType1v2
     @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
@@ -91,7 +91,7 @@ extension Hardware {
     @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
   }
 
-  @Suite("vfio_dma_mapping_mmio_test.iommufd", .vfioDevice(.iommufd, needs: .mappableBAR()), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_mmio_test.iommufd", .vfioDevice(.iommufd, needs: .mappableBAR()), .hangGuard)
   struct VFIODMAMappingMMIOIOMMUFD {
     static let mode = IOMMUMode.iommufd
     @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }

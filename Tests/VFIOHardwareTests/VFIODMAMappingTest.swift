@@ -171,7 +171,7 @@ enum VFIODMAMappingTest {
 }
 
 extension Hardware {
-  @Suite("vfio_dma_mapping_test.vfio_type1_iommu", .vfioDevice(.vfioType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_test.vfio_type1_iommu", .vfioDevice(.vfioType1), .hangGuard)
   struct VFIODMAMappingType1 {
     static let mode = IOMMUMode.vfioType1
     @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
@@ -182,7 +182,7 @@ extension Hardware {
     @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
   }
 
-  @Suite("vfio_dma_mapping_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2), .hangGuard)
   struct VFIODMAMappingType1v2 {
     static let mode = IOMMUMode.vfioType1v2
     @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
@@ -193,7 +193,7 @@ extension Hardware {
     @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
   }
 
-  @Suite("vfio_dma_mapping_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1), .hangGuard)
   struct VFIODMAMappingCompatType1 {
     static let mode = IOMMUMode.iommufdCompatType1
     @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
@@ -204,7 +204,7 @@ extension Hardware {
     @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
   }
 
-  @Suite("vfio_dma_mapping_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2), .hangGuard)
   struct VFIODMAMappingCompatType1v2 {
     static let mode = IOMMUMode.iommufdCompatType1v2
     @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
@@ -215,7 +215,7 @@ extension Hardware {
     @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
   }
 
-  @Suite("vfio_dma_mapping_test.iommufd", .vfioDevice(.iommufd), .timeLimit(.minutes(1)))
+  @Suite("vfio_dma_mapping_test.iommufd", .vfioDevice(.iommufd), .hangGuard)
   struct VFIODMAMappingIOMMUFD {
     static let mode = IOMMUMode.iommufd
     @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }

@@ -34,7 +34,7 @@ final class VFIOCdevFixture {
 }
 
 extension Hardware {
-  @Suite("vfio_iommufd_setup_test", .vfioDevice(.iommufd), .timeLimit(.minutes(1)))
+  @Suite("vfio_iommufd_setup_test", .vfioDevice(.iommufd), .hangGuard)
   struct VFIOIOMMUFDSetupTest {
     @Test func bind() throws {
       let f = try VFIOCdevFixture()

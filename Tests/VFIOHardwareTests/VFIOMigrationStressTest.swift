@@ -122,7 +122,7 @@ extension VFIOMigrationTest {
 // MARK: the suites: one per device kind and iommu mode
 
 extension Hardware {
-  @Suite("vfio_migration_test.mtty.vfio_type1_iommu", .migrationDevices(.mtty, .vfioType1), .timeLimit(.minutes(3)))
+  @Suite("vfio_migration_test.mtty.vfio_type1_iommu", .migrationDevices(.mtty, .vfioType1), .hangGuard)
   struct VFIOMigrationMttyType1 {
     static let mode = IOMMUMode.vfioType1
     @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
@@ -133,7 +133,7 @@ extension Hardware {
     @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
   }
 
-  @Suite("vfio_migration_test.mtty.vfio_type1v2_iommu", .migrationDevices(.mtty, .vfioType1v2), .timeLimit(.minutes(3)))
+  @Suite("vfio_migration_test.mtty.vfio_type1v2_iommu", .migrationDevices(.mtty, .vfioType1v2), .hangGuard)
   struct VFIOMigrationMttyType1v2 {
     static let mode = IOMMUMode.vfioType1v2
     @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
@@ -144,7 +144,7 @@ extension Hardware {
     @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
   }
 
-  @Suite("vfio_migration_test.mtty.iommufd_compat_type1", .migrationDevices(.mtty, .iommufdCompatType1), .timeLimit(.minutes(3)))
+  @Suite("vfio_migration_test.mtty.iommufd_compat_type1", .migrationDevices(.mtty, .iommufdCompatType1), .hangGuard)
   struct VFIOMigrationMttyCompatType1 {
     static let mode = IOMMUMode.iommufdCompatType1
     @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
@@ -155,7 +155,7 @@ extension Hardware {
     @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
   }
 
-  @Suite("vfio_migration_test.mtty.iommufd_compat_type1v2", .migrationDevices(.mtty, .iommufdCompatType1v2), .timeLimit(.minutes(3)))
+  @Suite("vfio_migration_test.mtty.iommufd_compat_type1v2", .migrationDevices(.mtty, .iommufdCompatType1v2), .hangGuard)
   struct VFIOMigrationMttyCompatType1v2 {
     static let mode = IOMMUMode.iommufdCompatType1v2
     @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
@@ -166,7 +166,7 @@ extension Hardware {
     @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
   }
 
-  @Suite("vfio_migration_test.mtty.iommufd", .migrationDevices(.mtty, .iommufd), .timeLimit(.minutes(3)))
+  @Suite("vfio_migration_test.mtty.iommufd", .migrationDevices(.mtty, .iommufd), .hangGuard)
   struct VFIOMigrationMttyIOMMUFD {
     static let mode = IOMMUMode.iommufd
     @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
@@ -178,7 +178,7 @@ extension Hardware {
   }
 
   /// xe-vfio-pci VFs (or any VFIO PCI migration driver's devices) from VFIO_SELFTESTS_MIGRATION_BDFS.
-  @Suite("vfio_migration_test.pci.vfio_type1v2_iommu", .migrationDevices(.pci, .vfioType1v2), .timeLimit(.minutes(3)))
+  @Suite("vfio_migration_test.pci.vfio_type1v2_iommu", .migrationDevices(.pci, .vfioType1v2), .hangGuard)
   struct VFIOMigrationPCIType1v2 {
     static let mode = IOMMUMode.vfioType1v2
     @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
@@ -189,7 +189,7 @@ extension Hardware {
     @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
   }
 
-  @Suite("vfio_migration_test.pci.iommufd", .migrationDevices(.pci, .iommufd), .timeLimit(.minutes(3)))
+  @Suite("vfio_migration_test.pci.iommufd", .migrationDevices(.pci, .iommufd), .hangGuard)
   struct VFIOMigrationPCIIOMMUFD {
     static let mode = IOMMUMode.iommufd
     @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }

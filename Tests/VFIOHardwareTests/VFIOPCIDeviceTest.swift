@@ -82,7 +82,7 @@ enum VFIOPCIDeviceTest {
 // One suite per iommu mode. Each test names its C counterpart.
 
 extension Hardware {
-  @Suite("vfio_pci_device_test.vfio_type1_iommu", .vfioDevice(.vfioType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_device_test.vfio_type1_iommu", .vfioDevice(.vfioType1), .hangGuard)
   struct VFIOPCIDeviceType1 {
     static let mode = IOMMUMode.vfioType1
     @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
@@ -96,7 +96,7 @@ extension Hardware {
     }
   }
 
-  @Suite("vfio_pci_device_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_device_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2), .hangGuard)
   struct VFIOPCIDeviceType1v2 {
     static let mode = IOMMUMode.vfioType1v2
     @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
@@ -110,7 +110,7 @@ extension Hardware {
     }
   }
 
-  @Suite("vfio_pci_device_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_device_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1), .hangGuard)
   struct VFIOPCIDeviceCompatType1 {
     static let mode = IOMMUMode.iommufdCompatType1
     @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
@@ -124,7 +124,7 @@ extension Hardware {
     }
   }
 
-  @Suite("vfio_pci_device_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_device_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2), .hangGuard)
   struct VFIOPCIDeviceCompatType1v2 {
     static let mode = IOMMUMode.iommufdCompatType1v2
     @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
@@ -138,7 +138,7 @@ extension Hardware {
     }
   }
 
-  @Suite("vfio_pci_device_test.iommufd", .vfioDevice(.iommufd), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_device_test.iommufd", .vfioDevice(.iommufd), .hangGuard)
   struct VFIOPCIDeviceIOMMUFD {
     static let mode = IOMMUMode.iommufd
     @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }

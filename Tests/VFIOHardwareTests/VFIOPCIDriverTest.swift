@@ -360,56 +360,56 @@ extension Hardware {
 extension Hardware.vfio_pci_driver_test {
   @Suite("vfio_pci_driver_test.vfio_type1_iommu", .vfioDevices(.vfioType1, needs: .selftestsDriver))
   struct vfio_type1_iommu {
-    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1) }
-    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1) }
-    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1) }
+    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1) }
+    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1) }
+    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1) }
+    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1) }
+    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1) }
+    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1) }
+    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1) }
   }
 
   @Suite("vfio_pci_driver_test.vfio_type1v2_iommu", .vfioDevices(.vfioType1v2, needs: .selftestsDriver))
   struct vfio_type1v2_iommu {
-    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1v2) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1v2) }
+    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1v2) }
+    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1v2) }
+    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1v2) }
+    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1v2) }
+    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1v2) }
+    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1v2) }
+    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1v2) }
   }
 
   @Suite("vfio_pci_driver_test.iommufd_compat_type1", .vfioDevices(.iommufdCompatType1, needs: .selftestsDriver))
   struct iommufd_compat_type1 {
-    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1) }
+    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1) }
+    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1) }
+    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1) }
+    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1) }
+    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1) }
+    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1) }
+    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1) }
   }
 
   @Suite("vfio_pci_driver_test.iommufd_compat_type1v2", .vfioDevices(.iommufdCompatType1v2, needs: .selftestsDriver))
   struct iommufd_compat_type1v2 {
-    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1v2) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1v2) }
+    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1v2) }
+    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1v2) }
+    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1v2) }
+    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1v2) }
+    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1v2) }
+    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1v2) }
+    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1v2) }
   }
 
   @Suite("vfio_pci_driver_test.iommufd", .vfioDevices(.iommufd, needs: .selftestsDriver))
   struct iommufd {
-    @Test(.timeLimit(.minutes(10))) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufd) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufd) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufd) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufd) }
-    @Test(.timeLimit(.minutes(10))) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufd) }
-    @Test(.timeLimit(.minutes(10))) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufd) }
-    @Test(.timeLimit(.minutes(10))) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufd) }
+    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufd) }
+    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufd) }
+    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufd) }
+    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufd) }
+    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufd) }
+    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufd) }
+    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufd) }
   }
 }

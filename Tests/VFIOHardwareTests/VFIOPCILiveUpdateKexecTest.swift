@@ -218,7 +218,7 @@ enum VFIOPCILiveUpdateKexecTest {
 }
 
 extension Hardware {
-  @Suite("vfio_pci_liveupdate_kexec_test", .liveUpdate, .staged, .vfioDevice(.iommufd), .timeLimit(.minutes(2)))
+  @Suite("vfio_pci_liveupdate_kexec_test", .liveUpdate, .staged, .vfioDevice(.iommufd), .hangGuard)
   struct VFIOPCILiveUpdateKexec {
     @Test func stage_machinery() throws {
       try VFIOPCILiveUpdateKexecTest.stageMachinery(try deviceUnderTest(), try #require(try KexecStage.current()))

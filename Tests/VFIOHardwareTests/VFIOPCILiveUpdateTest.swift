@@ -44,7 +44,7 @@ enum VFIOPCILiveUpdateUAPITest {
 }
 
 extension Hardware {
-  @Suite("vfio_pci_liveupdate_uapi_test.vfio_type1_iommu", .liveUpdate, .vfioDevice(.vfioType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_liveupdate_uapi_test.vfio_type1_iommu", .liveUpdate, .vfioDevice(.vfioType1), .hangGuard)
   struct VFIOPCILiveUpdateUAPIType1 {
     static let mode = IOMMUMode.vfioType1
     @Test func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
@@ -52,7 +52,7 @@ extension Hardware {
     @Test func preserve_container_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveContainerFails(Self.mode) }
   }
 
-  @Suite("vfio_pci_liveupdate_uapi_test.vfio_type1v2_iommu", .liveUpdate, .vfioDevice(.vfioType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_liveupdate_uapi_test.vfio_type1v2_iommu", .liveUpdate, .vfioDevice(.vfioType1v2), .hangGuard)
   struct VFIOPCILiveUpdateUAPIType1v2 {
     static let mode = IOMMUMode.vfioType1v2
     @Test func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
@@ -60,7 +60,7 @@ extension Hardware {
     @Test func preserve_container_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveContainerFails(Self.mode) }
   }
 
-  @Suite("vfio_pci_liveupdate_uapi_test.iommufd_compat_type1", .liveUpdate, .vfioDevice(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_liveupdate_uapi_test.iommufd_compat_type1", .liveUpdate, .vfioDevice(.iommufdCompatType1), .hangGuard)
   struct VFIOPCILiveUpdateUAPICompatType1 {
     static let mode = IOMMUMode.iommufdCompatType1
     @Test func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
@@ -68,7 +68,7 @@ extension Hardware {
     @Test func preserve_container_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveContainerFails(Self.mode) }
   }
 
-  @Suite("vfio_pci_liveupdate_uapi_test.iommufd_compat_type1v2", .liveUpdate, .vfioDevice(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_liveupdate_uapi_test.iommufd_compat_type1v2", .liveUpdate, .vfioDevice(.iommufdCompatType1v2), .hangGuard)
   struct VFIOPCILiveUpdateUAPICompatType1v2 {
     static let mode = IOMMUMode.iommufdCompatType1v2
     @Test func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
@@ -76,7 +76,7 @@ extension Hardware {
     @Test func preserve_container_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveContainerFails(Self.mode) }
   }
 
-  @Suite("vfio_pci_liveupdate_uapi_test.iommufd", .liveUpdate, .vfioDevice(.iommufd), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_liveupdate_uapi_test.iommufd", .liveUpdate, .vfioDevice(.iommufd), .hangGuard)
   struct VFIOPCILiveUpdateUAPIIOMMUFD {
     static let mode = IOMMUMode.iommufd
     @Test(.vfioLiveUpdate) func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }

@@ -122,105 +122,105 @@ extension Hardware {
 }
 
 extension Hardware.vfio_pci_sriov_uapi_test {
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_same_uuid", .sriovVF(.vfioType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_same_uuid", .sriovVF(.vfioType1), .hangGuard)
   struct vfio_type1_iommu_same_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .same) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .same) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .same) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_diff_uuid", .sriovVF(.vfioType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_diff_uuid", .sriovVF(.vfioType1), .hangGuard)
   struct vfio_type1_iommu_diff_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .diff) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .diff) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .diff) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_null_uuid", .sriovVF(.vfioType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_null_uuid", .sriovVF(.vfioType1), .hangGuard)
   struct vfio_type1_iommu_null_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .null) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .null) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .null) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_same_uuid", .sriovVF(.vfioType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_same_uuid", .sriovVF(.vfioType1v2), .hangGuard)
   struct vfio_type1v2_iommu_same_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .same) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .same) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .same) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_diff_uuid", .sriovVF(.vfioType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_diff_uuid", .sriovVF(.vfioType1v2), .hangGuard)
   struct vfio_type1v2_iommu_diff_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .diff) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .diff) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .diff) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_null_uuid", .sriovVF(.vfioType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_null_uuid", .sriovVF(.vfioType1v2), .hangGuard)
   struct vfio_type1v2_iommu_null_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .null) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .null) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .null) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_same_uuid", .sriovVF(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_same_uuid", .sriovVF(.iommufdCompatType1), .hangGuard)
   struct iommufd_compat_type1_same_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .same) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .same) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .same) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_diff_uuid", .sriovVF(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_diff_uuid", .sriovVF(.iommufdCompatType1), .hangGuard)
   struct iommufd_compat_type1_diff_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .diff) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .diff) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .diff) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_null_uuid", .sriovVF(.iommufdCompatType1), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_null_uuid", .sriovVF(.iommufdCompatType1), .hangGuard)
   struct iommufd_compat_type1_null_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .null) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .null) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .null) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_same_uuid", .sriovVF(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_same_uuid", .sriovVF(.iommufdCompatType1v2), .hangGuard)
   struct iommufd_compat_type1v2_same_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .same) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .same) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .same) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_diff_uuid", .sriovVF(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_diff_uuid", .sriovVF(.iommufdCompatType1v2), .hangGuard)
   struct iommufd_compat_type1v2_diff_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .diff) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .diff) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .diff) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_null_uuid", .sriovVF(.iommufdCompatType1v2), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_null_uuid", .sriovVF(.iommufdCompatType1v2), .hangGuard)
   struct iommufd_compat_type1v2_null_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .null) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .null) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .null) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_same_uuid", .sriovVF(.iommufd), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_same_uuid", .sriovVF(.iommufd), .hangGuard)
   struct iommufd_same_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .same) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .same) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufd, .same) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_diff_uuid", .sriovVF(.iommufd), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_diff_uuid", .sriovVF(.iommufd), .hangGuard)
   struct iommufd_diff_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .diff) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .diff) }
     @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufd, .diff) }
   }
 
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_null_uuid", .sriovVF(.iommufd), .timeLimit(.minutes(1)))
+  @Suite("vfio_pci_sriov_uapi_test.iommufd_null_uuid", .sriovVF(.iommufd), .hangGuard)
   struct iommufd_null_uuid {
     @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .null) }
     @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .null) }
