@@ -23,19 +23,28 @@ enum VFIOPCIDeviceInitPerfTest {
     return "\(ns / 1_000_000_000).\(String(repeating: "0", count: 9 - frac.count))\(frac)s"
   }
 
-  /// `pthread_barrier_t`: the first `count - 1` callers wait until the last arrives.
-  final class Barrier: Sendable {
+  /// `pthread_barrier_t`: the first `count - 1` callers of a round wait until the last arrives.
+  /// Rounds are told apart by a generation number: with one semaphore for every round (as this
+  /// was), a thread released early could take the next round's wake-up meant for a slower one,
+  /// leaving that one waiting forever (seen with three devices: the test hung).
+  final class Barrier: @unchecked Sendable {
     let count: Int
-    let arrived = Mutex(0)
-    let release = DispatchSemaphore(value: 0)
+    private let condition = NSCondition()
+    private var arrived = 0
+    private var generation = 0
     init(count: Int) { self.count = count }
     func wait() {
-      let last = arrived.withLock { n in
-        n += 1
-        if n == count { n = 0; return true }
-        return false
+      condition.lock()
+      defer { condition.unlock() }
+      let round = generation
+      arrived += 1
+      if arrived >= count {
+        arrived = 0
+        generation += 1
+        condition.broadcast()
+        return
       }
-      if last { for _ in 1..<max(count, 1) { release.signal() } } else { release.wait() }
+      while round == generation { condition.wait() }
     }
   }
 
@@ -99,5 +108,29 @@ extension Hardware {
     @Test(.vfioDevice(.iommufdCompatType1)) func iommufd_compat_type1_init() throws { try VFIOPCIDeviceInitPerfTest.initDevices(.iommufdCompatType1) }
     @Test(.vfioDevice(.iommufdCompatType1v2)) func iommufd_compat_type1v2_init() throws { try VFIOPCIDeviceInitPerfTest.initDevices(.iommufdCompatType1v2) }
     @Test(.vfioDevice(.iommufd)) func iommufd_init() throws { try VFIOPCIDeviceInitPerfTest.initDevices(.iommufd) }
+  }
+}
+
+/// The barrier itself (no device needed): five threads through 200 rounds, every round complete
+/// before any thread starts the next.
+@Suite("init_perf barrier", .timeLimit(.minutes(1)))
+struct InitPerfBarrierTests {
+  @Test func everyThreadPassesEveryRound() {
+    let threads = 5, rounds = 200
+    let barrier = VFIOPCIDeviceInitPerfTest.Barrier(count: threads)
+    let passed = Mutex([Int](repeating: 0, count: rounds))
+    let done = DispatchGroup()
+    for _ in 0..<threads {
+      done.enter()
+      Thread {
+        defer { done.leave() }
+        for r in 0..<rounds {
+          barrier.wait()
+          passed.withLock { $0[r] += 1 }
+        }
+      }.start()
+    }
+    #expect(done.wait(timeout: .now() + 30) == .success, "a thread was left waiting at the barrier")
+    #expect(passed.withLock { $0 }.allSatisfy { $0 == threads })
   }
 }
