@@ -12,7 +12,8 @@
 # Env (from the guest /init): VFIO_SELFTESTS_REPO, VFIO_SELFTESTS_RESULTS, VFIO_SELFTESTS_BDF,
 # VFIO_SELFTESTS_BIN_DIR; from compare-c.sh (vm-test.sh --env): COMPARE_PROGRAMS (comma-separated,
 # default vfio_pci_driver_test), COMPARE_C_DIR (the built C programs, default
-# $REPO/.build-vm/c-selftests).
+# $REPO/.build-vm/c-selftests); VFIO_SELFTESTS_FILTER (vm-test.sh --filter): a regex that keeps
+# only the C cases whose fixture.variant.test name it matches, and the Swift run's --filter.
 # Writes to $VFIO_SELFTESTS_RESULTS: c/<test>.log (each C case's output) and c/<test>.dmesg (the
 # kernel's lines during it), c-results.tsv (as the C cases finish), junit-1.xml and console.log
 # (Swift), compare.tsv (printed too): test, C, Swift, C s, Swift s, note. C s is the wall time of
@@ -64,20 +65,13 @@ harness_timeout() {
 # be in the middle of releasing the device, its fds already gone).
 group=$(basename "$(readlink "/sys/bus/pci/devices/$BDF/iommu_group")")
 holders() {
-  local cdev p f l prog
+  # One find over /proc (a readlink per fd from bash takes tens of seconds under TCG).
+  local cdev prog names=()
   cdev=$(ls "/sys/bus/pci/devices/$BDF/vfio-dev" 2>/dev/null | head -n1)
-  for p in /proc/[0-9]*; do
-    [[ ${p#/proc/} == "$$" || ${p#/proc/} == "$BASHPID" ]] && continue
-    for prog in "${programs[@]}"; do
-      [[ $(readlink "$p/exe" 2>/dev/null) == "$CDIR/$prog" ]] && { echo "${p#/proc/}"; continue 2; }
-    done
-    for f in "$p"/fd/*; do
-      l=$(readlink "$f" 2>/dev/null) || continue
-      if [[ $l == "/dev/vfio/$group" || ( -n $cdev && $l == "/dev/vfio/devices/$cdev" ) ]]; then
-        echo "${p#/proc/}"; continue 2
-      fi
-    done
-  done
+  names+=(-lname "/dev/vfio/$group")
+  [[ -n $cdev ]] && names+=(-o -lname "/dev/vfio/devices/$cdev")
+  for prog in "${programs[@]}"; do names+=(-o -lname "$CDIR/$prog"); done
+  find /proc/[0-9]*/exe /proc/[0-9]*/fd -maxdepth 1 \( "${names[@]}" \) 2>/dev/null | cut -d/ -f3 | sort -u
 }
 # Waits until nothing holds the device; prints the seconds waited; fails after release_timeout.
 wait_released() {
@@ -109,7 +103,7 @@ printf 'test\tC\tC s\tnote\n' > "$RESULTS/c-results.tsv"
 for prog in "${programs[@]}"; do
   cbin=$CDIR/$prog
   [[ -x $cbin ]] || { log "error: no C program $cbin"; continue; }
-  for name in $(cases_of "$prog"); do
+  for name in $(cases_of "$prog" | grep -E -- "${VFIO_SELFTESTS_FILTER:-.}"); do
     note=""
     w=$(wait_released) || note="device still held before the case; "
     out=$RESULTS/c/$name.log
@@ -146,6 +140,7 @@ done
 # ---- Swift: the suites named as the C programs, one run of the test binary ----
 w=$(wait_released) || log "warning: device still held before the Swift run"
 filter=$(IFS='|'; echo "${programs[*]}")
+[[ -n ${VFIO_SELFTESTS_FILTER:-} ]] && filter=$VFIO_SELFTESTS_FILTER
 args=(--testing-library swift-testing --xunit-output "$RESULTS/junit-1.xml" --filter "$filter")
 log "$tests ${args[*]}"
 VFIO_SELFTESTS_BDF=$BDF VFIO_SELFTESTS_BDFS=$BDF timeout -k 10 3600 "$tests" "${args[@]}" > "$RESULTS/console.log" 2>&1
