@@ -122,7 +122,9 @@ qemu=$(grep -m1 -o 'QEMU: .*' "$vm_log")
 log "$qemu; kernel $kernel ($(cat "$results_root/$label/stage1/guest-info" 2>/dev/null | sed -n 's/^uname_r=//p')); vm-test.sh exited $vm_rc after $wall s"
 [[ -s $tsv ]] || { log "no $tsv: the guest did not finish the comparison"; exit 1; }
 
-# ---- the verdict: C against Swift, per case ----
+cat "$tsv"
+
+# ---- the verdict: C against Swift, per case (a Swift "pending": the guest died before it) ----
 verdict() { case $1 in ok*) echo ok ;; "not ok"*) echo fail ;; skip*) echo skip ;; *) echo "${1%% *}" ;; esac; }
 declare -A allowed=()
 while IFS=$'\t' read -r name reason; do

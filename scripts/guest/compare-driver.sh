@@ -32,7 +32,7 @@ cli=$BIN/vfio-selftests
 tests=$BIN/vfio-selftestsPackageTests.xctest
 # The C harness's own per-case limit is 30 s (TEST_F_TIMEOUT may raise it); this outer one only
 # catches a C process that never returns. Then wait this long for the device to be released.
-outer_timeout=300 release_timeout=180
+outer_timeout=150 release_timeout=120
 
 mkdir -p "$RESULTS/c"
 log() { echo "compare[+$(cut -d' ' -f1 /proc/uptime)s]: $*" | tee -a "$RESULTS/compare.log"; }
@@ -98,62 +98,10 @@ setup_rc=${PIPESTATUS[0]}
 p=/sys/bus/pci/devices/$BDF
 log "device $BDF: $(cat $p/vendor):$(cat $p/device) driver $(basename "$(readlink $p/driver)") iommu group $group"
 
-# ---- C: one process per case ----
-printf 'test\tC\tC s\tnote\n' > "$RESULTS/c-results.tsv"
-for prog in "${programs[@]}"; do
-  cbin=$CDIR/$prog
-  [[ -x $cbin ]] || { log "error: no C program $cbin"; continue; }
-  for name in $(cases_of "$prog" | grep -E -- "${VFIO_SELFTESTS_FILTER:-.}"); do
-    note=""
-    w=$(wait_released) || note="device still held before the case; "
-    out=$RESULTS/c/$name.log
-    dmesg_before=$(dmesg | wc -l)
-    t0=$(now)
-    VFIO_SELFTESTS_BDF=$BDF timeout -k 10 "$outer_timeout" "$cbin" -r "$name" > "$out" 2>&1
-    rc=$?
-    t1=$(now)
-    if ! w=$(wait_released); then note+="device still held ${w} s after the C process exited; "
-    elif ((${w%.*} >= 2)); then note+="device released ${w} s after the C process exited; "; fi
-    dmesg | tail -n +"$((dmesg_before + 1))" > "$RESULTS/c/$name.dmesg"
-    line=$(grep -m1 -E "^(not )?ok [0-9]+ $name( |$)" "$out")
-    case $line in
-      "ok "*"# SKIP"*) result="skip: $(echo "${line#*# SKIP}" | sed 's/^[[:space:]]*//')" ;;
-      "ok "*) result=ok ;;
-      "not ok "*) result="not ok" ;;
-      *) if ((rc == 124 || rc == 137)); then result="not ok"; note+="outer timeout ($outer_timeout s), no harness verdict; "
-         else result="error"; note+="no harness verdict (exit $rc): $(grep -v '^$' "$out" | tail -n 3 | tr '\n\t' '  ')"; fi ;;
-    esac
-    if [[ $result == "not ok" ]]; then
-      if grep -q 'Test terminated by timeout' "$out"; then
-        note+="harness timeout ($(harness_timeout "$name") s); "
-      elif a=$(grep -m1 -A4 -E 'Assertion Failure|:Expected |Test terminated|Test failed' "$out"); then
-        note+="C: $(echo "$a" | grep -v '^$' | sed "s|$CDIR/src/||; s|^[[:space:]]*||" | tr '\n\t' '  ')"
-      fi
-    fi
-    k=$(grep -cE 'WARNING|BUG|Oops|stall|hung task|soft lockup' "$RESULTS/c/$name.dmesg")
-    ((k)) && note+="kernel: $k report line(s) during the C case (c/$name.dmesg); "
-    printf '%s\t%s\t%s\t%s\n' "$name" "$result" "$(secs "$t0" "$t1")" "${note%; }" >> "$RESULTS/c-results.tsv"
-    log "C $name: $result ($(secs "$t0" "$t1") s) ${note%; }"
-  done
-done
+# ---- the table (compare.tsv): after the C cases with Swift "pending", then with both ----
+write_table() { # $1: print it (1) or not (0)
+  python3 - "$RESULTS" "$1" <<'EOF'
 
-# ---- Swift: the suites named as the C programs, one run of the test binary ----
-w=$(wait_released) || log "warning: device still held before the Swift run"
-filter=$(IFS='|'; echo "${programs[*]}")
-[[ -n ${VFIO_SELFTESTS_FILTER:-} ]] && filter=$VFIO_SELFTESTS_FILTER
-args=(--testing-library swift-testing --xunit-output "$RESULTS/junit-1.xml" --filter "$filter")
-log "$tests ${args[*]}"
-VFIO_SELFTESTS_BDF=$BDF VFIO_SELFTESTS_BDFS=$BDF timeout -k 10 3600 "$tests" "${args[@]}" > "$RESULTS/console.log" 2>&1
-swift_rc=$?
-log "Swift test binary exited $swift_rc"
-
-"$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/compare.log"
-"$cli" kernel-reports 2>&1 | tee "$RESULTS/kernel-reports.log" >> "$RESULTS/compare.log"
-reports_rc=${PIPESTATUS[0]}
-((reports_rc == 0)) || log "the kernel logged reports during this boot (see kernel-reports.log)"
-
-# ---- the table ----
-python3 - "$RESULTS" <<'EOF' || { log "error: could not write compare.tsv"; exit 1; }
 import csv, os, sys, xml.etree.ElementTree as ET
 res = sys.argv[1]
 swift = {}
@@ -179,7 +127,7 @@ rows = [["test", "C", "Swift", "C s", "Swift s", "note"]]
 with open(os.path.join(res, "c-results.tsv")) as f:
     for r in list(csv.reader(f, delimiter="\t"))[1:]:
         name, c, cs, cnote = (r + [""] * 4)[:4]
-        sv, ss, why = swift.pop(name, ("missing", "", "not in the Swift run"))
+        sv, ss, why = swift.pop(name, ("missing", "", "not in the Swift run") if os.path.exists(os.path.join(res, "junit-1.xml")) else ("pending", "", ""))
         notes = [n for n in (cnote, ("Swift: " + why[:300]) if why else "") if n]
         rows.append([name, c, sv, cs, ss, "; ".join(notes)])
 for name, (sv, ss, why) in swift.items():
@@ -187,9 +135,70 @@ for name, (sv, ss, why) in swift.items():
 with open(os.path.join(res, "compare.tsv"), "w") as f:
     for r in rows:
         f.write("\t".join(x.replace("\t", " ").replace("\n", " ") for x in r) + "\n")
-for r in rows:
-    print("\t".join(r))
+if sys.argv[2] == "1":
+    for r in rows:
+        print("\t".join(r))
 EOF
+}
+
+# ---- C: one process per case ----
+printf 'test\tC\tC s\tnote\n' > "$RESULTS/c-results.tsv"
+for prog in "${programs[@]}"; do
+  cbin=$CDIR/$prog
+  [[ -x $cbin ]] || { log "error: no C program $cbin"; continue; }
+  for name in $(cases_of "$prog" | grep -E -- "${VFIO_SELFTESTS_FILTER:-.}"); do
+    note=""
+    w=$(wait_released) || note="device still held before the case; "
+    out=$RESULTS/c/$name.log
+    dmesg_before=$(dmesg | wc -l)
+    t0=$(now)
+    # Line-buffered, so a C process killed by the outer timeout still shows how far it got.
+    VFIO_SELFTESTS_BDF=$BDF timeout -k 10 "$outer_timeout" stdbuf -oL -eL "$cbin" -r "$name" > "$out" 2>&1
+    rc=$?
+    t1=$(now)
+    if ! w=$(wait_released); then note+="device still held ${w} s after the C process exited; "
+    elif ((${w%.*} >= 10)); then note+="device released ${w} s after the C process exited; "; fi
+    dmesg | tail -n +"$((dmesg_before + 1))" > "$RESULTS/c/$name.dmesg"
+    line=$(grep -m1 -E "^(not )?ok [0-9]+ $name( |$)" "$out")
+    case $line in
+      "ok "*"# SKIP"*) result="skip: $(echo "${line#*# SKIP}" | sed 's/^[[:space:]]*//')" ;;
+      "ok "*) result=ok ;;
+      "not ok "*) result="not ok" ;;
+      *) if ((rc == 124 || rc == 137)); then result="not ok"; note+="outer timeout ($outer_timeout s), no harness verdict; "
+         else result="error"; note+="no harness verdict (exit $rc): $(grep -v '^$' "$out" | tail -n 3 | tr '\n\t' '  ')"; fi ;;
+    esac
+    if [[ $result == "not ok" ]]; then
+      if grep -q 'Test terminated by timeout' "$out"; then
+        note+="harness timeout ($(harness_timeout "$name") s); "
+      elif a=$(grep -m1 -A4 -E 'Assertion Failure|:Expected |Test terminated|Test failed' "$out"); then
+        note+="C: $(echo "$a" | grep -v '^$' | sed "s|$CDIR/src/||; s|^[[:space:]]*||" | tr '\n\t' '  ')"
+      fi
+    fi
+    k=$(grep -cE 'WARNING|BUG|Oops|stall|hung task|soft lockup' "$RESULTS/c/$name.dmesg")
+    ((k)) && note+="kernel: $k report line(s) during the C case (c/$name.dmesg); "
+    printf '%s\t%s\t%s\t%s\n' "$name" "$result" "$(secs "$t0" "$t1")" "${note%; }" >> "$RESULTS/c-results.tsv"
+    log "C $name: $result ($(secs "$t0" "$t1") s) ${note%; }"
+  done
+done
+
+write_table 0 || log "error: could not write compare.tsv"
+
+# ---- Swift: the suites named as the C programs, one run of the test binary ----
+w=$(wait_released) || log "warning: device still held before the Swift run"
+filter=$(IFS='|'; echo "${programs[*]}")
+[[ -n ${VFIO_SELFTESTS_FILTER:-} ]] && filter=$VFIO_SELFTESTS_FILTER
+args=(--testing-library swift-testing --xunit-output "$RESULTS/junit-1.xml" --filter "$filter")
+log "$tests ${args[*]}"
+VFIO_SELFTESTS_BDF=$BDF VFIO_SELFTESTS_BDFS=$BDF timeout -k 10 3600 "$tests" "${args[@]}" > "$RESULTS/console.log" 2>&1
+swift_rc=$?
+log "Swift test binary exited $swift_rc"
+
+"$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/compare.log"
+"$cli" kernel-reports 2>&1 | tee "$RESULTS/kernel-reports.log" >> "$RESULTS/compare.log"
+reports_rc=${PIPESTATUS[0]}
+((reports_rc == 0)) || log "the kernel logged reports during this boot (see kernel-reports.log)"
+
+write_table 1 || { log "error: could not write compare.tsv"; exit 1; }
 [[ -s $RESULTS/junit-1.xml ]] || { log "error: the Swift test binary wrote no junit-1.xml"; exit 1; }
 ((setup_rc == 0)) || exit 1
 exit 0
