@@ -120,7 +120,12 @@ wall=$((SECONDS - t0))
 tsv=$results_root/$label/stage1/compare.tsv
 qemu=$(grep -m1 -o 'QEMU: .*' "$vm_log")
 log "$qemu; kernel $kernel ($(cat "$results_root/$label/stage1/guest-info" 2>/dev/null | sed -n 's/^uname_r=//p')); vm-test.sh exited $vm_rc after $wall s"
-[[ -s $tsv ]] || { log "no $tsv: the guest did not finish the comparison"; exit 1; }
+if [[ ! -s $tsv ]]; then
+  # A guest that stalls during the C cases (see --timeout) leaves only the C results so far.
+  log "no $tsv: the guest did not finish the C cases"
+  [[ -s ${tsv%/*}/c-results.tsv ]] && { log "C results so far:"; cat "${tsv%/*}/c-results.tsv"; }
+  exit 1
+fi
 
 cat "$tsv"
 

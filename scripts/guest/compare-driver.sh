@@ -100,7 +100,7 @@ log "device $BDF: $(cat $p/vendor):$(cat $p/device) driver $(basename "$(readlin
 
 # ---- the table (compare.tsv): after the C cases with Swift "pending", then with both ----
 write_table() { # $1: print it (1) or not (0)
-  python3 - "$RESULTS" "$1" <<'EOF'
+  python3 - "$RESULTS" "$1" "${programs[@]}" <<'EOF'
 
 import csv, os, sys, xml.etree.ElementTree as ET
 res = sys.argv[1]
@@ -110,6 +110,8 @@ try:
         cls = case.get("classname", "")
         suite = cls.split("Hardware.", 1)[1] if "Hardware." in cls else cls
         name = suite + "." + case.get("name", "?").removesuffix("()")
+        if not any(name.startswith(p + ".") for p in sys.argv[3:]):
+            continue  # another program's suite that a --filter regex also matched
         fail = case.find("failure")
         if fail is None:
             fail = case.find("error")
