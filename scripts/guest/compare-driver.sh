@@ -3,8 +3,8 @@
 # scripts/compare-c.sh through `vm-test.sh --guest-script`: the kernel's C VFIO selftests and the
 # Swift port side by side on the same device in the same boot.
 # Steps: CLI modprobe -> CLI setup of the device under test (only it: the C programs get one BDF)
-# -> every C case in its own process -> the Swift suites of the same names (one run of the Swift
-# Testing binary) -> CLI cleanup -> CLI kernel-reports -> the table.
+# -> every C case in its own process -> the Swift suites of the same names (one `vfio-selftests
+# run`, whose JUnit carries the C harness's names) -> CLI cleanup -> CLI kernel-reports -> the table.
 # Why one C process per case: when the kselftest harness kills a case at its timeout it goes on
 # to the next case at once, before the killed child has released the device, so every later case
 # fails with EBUSY (a harness cascade, not a device result). Here each case is
@@ -16,8 +16,9 @@
 # only the C cases whose fixture.variant.test name it matches, and the Swift run's --filter.
 # Writes to $VFIO_SELFTESTS_RESULTS: c/<test>.log (each C case's output) and c/<test>.dmesg (the
 # kernel's lines during it), c-results.tsv (as the C cases finish), junit-1.xml and console.log
-# (Swift), compare.tsv (printed too): test, C, Swift, C s, Swift s, note. C s is the wall time of
-# the C process (its device probe, fixture and case); Swift s is JUnit's time for the test.
+# (Swift, from `vfio-selftests run`), compare.tsv (printed too): test, C, Swift, C s, Swift s,
+# note. C s is the wall time of the C process (its device probe, fixture and case); Swift s is
+# the test's time in run's JUnit.
 # Exit: 0 when every step ran (the verdicts are compare-c.sh's business), 1 when setup failed,
 # the Swift binary did not run or the table could not be written.
 set -u
@@ -29,7 +30,6 @@ BIN=${VFIO_SELFTESTS_BIN_DIR:-}
 CDIR=${COMPARE_C_DIR:-$REPO/.build-vm/c-selftests}
 IFS=, read -r -a programs <<<"${COMPARE_PROGRAMS:-vfio_pci_driver_test}"
 cli=$BIN/vfio-selftests
-tests=$BIN/vfio-selftestsPackageTests.xctest
 # The C harness's own per-case limit is 30 s (TEST_F_TIMEOUT may raise it); this outer one only
 # catches a C process that never returns. Then wait this long for the device to be released.
 outer_timeout=150 release_timeout=120
@@ -107,10 +107,9 @@ res = sys.argv[1]
 swift = {}
 try:
     for case in ET.parse(os.path.join(res, "junit-1.xml")).getroot().iter("testcase"):
-        cls = case.get("classname", "")
-        suite = cls.split("Hardware.", 1)[1] if "Hardware." in cls else cls
-        name = suite + "." + case.get("name", "?").removesuffix("()")
-        if not any(name.startswith(p + ".") for p in sys.argv[3:]):
+        # `vfio-selftests run` names each test as the C harness does (classname: the program).
+        name = case.get("name", "?")
+        if case.get("classname", "") not in sys.argv[3:]:
             continue  # another program's suite that a --filter regex also matched
         fail = case.find("failure")
         if fail is None:
@@ -189,11 +188,12 @@ write_table 0 || log "error: could not write compare.tsv"
 w=$(wait_released) || log "warning: device still held before the Swift run"
 filter=$(IFS='|'; echo "${programs[*]}")
 [[ -n ${VFIO_SELFTESTS_FILTER:-} ]] && filter=$VFIO_SELFTESTS_FILTER
-args=(--testing-library swift-testing --xunit-output "$RESULTS/junit-1.xml" --filter "$filter")
-log "$tests ${args[*]}"
-VFIO_SELFTESTS_BDF=$BDF VFIO_SELFTESTS_BDFS=$BDF timeout -k 10 3600 "$tests" "${args[@]}" > "$RESULTS/console.log" 2>&1
+# The command users run: KTAP and JUnit with the C harness's names, from one results model.
+args=(run --junit "$RESULTS/junit-1.xml" --ktap "$RESULTS/swift.ktap" --filter "$filter" "$BDF")
+log "$cli ${args[*]}"
+VFIO_SELFTESTS_BDFS=$BDF timeout -k 10 3600 "$cli" "${args[@]}" > "$RESULTS/console.log" 2>&1
 swift_rc=$?
-log "Swift test binary exited $swift_rc"
+log "vfio-selftests run exited $swift_rc"
 
 "$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/compare.log"
 "$cli" kernel-reports 2>&1 | tee "$RESULTS/kernel-reports.log" >> "$RESULTS/compare.log"
