@@ -47,28 +47,38 @@ def combine(runs, op):
     }
 
 
-def syscalls_per_round(stage, side, op):
-    base = os.path.join(stage, "strace", f"{side}-{op.replace(':', '_')}")
-    try:
-        text = open(base + ".txt").read()
-        tsv = open(base + ".tsv").read().split("\n")[0].split("\t")
-        rounds = int(tsv[1]) + 1  # + the warm-up round
-    except (OSError, ValueError, IndexError):
-        return None
-    m = re.search(r"^-+ -+ -+ -+ -+ -+ -+\n\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(\d+)?\s*total", text, re.M)
-    total = int(m.group(1)) if m else None
+def strace_counts(path):
+    """{syscall: calls} and the total of a strace -c table."""
     calls = {}
-    for line in text.splitlines():
+    for line in open(path).read().splitlines():
         f = line.split()
         if len(f) >= 5 and re.match(r"^[\d.]+$", f[0]) and f[-1] != "total":
             try:
                 calls[f[-1]] = int(f[3])
             except ValueError:
                 pass
-    if total is None:
-        total = sum(calls.values())
-    return {"rounds_traced": rounds, "per_round": round(total / rounds, 2),
-            "by_call_per_round": {k: round(v / rounds, 2) for k, v in sorted(calls.items(), key=lambda kv: -kv[1])}}
+    return calls
+
+
+def syscalls_per_round(stage, side, op):
+    """System calls per round: (the op's run - the baseline run with no operation) / rounds
+    (+1 for the warm-up round); the op's own set-up (opening the device for a map) stays in."""
+    base = os.path.join(stage, "strace", f"{side}-{op.replace(':', '_')}")
+    try:
+        calls = strace_counts(base + ".txt")
+        tsv = open(base + ".tsv").read().split("\n")[0].split("\t")
+        rounds = int(tsv[1]) + 1
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        baseline = strace_counts(os.path.join(stage, "strace", f"{side}-baseline.txt"))
+    except OSError:
+        baseline = {}
+    net = {k: v - baseline.get(k, 0) for k, v in calls.items()}
+    net = {k: v for k, v in net.items() if v > 0 and k not in ("wait4", "clone", "dup", "dup2", "pipe", "pipe2")}
+    return {"rounds_traced": rounds, "baseline_subtracted": bool(baseline),
+            "per_round": round(sum(net.values()) / rounds, 2),
+            "by_call_per_round": {k: round(v / rounds, 2) for k, v in sorted(net.items(), key=lambda kv: -kv[1])}}
 
 
 def fmt(ns):

@@ -5,7 +5,8 @@
 # with the CLI, then alternates the two programs BENCH_ALTERNATIONS times (C all operations,
 # Swift all operations), each writing $RESULTS/{c,swift}-N.tsv; with BENCH_STRACE=1, counts
 # the system calls of each operation on both sides afterwards (strace -c -f, 1/BENCH_STRACE_DIVISOR
-# of the rounds) into $RESULTS/strace/{c,swift}-<op>.txt; cleans up; writes junit-bench.xml
+# of the rounds) into $RESULTS/strace/{c,swift}-<op>.txt, and of a run with no operation
+# (start-up and exit) into {c,swift}-baseline.txt; cleans up; writes junit-bench.xml
 # (one test case per operation and side: passed with numbers, skipped with the reason) for
 # vm-test.sh's summary. Env: BENCH_DIVISOR (1; 20 for --short), BENCH_ALTERNATIONS (3).
 set -u
@@ -40,6 +41,11 @@ done
 
 if [[ ${BENCH_STRACE:-0} == 1 ]] && command -v strace >/dev/null; then
   mkdir -p "$RESULTS/strace"
+  # The start-up and exit of each program, without any operation: subtracted by report.py.
+  for side in c swift; do
+    prog=$BIN/bench; [[ $side == swift ]] && prog=$BIN/vfio-bench
+    strace -c -f -o "$RESULTS/strace/$side-baseline.txt" "$prog" -d "$BDF" -f no-such-operation > /dev/null 2>&1
+  done
   for op in $(cut -f1 "$RESULTS/c-1.tsv"); do
     grep -q "^$op	SKIP" "$RESULTS/c-1.tsv" && continue
     for side in c swift; do
