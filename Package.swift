@@ -60,7 +60,7 @@ let package = Package(
     // The Swift side of the C-vs-Swift benchmark (scripts/bench.sh; its C twin is scripts/bench/bench.c).
     .executableTarget(
       name: "vfio-bench",
-      dependencies: ["LibVFIO", "LibLiveUpdate", .product(name: "SystemPackage", package: "swift-system")]
+      dependencies: ["LibVFIO", "LibLiveUpdate", "CVFIOShim", .product(name: "SystemPackage", package: "swift-system")]
     ),
     .testTarget(
       name: "LibVFIOTests",

@@ -8,7 +8,7 @@
  * Usage: bench [-d BDF] [-s DIVISOR] [-f SUBSTRING]
  *   -d BDF       device bound to vfio-pci (default $VFIO_SELFTESTS_BDF, else 0000:00:03.0)
  *   -s DIVISOR   divide every round count by DIVISOR (20 for a CI smoke run); at least 5 rounds
- *   -f SUBSTR    only the operations whose name contains SUBSTR
+ *   -f NAME      only operation NAME; when no operation has that name, those containing it
  * Output, one line per operation (stdout):  op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
  * or, when the operation cannot run here:   op<TAB>SKIP<TAB>reason
  * Each round is timed alone with clock_gettime(CLOCK_MONOTONIC); one untimed warm-up round
@@ -85,6 +85,34 @@ static void run_init(struct op *op, uint64_t *t)
 	}
 }
 
+/*
+ * BENCH_PAGEMAP=1 (diagnostics): after the warm-up round, how many physically contiguous runs
+ * the pinned buffer is made of (/proc/self/pagemap; needs root). The IOMMU maps each run with
+ * one call, so a fragmented buffer costs more IOMMU map calls and invalidations.
+ */
+static void pagemap_report(const char *name, void *vaddr, size_t size)
+{
+	uint64_t prev = 0, e;
+	long runs = 0, pages = size / 4096;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return;
+	for (long i = 0; i < pages; i++) {
+		uintptr_t va = (uintptr_t)vaddr + i * 4096;
+
+		if (pread(fd, &e, 8, va / 4096 * 8) != 8)
+			break;
+		e &= (1ull << 55) - 1;
+		if (i == 0 || e != prev + 1)
+			runs++;
+		prev = e;
+	}
+	close(fd);
+	fprintf(stderr, "pagemap %s: %ld pages in %ld physically contiguous runs\n",
+		name, pages, runs);
+}
+
 static void run_map(struct op *op, uint64_t *t)
 {
 	struct iommu *iommu = iommu_init(op->mode);
@@ -105,6 +133,8 @@ static void run_map(struct op *op, uint64_t *t)
 		iommu_unmap(iommu, &region);
 		if (i >= 0)
 			t[i] = now_ns() - t0;
+		else if (getenv("BENCH_PAGEMAP"))
+			pagemap_report(op->name, region.vaddr, op->map_size);
 	}
 	munmap(region.vaddr, op->map_size);
 	iova_allocator_cleanup(allocator);
@@ -210,8 +240,10 @@ static int run_op(struct op *op)
 	err[len] = 0;
 	close(pfd[0]);
 	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		fputs(err, stderr);
 		return 0;
+	}
 	fputs(err, stderr);
 	/* The reason: the last non-empty line of the child's stderr, tabs flattened. */
 	while (len && (err[len - 1] == '\n' || err[len - 1] == ' '))
@@ -246,7 +278,7 @@ int main(int argc, char **argv)
 		case 's': divisor = strtol(optarg, NULL, 10); break;
 		case 'f': filter = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-d BDF] [-s DIVISOR] [-f SUBSTRING]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-d BDF] [-s DIVISOR] [-f NAME]\n", argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -273,10 +305,12 @@ int main(int argc, char **argv)
 	ops[nops] = (struct op){ .name = "luo_session_preserve_memfd", .kind = OP_LUO, .rounds = ROUNDS(1000) };
 	nops++;
 
-	int failed = 0;
+	int failed = 0, exact = 0;
 
+	for (int i = 0; filter && i < nops; i++)
+		exact |= !strcmp(ops[i].name, filter);
 	for (int i = 0; i < nops; i++) {
-		if (filter && !strstr(ops[i].name, filter))
+		if (filter && (exact ? strcmp(ops[i].name, filter) : !strstr(ops[i].name, filter)))
 			continue;
 		if (run_op(&ops[i]) < 0)
 			failed = 1;
