@@ -12,6 +12,7 @@ let package = Package(
     .library(name: "LibVFIO", targets: ["LibVFIO"]),
     .library(name: "LibLiveUpdate", targets: ["LibLiveUpdate"]),
     .executable(name: "vfio-selftests", targets: ["vfio-selftests"]),
+    .executable(name: "vfio-bench", targets: ["vfio-bench"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -55,6 +56,11 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
+    ),
+    // The Swift side of the C-vs-Swift benchmark (scripts/bench.sh; its C twin is scripts/bench/bench.c).
+    .executableTarget(
+      name: "vfio-bench",
+      dependencies: ["LibVFIO", "LibLiveUpdate", "CVFIOShim", .product(name: "SystemPackage", package: "swift-system")]
     ),
     .testTarget(
       name: "LibVFIOTests",

@@ -42,7 +42,8 @@ Usage: scripts/vm-test.sh [options]
                         a loaded host)
   -h, --help            this text
 Env: VFIO_SELFTESTS_STRICT (passed to the guest when set), VFIO_SELFTESTS_BIN_DIR (directory with
-  vfio-selftests and vfio-selftestsPackageTests.xctest; default <repo>/.build/debug),
+  vfio-selftests and, for the default guest script, vfio-selftestsPackageTests.xctest; default
+  <repo>/.build/debug),
   VFIO_SELFTESTS_BDF (default 0000:00:03.0, the virtio-net device under test).
 The last line printed is "N passed, N failed, N skipped"; the exit status is non-zero on any
 failure, on a guest that did not report, or when the watchdog fired.
@@ -155,7 +156,11 @@ if ((skip_build == 0)); then
   (cd "$repo" && swift build --product vfio-selftests) || die "swift build --product vfio-selftests failed"
 fi
 bin_dir=$(cd "$bin_dir" 2>/dev/null && pwd -P) || die "binary dir ${VFIO_SELFTESTS_BIN_DIR:-$repo/.build/debug} does not exist (build first)"
-for b in vfio-selftests vfio-selftestsPackageTests.xctest; do
+# The test binary is run-suites.sh's; another --guest-script (such as scripts/guest/bench.sh, with
+# release binaries in VFIO_SELFTESTS_BIN_DIR) needs only the CLI.
+needed_bins=(vfio-selftests)
+[[ $guest_script == scripts/guest/run-suites.sh ]] && needed_bins+=(vfio-selftestsPackageTests.xctest)
+for b in "${needed_bins[@]}"; do
   [[ -x $bin_dir/$b ]] || die "missing $bin_dir/$b (build first, or drop --skip-build)"
 done
 

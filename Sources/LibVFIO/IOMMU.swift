@@ -118,14 +118,16 @@ public final class IOMMU {
 
   private func unmap(iova: UInt64, size: UInt64, all: Bool) throws(VFIOError) -> UInt64 {
     let fd = try fd()
-    let what = all ? "all" : "iova 0x\(String(iova, radix: 16)), size 0x\(String(size, radix: 16))"
+    // Only for the error message: built on failure (in the autoclosures below), never on the
+    // hot path (formatting it on every unmap cost a heap allocation per call).
+    func what() -> String { all ? "all" : "iova 0x\(String(iova, radix: 16)), size 0x\(String(size, radix: 16))" }
     if iommufd != nil {
       var u = iommu_ioas_unmap()
       u.size = UInt32(MemoryLayout<iommu_ioas_unmap>.size)
       u.ioas_id = ioasID
       u.iova = all ? 0 : iova
       u.length = all ? UInt64.max : size
-      _ = try fd.ioctl(IOMMUFD.IOAS_UNMAP, &u).get("ioctl(IOMMU_IOAS_UNMAP, \(what))", device: label)
+      _ = try fd.ioctl(IOMMUFD.IOAS_UNMAP, &u).get("ioctl(IOMMU_IOAS_UNMAP, \(what()))", device: label)
       return u.length
     } else {
       var u = vfio_iommu_type1_dma_unmap()
@@ -133,7 +135,7 @@ public final class IOMMU {
       u.flags = all ? VFIO.DMA_UNMAP_FLAG_ALL : 0
       u.iova = iova
       u.size = size
-      _ = try fd.ioctl(VFIO.IOMMU_UNMAP_DMA, &u).get("ioctl(VFIO_IOMMU_UNMAP_DMA, \(what))", device: label)
+      _ = try fd.ioctl(VFIO.IOMMU_UNMAP_DMA, &u).get("ioctl(VFIO_IOMMU_UNMAP_DMA, \(what()))", device: label)
       return u.size
     }
   }

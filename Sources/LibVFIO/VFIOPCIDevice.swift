@@ -258,6 +258,11 @@ public final class VFIOPCIDevice {
   // MARK: config space
 
   /// Reads `T` from config space at `offset` (pread on the config region).
+  // Exported specializations: a client module (the suites, vfio-bench) otherwise runs the
+  // unspecialized generic body, which looks up tuple and Result metadata on every call.
+  @_specialize(exported: true, where T == UInt8)
+  @_specialize(exported: true, where T == UInt16)
+  @_specialize(exported: true, where T == UInt32)
   public func configRead<T: FixedWidthInteger>(_ offset: UInt64, as: T.Type = T.self) throws(VFIOError) -> T {
     let (value, n) = try fd.readValue(T.self, atAbsoluteOffset: Int64(configSpace.offset + offset))
       .get("pread(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name)
@@ -268,6 +273,9 @@ public final class VFIOPCIDevice {
   }
 
   /// Writes `value` to config space at `offset` (pwrite on the config region).
+  @_specialize(exported: true, where T == UInt8)
+  @_specialize(exported: true, where T == UInt16)
+  @_specialize(exported: true, where T == UInt32)
   public func configWrite<T: FixedWidthInteger>(_ offset: UInt64, _ value: T) throws(VFIOError) {
     let n = try fd.writeValue(value.littleEndian, atAbsoluteOffset: Int64(configSpace.offset + offset))
       .get("pwrite(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name)

@@ -1,0 +1,224 @@
+// vfio-bench: the Swift twin of scripts/bench/bench.c. Times the same operations, the same
+// number of times, through the port's public API (LibVFIO, LibLiveUpdate), and prints the same
+// lines. See scripts/bench.sh, which runs both in one guest and compares them.
+//
+// Usage: vfio-bench [-d BDF] [-s DIVISOR] [-f NAME]
+//   -d BDF       device bound to vfio-pci (default $VFIO_SELFTESTS_BDF, else 0000:00:03.0)
+//   -s DIVISOR   divide every round count by DIVISOR (20 for a CI smoke run); at least 5 rounds
+//   -f NAME      only operation NAME; when no operation has that name, those containing it
+//   -x           diagnostics: also the "_raw" twins of the iommufd map and config-read
+//                operations, which make the same system calls straight through Glibc and
+//                CVFIOShim (bypassing LibVFIO's wrappers), to tell the port's cost from the
+//                process's. BENCH_PAGEMAP=1: after a map operation's warm-up round, prints how
+//                many physically contiguous runs the buffer is made of (as bench.c does).
+// Output, one line per operation: op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
+// or, when the operation cannot run here: op<TAB>SKIP<TAB>reason
+// Each round is timed alone with clock_gettime(CLOCK_MONOTONIC) after one untimed warm-up round.
+import CVFIOShim
+import Glibc
+import LibLiveUpdate
+import LibVFIO
+import SystemPackage
+
+@inline(__always) func nowNS() -> UInt64 {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+func eprint(_ text: String) {
+  var text = text
+  text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+struct Skip: Error { let reason: String }
+
+enum Kind { case initCleanup, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead }
+
+struct Op {
+  let name: String
+  let kind: Kind
+  let mode: IOMMUMode
+  let rounds: Int
+}
+
+/// Runs `body` rounds + 1 times (the first untimed) and returns the sorted per-round times.
+func timed(_ rounds: Int, _ body: () throws -> Void) rethrows -> [UInt64] {
+  var t = [UInt64](repeating: 0, count: rounds)
+  for i in -1..<rounds {
+    let t0 = nowNS()
+    try body()
+    if i >= 0 { t[i] = nowNS() &- t0 }
+  }
+  return t
+}
+
+/// BENCH_PAGEMAP=1: the number of physically contiguous runs of [vaddr, vaddr + size).
+func pagemapReport(_ name: String, _ vaddr: UInt, _ size: Int) {
+  guard getenv("BENCH_PAGEMAP") != nil else { return }
+  let fd = open("/proc/self/pagemap", O_RDONLY)
+  guard fd >= 0 else { return }
+  defer { close(fd) }
+  var prev: UInt64 = 0, runs = 0
+  let pages = size / 4096
+  for i in 0..<pages {
+    var e: UInt64 = 0
+    let va = vaddr + UInt(i * 4096)
+    guard pread(fd, &e, 8, off_t(va / 4096 * 8)) == 8 else { break }
+    e &= (1 << 55) - 1
+    if i == 0 || e != prev &+ 1 { runs += 1 }
+    prev = e
+  }
+  eprint("pagemap \(name): \(pages) pages in \(runs) physically contiguous runs\n")
+}
+
+func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
+  switch op.kind {
+  case .initCleanup:
+    return try timed(op.rounds) {
+      let iommu = try IOMMU(mode: op.mode)
+      let device = try VFIOPCIDevice(address: address, iommu: iommu)
+      device.close()
+      iommu.close()
+    }
+  case .map(let size):
+    let iommu = try IOMMU(mode: op.mode)
+    defer { iommu.close() }
+    let device = try VFIOPCIDevice(address: address, iommu: iommu)
+    defer { device.close() }
+    var allocator = IOVAAllocator(ranges: try iommu.iovaRanges())
+    let memory = try MappedMemory.anonymous(size: size).get()
+    defer { memory.unmap() }
+    let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(size)), size: UInt64(size))
+    var first = true
+    return try timed(op.rounds) {
+      try iommu.map(region)
+      try iommu.unmap(region)
+      if first { first = false; pagemapReport(op.name, region.vaddr, size) }
+    }
+  case .rawMap(let size):
+    let iommu = try IOMMU(mode: .iommufd)
+    defer { iommu.close() }
+    let device = try VFIOPCIDevice(address: address, iommu: iommu)
+    defer { device.close() }
+    var allocator = IOVAAllocator(ranges: try iommu.iovaRanges())
+    let memory = try MappedMemory.anonymous(size: size).get()
+    defer { memory.unmap() }
+    let iova = try allocator.allocate(size: UInt64(size))
+    let fd = iommu.iommufd!.rawValue, ioas = iommu.ioasID
+    var m = iommu_ioas_map()
+    m.size = UInt32(MemoryLayout<iommu_ioas_map>.size)
+    m.flags = 7  // FIXED_IOVA | WRITEABLE | READABLE
+    m.ioas_id = ioas
+    m.user_va = UInt64(memory.address)
+    m.length = UInt64(size)
+    var u = iommu_ioas_unmap()
+    u.size = UInt32(MemoryLayout<iommu_ioas_unmap>.size)
+    u.ioas_id = ioas
+    return try timed(op.rounds) {
+      m.iova = iova
+      u.iova = iova
+      u.length = UInt64(size)
+      guard vst_ioctl(fd, IOMMUFD.IOAS_MAP, &m) == 0, vst_ioctl(fd, IOMMUFD.IOAS_UNMAP, &u) == 0 else {
+        throw Skip(reason: "raw ioctl failed: errno \(vst_errno())")
+      }
+    }
+  case .rawConfigRead:
+    let iommu = try IOMMU(mode: .iommufd)
+    defer { iommu.close() }
+    let device = try VFIOPCIDevice(address: address, iommu: iommu)
+    defer { device.close() }
+    let fd = device.fd.rawValue, offset = off_t(device.configSpace.offset)
+    var vendor: UInt16 = 0
+    let t = try timed(op.rounds) {
+      guard pread(fd, &vendor, 2, offset) == 2 else { throw Skip(reason: "pread: errno \(vst_errno())") }
+    }
+    guard vendor != 0xffff else { throw Skip(reason: "config space reads 0xffff") }
+    return t
+  case .configRead:
+    let iommu = try IOMMU(mode: op.mode)
+    defer { iommu.close() }
+    let device = try VFIOPCIDevice(address: address, iommu: iommu)
+    defer { device.close() }
+    var vendor: UInt16 = 0
+    let t = try timed(op.rounds) {
+      vendor = try device.configRead(0 /* PCI_VENDOR_ID */, as: UInt16.self)
+    }
+    guard vendor != 0xffff else { throw Skip(reason: "config space reads 0xffff") }
+    return t
+  case .luo:
+    guard access(LiveUpdate.devicePath, F_OK) == 0 else {
+      throw Skip(reason: "no \(LiveUpdate.devicePath) (kernel without LUO, or booted without liveupdate=on)")
+    }
+    let luo = try LiveUpdateDevice()
+    defer { luo.close() }
+    return try timed(op.rounds) {
+      let session = try luo.createSession("vfio-bench")
+      try Memfd.preserve("vfio-bench", in: session, token: 1)
+      session.close()
+    }
+  }
+}
+
+var bdf = ProcessInfoLite.env("VFIO_SELFTESTS_BDF") ?? "0000:00:03.0"
+var divisor = 1
+var filter: String?
+var diagnostics = false
+var args = CommandLine.arguments.dropFirst()
+while let a = args.popFirst() {
+  switch a {
+  case "-d": bdf = args.popFirst() ?? bdf
+  case "-s": divisor = max(1, Int(args.popFirst() ?? "1") ?? 1)
+  case "-f": filter = args.popFirst()
+  case "-x": diagnostics = true
+  case "-h", "--help":
+    print("usage: vfio-bench [-d BDF] [-s DIVISOR] [-f NAME]")
+    exit(0)
+  default:
+    eprint("vfio-bench: unknown argument \(a)\n")
+    exit(2)
+  }
+}
+let scale = divisor
+let rounds = { (n: Int) -> Int in max(5, n / scale) }
+
+guard let address = PCIAddress(bdf) else {
+  eprint("vfio-bench: bad BDF \(bdf)\n")
+  exit(2)
+}
+let modes: [IOMMUMode] = [.vfioType1, .vfioType1v2, .iommufdCompatType1, .iommufdCompatType1v2, .iommufd]
+var ops: [Op] = []
+for m in modes { ops.append(Op(name: "init_cleanup:\(m.rawValue)", kind: .initCleanup, mode: m, rounds: rounds(100))) }
+for m in modes { ops.append(Op(name: "dma_map_unmap_4k:\(m.rawValue)", kind: .map(size: 4096), mode: m, rounds: rounds(10_000))) }
+for m in modes { ops.append(Op(name: "dma_map_unmap_2m:\(m.rawValue)", kind: .map(size: 2 << 20), mode: m, rounds: rounds(1000))) }
+ops.append(Op(name: "config_read_vendor:iommufd", kind: .configRead, mode: .iommufd, rounds: rounds(100_000)))
+if diagnostics {
+  ops.append(Op(name: "dma_map_unmap_4k_raw:iommufd", kind: .rawMap(size: 4096), mode: .iommufd, rounds: rounds(10_000)))
+  ops.append(Op(name: "dma_map_unmap_2m_raw:iommufd", kind: .rawMap(size: 2 << 20), mode: .iommufd, rounds: rounds(1000)))
+  ops.append(Op(name: "config_read_vendor_raw:iommufd", kind: .rawConfigRead, mode: .iommufd, rounds: rounds(100_000)))
+}
+ops.append(Op(name: "luo_session_preserve_memfd", kind: .luo, mode: .iommufd, rounds: rounds(1000)))
+
+let exact = ops.contains { $0.name == filter }
+for op in ops {
+  if let filter, exact ? op.name != filter : !op.name.contains(filter) { continue }
+  do {
+    var t = try run(op, address: address)
+    t.sort()
+    print("\(op.name)\t\(t.count)\t\(t[0])\t\(t[(t.count - 1) / 2])\t\(t[t.count - 1])")
+  } catch let e as Skip {
+    print("\(op.name)\tSKIP\t\(e.reason)")
+  } catch {
+    eprint("vfio-bench: \(op.name): \(error)\n")
+    print("\(op.name)\tSKIP\t\(String("\(error)".map { $0 == "\t" || $0 == "\n" ? " " : $0 }))")
+  }
+  fflush(nil)
+}
+
+enum ProcessInfoLite {
+  static func env(_ name: String) -> String? {
+    guard let v = getenv(name) else { return nil }
+    let s = String(cString: v)
+    return s.isEmpty ? nil : s
+  }
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bench: times the C selftest library (tools/testing/selftests/vfio/lib, the "libvfio" of
+ * Linux 7.3, and the liveupdate selftests' lu_utils.c) on the operations that
+ * Sources/vfio-bench/main.swift times through the Swift port. Built by scripts/bench/Makefile
+ * against the libvfio objects of linux-source-7.3 with the selftests' own CFLAGS.
+ *
+ * Usage: bench [-d BDF] [-s DIVISOR] [-f SUBSTRING]
+ *   -d BDF       device bound to vfio-pci (default $VFIO_SELFTESTS_BDF, else 0000:00:03.0)
+ *   -s DIVISOR   divide every round count by DIVISOR (20 for a CI smoke run); at least 5 rounds
+ *   -f NAME      only operation NAME; when no operation has that name, those containing it
+ * Output, one line per operation (stdout):  op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
+ * or, when the operation cannot run here:   op<TAB>SKIP<TAB>reason
+ * Each round is timed alone with clock_gettime(CLOCK_MONOTONIC); one untimed warm-up round
+ * comes first. Every operation runs in a forked child: libvfio exits on any failure
+ * (VFIO_ASSERT), and an IOMMU mode the kernel lacks must only skip that operation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvfio.h>
+#include <libliveupdate.h>
+
+static const char *bdf;
+static const char *modes[] = {
+	"vfio_type1_iommu", "vfio_type1v2_iommu", "iommufd_compat_type1",
+	"iommufd_compat_type1v2", "iommufd",
+};
+#define NMODES (sizeof(modes) / sizeof(modes[0]))
+
+enum op_kind { OP_INIT, OP_MAP, OP_CONFIG, OP_LUO };
+
+struct op {
+	char name[96];
+	enum op_kind kind;
+	const char *mode;
+	size_t map_size;
+	long rounds;
+};
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, uint64_t *t, long n)
+{
+	qsort(t, n, sizeof(*t), cmp_u64);
+	printf("%s\t%ld\t%llu\t%llu\t%llu\n", name, n, (unsigned long long)t[0],
+	       (unsigned long long)t[(n - 1) / 2], (unsigned long long)t[n - 1]);
+	fflush(stdout);
+}
+
+static void run_init(struct op *op, uint64_t *t)
+{
+	for (long i = -1; i < op->rounds; i++) {
+		uint64_t t0 = now_ns();
+		struct iommu *iommu = iommu_init(op->mode);
+		struct vfio_pci_device *device = vfio_pci_device_init(bdf, iommu);
+
+		vfio_pci_device_cleanup(device);
+		iommu_cleanup(iommu);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+}
+
+/*
+ * BENCH_PAGEMAP=1 (diagnostics): after the warm-up round, how many physically contiguous runs
+ * the pinned buffer is made of (/proc/self/pagemap; needs root). The IOMMU maps each run with
+ * one call, so a fragmented buffer costs more IOMMU map calls and invalidations.
+ */
+static void pagemap_report(const char *name, void *vaddr, size_t size)
+{
+	uint64_t prev = 0, e;
+	long runs = 0, pages = size / 4096;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return;
+	for (long i = 0; i < pages; i++) {
+		uintptr_t va = (uintptr_t)vaddr + i * 4096;
+
+		if (pread(fd, &e, 8, va / 4096 * 8) != 8)
+			break;
+		e &= (1ull << 55) - 1;
+		if (i == 0 || e != prev + 1)
+			runs++;
+		prev = e;
+	}
+	close(fd);
+	fprintf(stderr, "pagemap %s: %ld pages in %ld physically contiguous runs\n",
+		name, pages, runs);
+}
+
+static void run_map(struct op *op, uint64_t *t)
+{
+	struct iommu *iommu = iommu_init(op->mode);
+	struct vfio_pci_device *device = vfio_pci_device_init(bdf, iommu);
+	struct iova_allocator *allocator = iova_allocator_init(iommu);
+	struct dma_region region;
+
+	region.vaddr = mmap(NULL, op->map_size, PROT_READ | PROT_WRITE,
+			    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	VFIO_ASSERT_NE(region.vaddr, MAP_FAILED);
+	region.iova = iova_allocator_alloc(allocator, op->map_size);
+	region.size = op->map_size;
+
+	for (long i = -1; i < op->rounds; i++) {
+		uint64_t t0 = now_ns();
+
+		iommu_map(iommu, &region);
+		iommu_unmap(iommu, &region);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+		else if (getenv("BENCH_PAGEMAP"))
+			pagemap_report(op->name, region.vaddr, op->map_size);
+	}
+	munmap(region.vaddr, op->map_size);
+	iova_allocator_cleanup(allocator);
+	vfio_pci_device_cleanup(device);
+	iommu_cleanup(iommu);
+}
+
+static void run_config(struct op *op, uint64_t *t)
+{
+	struct iommu *iommu = iommu_init(op->mode);
+	struct vfio_pci_device *device = vfio_pci_device_init(bdf, iommu);
+	volatile u16 vendor = 0;
+
+	for (long i = -1; i < op->rounds; i++) {
+		uint64_t t0 = now_ns();
+
+		vendor = vfio_pci_config_readw(device, PCI_VENDOR_ID);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+	VFIO_ASSERT_NE(vendor, 0xffff);
+	vfio_pci_device_cleanup(device);
+	iommu_cleanup(iommu);
+}
+
+static void run_luo(struct op *op, uint64_t *t)
+{
+	int luo_fd = luo_open_device();
+
+	if (luo_fd < 0) {
+		fprintf(stderr, "open(%s): %s\n", LUO_DEVICE, strerror(errno));
+		exit(4);
+	}
+	for (long i = -1; i < op->rounds; i++) {
+		uint64_t t0 = now_ns();
+		int session_fd = luo_create_session(luo_fd, "vfio-bench");
+
+		if (session_fd < 0) {
+			fprintf(stderr, "luo_create_session: %s\n", strerror(-session_fd));
+			exit(1);
+		}
+		if (create_and_preserve_memfd(session_fd, 1, "vfio-bench") < 0) {
+			fprintf(stderr, "create_and_preserve_memfd: %s\n", strerror(errno));
+			exit(1);
+		}
+		close(session_fd);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+	close(luo_fd);
+}
+
+/* Runs op in a child; its stderr comes back through a pipe (last line = the skip reason). */
+static int run_op(struct op *op)
+{
+	int pfd[2], status;
+	char err[4096];
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (op->kind == OP_LUO && access(LUO_DEVICE, F_OK) != 0) {
+		printf("%s\tSKIP\tno %s (kernel without LUO, or booted without liveupdate=on)\n",
+		       op->name, LUO_DEVICE);
+		fflush(stdout);
+		return 0;
+	}
+	if (pipe(pfd))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		uint64_t *t = calloc(op->rounds, sizeof(*t));
+
+		close(pfd[0]);
+		dup2(pfd[1], STDERR_FILENO);
+		/* libvfio prints progress on stdout (dev_info): keep stdout for results only. */
+		int devnull = open("/dev/null", O_WRONLY);
+		int out = dup(STDOUT_FILENO);
+
+		dup2(devnull, STDOUT_FILENO);
+		switch (op->kind) {
+		case OP_INIT: run_init(op, t); break;
+		case OP_MAP: run_map(op, t); break;
+		case OP_CONFIG: run_config(op, t); break;
+		case OP_LUO: run_luo(op, t); break;
+		}
+		fflush(stdout);
+		dup2(out, STDOUT_FILENO);
+		report(op->name, t, op->rounds);
+		_exit(0);
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], err + len, sizeof(err) - 1 - len)) > 0) {
+		len += n;
+		if (len == sizeof(err) - 1) { /* keep the tail */
+			memmove(err, err + len / 2, len - len / 2);
+			len -= len / 2;
+		}
+	}
+	err[len] = 0;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		fputs(err, stderr);
+		return 0;
+	}
+	fputs(err, stderr);
+	/* The reason: the last non-empty line of the child's stderr, tabs flattened. */
+	while (len && (err[len - 1] == '\n' || err[len - 1] == ' '))
+		err[--len] = 0;
+	char *reason = strrchr(err, '\n');
+
+	reason = reason ? reason + 1 : err;
+	for (char *c = reason; *c; c++)
+		if (*c == '\t')
+			*c = ' ';
+	if (!*reason)
+		reason = "child failed";
+	printf("%s\tSKIP\t%s (exit %d)\n", op->name, reason,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	fflush(stdout);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	long divisor = 1;
+	const char *filter = NULL;
+	struct op ops[3 * NMODES + 2];
+	int nops = 0, c;
+
+	bdf = getenv("VFIO_SELFTESTS_BDF");
+	if (!bdf || !*bdf)
+		bdf = "0000:00:03.0";
+	while ((c = getopt(argc, argv, "d:s:f:h")) != -1) {
+		switch (c) {
+		case 'd': bdf = optarg; break;
+		case 's': divisor = strtol(optarg, NULL, 10); break;
+		case 'f': filter = optarg; break;
+		default:
+			fprintf(stderr, "usage: %s [-d BDF] [-s DIVISOR] [-f NAME]\n", argv[0]);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (divisor < 1)
+		divisor = 1;
+#define ROUNDS(n) ((n) / divisor < 5 ? 5 : (n) / divisor)
+	for (size_t m = 0; m < NMODES; m++) {
+		ops[nops] = (struct op){ .kind = OP_INIT, .mode = modes[m], .rounds = ROUNDS(100) };
+		snprintf(ops[nops].name, sizeof(ops[nops].name), "init_cleanup:%s", modes[m]);
+		nops++;
+	}
+	for (size_t m = 0; m < NMODES; m++) {
+		ops[nops] = (struct op){ .kind = OP_MAP, .mode = modes[m], .map_size = 4096, .rounds = ROUNDS(10000) };
+		snprintf(ops[nops].name, sizeof(ops[nops].name), "dma_map_unmap_4k:%s", modes[m]);
+		nops++;
+	}
+	for (size_t m = 0; m < NMODES; m++) {
+		ops[nops] = (struct op){ .kind = OP_MAP, .mode = modes[m], .map_size = 2 << 20, .rounds = ROUNDS(1000) };
+		snprintf(ops[nops].name, sizeof(ops[nops].name), "dma_map_unmap_2m:%s", modes[m]);
+		nops++;
+	}
+	ops[nops] = (struct op){ .name = "config_read_vendor:iommufd", .kind = OP_CONFIG, .mode = "iommufd", .rounds = ROUNDS(100000) };
+	nops++;
+	ops[nops] = (struct op){ .name = "luo_session_preserve_memfd", .kind = OP_LUO, .rounds = ROUNDS(1000) };
+	nops++;
+
+	int failed = 0, exact = 0;
+
+	for (int i = 0; filter && i < nops; i++)
+		exact |= !strcmp(ops[i].name, filter);
+	for (int i = 0; i < nops; i++) {
+		if (filter && (exact ? strcmp(ops[i].name, filter) : !strstr(ops[i].name, filter)))
+			continue;
+		if (run_op(&ops[i]) < 0)
+			failed = 1;
+	}
+	return failed;
+}
