@@ -47,10 +47,15 @@ setup_rc=0 cli_rc=0
 # The CLI acceptance on the device under test, from the state setup found it in, with the main
 # run's KTAP and JUnit for kunit.py; the device is set up again afterwards.
 cli_acceptance() {
-  log "CLI acceptance on $BDF (cleanup first; every device set up again after)"
-  "$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/run-suites.log"
+  # VFIO_SELFTESTS_CLI_ACCEPTANCE=1: on the device under test; =<BDF>: on that device (one with a
+  # kernel driver of its own reaches every setup checkpoint, unbind included).
+  local on=$BDF
+  [[ $VFIO_SELFTESTS_CLI_ACCEPTANCE != 1 ]] && on=$VFIO_SELFTESTS_CLI_ACCEPTANCE
+  log "CLI acceptance on $on (cleanup first; every device set up again after)"
+  "$cli" cleanup "$on" 2>&1 | tee -a "$RESULTS/run-suites.log"
   # Not staged: its runs must not start kexec holders (nor see the other devices).
-  env -u VFIO_SELFTESTS_BDFS -u VFIO_SELFTESTS_STAGE -u VFIO_SELFTESTS_STAGES VFIO_SELFTESTS_RUN_KTAP="$RESULTS/results-1.ktap" VFIO_SELFTESTS_RUN_JUNIT="$RESULTS/junit-1.xml" \
+  env -u VFIO_SELFTESTS_BDFS -u VFIO_SELFTESTS_STAGE -u VFIO_SELFTESTS_STAGES VFIO_SELFTESTS_BDF="$on" \
+    VFIO_SELFTESTS_RUN_KTAP="$RESULTS/results-1.ktap" VFIO_SELFTESTS_RUN_JUNIT="$RESULTS/junit-1.xml" \
     bash "$REPO/scripts/guest/cli-acceptance.sh"
   cli_rc=$?
   log "CLI acceptance exited $cli_rc"
@@ -69,8 +74,8 @@ done
 # before the kexec, first after it. After the kexec only they run, plus the suites matching
 # VFIO_SELFTESTS_STAGE2_FILTER (a regex; e.g. what a kexec has been seen to break).
 # VFIO_SELFTESTS_SKIP (a regex): suites left out of this boot (the caller says why).
-# VFIO_SELFTESTS_CLI_ACCEPTANCE=1: in stage 1, after the main run, the device under test is
-# cleaned up, the CLI acceptance (scripts/guest/cli-acceptance.sh: bad input, setup/cleanup,
+# VFIO_SELFTESTS_CLI_ACCEPTANCE=1 (or =<BDF>, one of the devices): in stage 1, after the main
+# run, the device under test (or that one) is cleaned up, the CLI acceptance (scripts/guest/cli-acceptance.sh: bad input, setup/cleanup,
 # SIGKILL, KTAP read by kunit.py) runs on it, and the devices are set up again for the kexec run.
 staged='LUOKexecTest|VFIOPCILiveUpdateKexec|StagedRunTest'
 runs=()
@@ -93,7 +98,7 @@ test_rc=0 n=0 accepted=0
 for run in "${runs[@]}"; do
   n=$((n + 1))
   # Before the kexec run of stage 1 (never in stage 2: the preserved device must be retrieved first).
-  if [[ ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} == 1 && $STAGE == 1 && $accepted == 0 && $run == "--filter|$staged" ]]; then
+  if [[ -n ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} && $STAGE == 1 && $accepted == 0 && $run == "--filter|$staged" ]]; then
     cli_acceptance; accepted=1
   fi
   flag=${run%%|*} value=${run#*|}
@@ -110,7 +115,7 @@ for run in "${runs[@]}"; do
   # kselftest codes: 0 pass, 4 everything skipped (strict mode turns expected skips into failures).
   ((r == 0 || r == 4)) || test_rc=$r
 done
-if [[ ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} == 1 && $STAGE == 1 && $accepted == 0 ]]; then cli_acceptance; fi
+if [[ -n ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} && $STAGE == 1 && $accepted == 0 ]]; then cli_acceptance; fi
 
 for d in "${devices[@]}"; do
   if [[ ${VFIO_SELFTESTS_STAGES:-1} == 2 && $STAGE == 1 && $d == "$BDF" ]]; then
