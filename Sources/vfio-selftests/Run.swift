@@ -65,17 +65,15 @@ struct Run: ParsableCommand {
       throw CLIError("no test binary at \(binary) (build it: swift build --build-tests)")
     }
     let env = ProcessInfo.processInfo.environment
-    let targets = try RunRequest.devices(named: named, journaled: DeviceSetup().journaledDevices(), environment: env)
-    let sysfs = PCISysfs()
-    for a in targets where !sysfs.exists(a) { throw VFIOError.noSuchDevice(a.description) }
+    let setup = DeviceSetup()
+    let targets = try RunRequest.devices(named: named, journaled: setup.journaledDevices(), environment: env)
+    // Every device, before anything runs: present, bound to vfio-pci, not open elsewhere.
+    for a in targets + extra { try setup.checkReadyForTests(a, busyIsExpected: request.stage == 2) }
     let runs: [PCIAddress?] = targets.isEmpty ? [nil] : targets
     if targets.isEmpty { log("no device named, journaled or in VFIO_SELFTESTS_BDF: the hardware suites will skip") }
 
     var results: [(name: String, run: TestRunResults, diagnostics: [String])] = []
     var exitCodes: [Int32] = []
-    // Every device, before anything runs: bound to vfio-pci, not open elsewhere.
-    let setup = DeviceSetup(sysfs: sysfs)
-    for a in targets + extra { try setup.checkReadyForTests(a, busyIsExpected: request.stage == 2) }
     for device in runs {
       let eventPath = FileManager.default.temporaryDirectory.appendingPathComponent("vfio-selftests-events-\(getpid())-\(UUID().uuidString).jsonl").path
       defer { try? FileManager.default.removeItem(atPath: eventPath) }

@@ -57,18 +57,29 @@ enum HardwareEnvironment {
   /// with every check against it. Anything but a number from 1 to 100 is an error.
   static func timeoutScale() throws -> Double { try SelftestsEnvironment.current.timeoutScale() }
 
-  /// Runs `body` and fails the test when it took longer than the C harness gives the test it
-  /// mirrors (kselftest_harness.h: 30 s unless the test says otherwise), times
-  /// VFIO_SELFTESTS_TIMEOUT_SCALE.
+  /// The time the C harness gives the test a port mirrors (kselftest_harness.h: 30 s unless the
+  /// test says otherwise), times VFIO_SELFTESTS_TIMEOUT_SCALE, and how to say it.
+  struct CTimeLimit {
+    let c: Duration
+    let scale: Double
+    var limit: Duration { c * scale }
+    var description: String {
+      scale == 1 ? "C's \(c) timeout" : "C's \(c) timeout × \(scale) (VFIO_SELFTESTS_TIMEOUT_SCALE), \(limit)"
+    }
+  }
+
+  static func cTimeLimit(_ c: Duration = .seconds(30)) throws -> CTimeLimit {
+    CTimeLimit(c: c, scale: try timeoutScale())
+  }
+
+  /// Runs `body` and fails the test when it took longer than `cTimeLimit(cLimit)`.
   static func withinCTimeLimit(_ cLimit: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
                                _ body: () throws -> Void) throws {
-    let scale = try timeoutScale()
-    let limit = cLimit * scale
+    let limit = try cTimeLimit(cLimit)
     let start = ContinuousClock.now
     defer {
       let elapsed = ContinuousClock.now - start
-      #expect(elapsed <= limit, "took \(elapsed), beyond C's \(cLimit) timeout\(scale == 1 ? "" : " × \(scale) (VFIO_SELFTESTS_TIMEOUT_SCALE)")",
-              sourceLocation: sourceLocation)
+      #expect(elapsed <= limit.limit, "took \(elapsed), beyond \(limit)", sourceLocation: sourceLocation)
     }
     try body()
   }

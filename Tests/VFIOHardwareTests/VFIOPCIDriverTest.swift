@@ -221,16 +221,14 @@ enum VFIOPCIDriverTest {
   static func run(_ mode: IOMMUMode, limit cLimit: Duration = .seconds(30), _ body: (Fixture) throws -> String?) throws {
     var skips: [String] = []
     var ran = 0
-    let scale = try HardwareEnvironment.timeoutScale()
-    let limit = cLimit * scale
-    let limitText = scale == 1 ? "C's \(cLimit) timeout" : "C's \(cLimit) timeout × \(scale) (VFIO_SELFTESTS_TIMEOUT_SCALE), \(limit)"
+    let limit = try HardwareEnvironment.cTimeLimit(cLimit)
     for address in try devicesUnderTest(mode, needs: .selftestsDriver) {
       let start = ContinuousClock.now
       var skip: String?
-      try withFixture(address, mode, limit: limit) { skip = try body($0) }
+      try withFixture(address, mode, limit: limit.limit) { skip = try body($0) }
       let elapsed = ContinuousClock.now - start
-      #expect(elapsed <= limit, "\(address): setup, test and teardown took \(elapsed), beyond \(limitText)")
-      print("\(address): setup, test and teardown took \(elapsed) (limit: \(limitText))")
+      #expect(elapsed <= limit.limit, "\(address): setup, test and teardown took \(elapsed), beyond \(limit)")
+      print("\(address): setup, test and teardown took \(elapsed) (limit: \(limit))")
       if let skip {
         print("\(address): SKIP: \(skip)")
         skips.append(skip)

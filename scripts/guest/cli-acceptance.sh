@@ -99,20 +99,29 @@ check "journal removed" test ! -e "$journal"
 "$cli" cleanup "$BDF"; rc=$?
 check "cleanup again is a no-op, exit 0" test "$rc" = 0 -a "$(state)" = "$original"
 
+# test_binary_once CLIPID LOG PATTERN SECONDS: the pid of the test binary that `vfio-selftests run`
+# (CLIPID) started, once LOG shows PATTERN; nothing if the run ended or SECONDS passed first. The
+# test binary is the run CLI's only child (pgrep -P: by parent pid, never by name).
+test_binary_once() {
+  local clipid=$1 log=$2 pattern=$3 deadline=$((SECONDS + $4)) child
+  while ((SECONDS < deadline)); do
+    child=$(pgrep -P "$clipid" | head -n1)
+    if [[ -n $child ]] && grep -q "$pattern" "$log"; then
+      kill -0 "$child" 2>/dev/null && echo "$child"
+      return
+    fi
+    kill -0 "$clipid" 2>/dev/null || return
+    sleep 0.2
+  done
+}
+
 # --- 2. SIGKILL of the test binary in the middle of a run, then cleanup ----------------------
 "$cli" setup "$BDF" >/dev/null; rc=$?
 check "setup (kill run) exit 0" test "$rc" = 0
 "$cli" run --ktap "$RESULTS/killed.ktap" "$BDF" > "$RESULTS/killed-console.log" 2>&1 &
 clipid=$!
-child=""
-# The test binary is the run CLI's only child (pgrep -P: by parent pid, never by name).
-for _ in $(seq 1 120); do
-  child=$(pgrep -P "$clipid" | head -n1)
-  [[ -n $child ]] && grep -q 'Suite "vfio_dma_mapping' "$RESULTS/killed-console.log" && break
-  kill -0 "$clipid" 2>/dev/null || break
-  sleep 0.5
-done
-if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then
+child=$(test_binary_once "$clipid" "$RESULTS/killed-console.log" 'Suite "vfio_dma_mapping' 60)
+if [[ -n $child ]]; then
   echo "cli-acceptance: SIGKILL test binary pid $child ($(tr '\0' ' ' < /proc/$child/cmdline | cut -c1-80)) mid-run"
   kill -KILL "$child"
   wait "$clipid"; rc=$?
@@ -196,13 +205,8 @@ kill_run_at() {
   "$cli" setup "$BDF" >/dev/null
   "$cli" run "$@" "$BDF" > "$RESULTS/kill-$point.log" 2>&1 &
   clipid=$!
-  for _ in $(seq 1 600); do
-    child=$(pgrep -P "$clipid" | head -n1)
-    [[ -n $child ]] && grep -q "$pattern" "$RESULTS/kill-$point.log" && break
-    kill -0 "$clipid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then
+  child=$(test_binary_once "$clipid" "$RESULTS/kill-$point.log" "$pattern" 120)
+  if [[ -n $child ]]; then
     sleep 0.5
     if [[ $target == run ]]; then kill "-$sig" "$clipid"; else kill "-$sig" "$child"; fi
     killed="$sig to the $target after '$pattern'"
