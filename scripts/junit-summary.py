@@ -21,6 +21,28 @@ def one_line(text, limit=400):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def why_exited(stage_dir, limit=12):
+    """The guest's own words for a non-zero exit: run-suites.log's error lines, a run or the CLI
+    acceptance exiting non-zero, and the CLI acceptance's FAIL lines (the files stay in the guest's
+    results directory, which a CI log does not show)."""
+    lines = []
+    log = os.path.join(stage_dir, "run-suites.log")
+    if os.path.exists(log):
+        for line in open(log, errors="replace"):
+            line = line.rstrip()
+            if ("error:" in line or "warning:" in line
+                    or (" exited " in line and not line.endswith(" exited 0") and not line.endswith(" exited 4"))):
+                lines.append(line)
+    acceptance = os.path.join(stage_dir, "cli-acceptance.log")
+    if os.path.exists(acceptance):
+        lines += [l.rstrip() for l in open(acceptance, errors="replace") if "cli-acceptance: FAIL:" in l]
+    if not lines:
+        return ""
+    shown = [one_line(l, 300) for l in lines[:limit]]
+    more = f"\n      ({len(lines) - limit} more in run-suites.log / cli-acceptance.log)" if len(lines) > limit else ""
+    return ":\n      " + "\n      ".join(shown) + more
+
+
 def summarise(stage_dir):
     """Returns (passed, failed, skipped, problems) and prints the stage's report."""
     name = os.path.basename(os.path.normpath(stage_dir))
@@ -41,7 +63,7 @@ def summarise(stage_dir):
         problems.append(one_line(open(init_err, errors="replace").read()))
     print(f"== {name}" + ("" if rc is None else f" (guest exit code {rc})"))
     if rc not in (None, 0):
-        problems.append(f"guest test script exited {rc}")
+        problems.append(f"guest test script exited {rc}" + why_exited(stage_dir))
 
     suites = OrderedDict()
     if not junits:

@@ -17,6 +17,10 @@ BIN=${VFIO_SELFTESTS_BIN_DIR:-}
 cli=$BIN/vfio-selftests
 dev=/sys/bus/pci/devices/$BDF
 journal=/run/vfio-selftests/devices/$BDF
+# Its waits (for a test to start, for a checkpoint) are scaled like the suites' time limits: a
+# slow or shared host must not turn "not reached yet" into a failure.
+scale=${VFIO_SELFTESTS_TIMEOUT_SCALE:-1}
+scaled() { awk -v s="$1" -v k="$scale" 'BEGIN { printf "%d", s * k }'; }
 mkdir -p "$RESULTS"
 exec > >(tee -a "$RESULTS/cli-acceptance.log") 2>&1
 
@@ -120,7 +124,7 @@ test_binary_once() {
 check "setup (kill run) exit 0" test "$rc" = 0
 "$cli" run --ktap "$RESULTS/killed.ktap" "$BDF" > "$RESULTS/killed-console.log" 2>&1 &
 clipid=$!
-child=$(test_binary_once "$clipid" "$RESULTS/killed-console.log" 'Suite "vfio_dma_mapping' 60)
+child=$(test_binary_once "$clipid" "$RESULTS/killed-console.log" 'Suite "vfio_dma_mapping' "$(scaled 60)")
 if [[ -n $child ]]; then
   echo "cli-acceptance: SIGKILL test binary pid $child ($(tr '\0' ' ' < /proc/$child/cmdline | cut -c1-80)) mid-run"
   kill -KILL "$child"
@@ -130,7 +134,7 @@ if [[ -n $child ]]; then
   "$REPO/scripts/check-ktap.sh" "$RESULTS/killed.ktap"; rc=$?
   (( rc == 4 )) || check "kunit.py parses the killed run's KTAP" test "$rc" = 0
 else
-  fail "could not catch the test binary mid-run"
+  fail "could not catch the test binary mid-run (no 'Suite \"vfio_dma_mapping' within $(scaled 60) s)"
   wait "$clipid"
 fi
 check "still set up after the kill (nothing else restores it): $(state)" test "$(state)" = "driver=vfio-pci driver_override=vfio-pci"
@@ -159,7 +163,7 @@ exec 9>&-
 echo 1 > "$dev/remove"
 bad_in "driver=none driver_override=none" "device removed after setup" "$cli" run "$BDF"
 echo 1 > /sys/bus/pci/rescan
-for _ in $(seq 1 50); do [[ -e $dev/driver ]] && break; sleep 0.2; done
+for _ in $(seq 1 "$(scaled 50)"); do [[ -e $dev/driver ]] && break; sleep 0.2; done
 echo "cli-acceptance: after remove + rescan: $(state)"
 "$cli" cleanup >/dev/null; rc=$?
 check "cleanup after the device came back: exit 0" test "$rc" = 0
@@ -195,7 +199,7 @@ kill_at_checkpoint() {
   local command=$1 point=$2 pid killed=no
   VFIO_SELFTESTS_STOP_AT=$point "$cli" "$command" $([[ $command == setup ]] && echo "$BDF") >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 300); do stopped "$pid" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 "$(scaled 300)"); do stopped "$pid" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if stopped "$pid"; then kill -KILL "$pid"; killed="stopped at the checkpoint, SIGKILL"; fi
   wait "$pid" 2>/dev/null
   after_kill "$point" "$killed"
@@ -205,7 +209,7 @@ kill_run_at() {
   "$cli" setup "$BDF" >/dev/null
   "$cli" run "$@" "$BDF" > "$RESULTS/kill-$point.log" 2>&1 &
   clipid=$!
-  child=$(test_binary_once "$clipid" "$RESULTS/kill-$point.log" "$pattern" 120)
+  child=$(test_binary_once "$clipid" "$RESULTS/kill-$point.log" "$pattern" "$(scaled 120)")
   if [[ -n $child ]]; then
     sleep 0.5
     if [[ $target == run ]]; then kill "-$sig" "$clipid"; else kill "-$sig" "$child"; fi
