@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of the Swift port (LibVFIO, LibLiveUpdate) against the kernel's C
 # selftest library (tools/testing/selftests/vfio/lib + liveupdate/lib of linux-source-7.3).
-# Builds both (C: scripts/bench/build-c.sh, the selftests' CFLAGS; Swift: vfio-bench and the CLI
+# Builds both (C: scripts/build-c-selftests.sh --bench, the selftests' CFLAGS; Swift: vfio-bench and the CLI
 # in release, --scratch-path .build-release), boots ONE guest (scripts/vm-test.sh --guest-script
 # scripts/guest/bench.sh --skip-build), which sets the virtio-net device 0000:00:03.0 up with
 # `vfio-selftests setup`, alternates C and Swift runs, and cleans up; then prints, per operation,
@@ -53,7 +53,8 @@ alternations=${alternations:-$((short ? 1 : 3))}
 
 t_start=$SECONDS
 log "building the C side (linux-source-7.3 selftest library, selftests' CFLAGS${EXTRA_CFLAGS:+ + $EXTRA_CFLAGS})"
-c_bin=$("$here/bench/build-c.sh" --kernel "$kernel") || die "C build failed"
+c_dir=$("$here/build-c-selftests.sh" --kernel "$kernel" --bench) || die "C build failed"
+c_bin=$c_dir/bench-obj/bench
 log "building the Swift side (release: vfio-bench, vfio-selftests)"
 (cd "$repo" && swift build -c release --scratch-path .build-release --product vfio-bench -j 2 >&2 &&
   swift build -c release --scratch-path .build-release --product vfio-selftests -j 2 >&2) || die "swift build failed"

@@ -101,6 +101,11 @@ def summarise(stage_dir):
         skipped += s["skipped"]
     if not suites and junits and not problems:
         print("  (no test cases in junit*.xml)")
+    verdict = os.path.join(stage_dir, "compare-verdict.log")
+    if os.path.exists(verdict):
+        # The C selftests beside the port in this boot (run-suites.sh, VFIO_SELFTESTS_COMPARE_C).
+        for line in open(verdict, errors="replace").read().splitlines()[:60]:
+            print(f"  {line}")
     reports = os.path.join(stage_dir, "kernel-reports.log")
     if os.path.exists(reports):
         lines = open(reports, errors="replace").read().splitlines()

@@ -4,6 +4,7 @@
 # VFIO_SELFTESTS_BDF names a device bound to vfio-pci and the caller is root, and otherwise
 # skip, each with its reason. Installs what it lacks (libkmod-dev, a C compiler) on Debian/Ubuntu.
 # Extra arguments go to `swift test` (e.g. --filter vfio_dma_mapping_test).
+# `test.sh --prepare`: only install, fetch and build (CI starts its guests then, while the tests run).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -13,6 +14,9 @@ pkg-config --exists libkmod 2>/dev/null || missing+=(libkmod-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v xz >/dev/null || missing+=(xz-utils)
+# The kernel's C selftests (scripts/build-c-selftests.sh, for the C-vs-Swift comparison).
+command -v make >/dev/null || missing+=(make)
+[[ -e /usr/include/uuid/uuid.h ]] || missing+=(uuid-dev)
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}" >&2
   . scripts/lib/apt-install.sh
@@ -33,4 +37,5 @@ command -v swift >/dev/null || { echo "test.sh: no swift toolchain on PATH (Swif
 
 mkdir -p results/host
 swift build --build-tests
+[[ ${1:-} == --prepare ]] && exit 0
 exec swift test --skip-build --disable-xctest --xunit-output results/host/junit.xml "$@"

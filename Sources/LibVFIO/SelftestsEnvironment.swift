@@ -26,6 +26,9 @@ public struct SelftestsEnvironment: Sendable {
     case migrationStressSeconds = "VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS"
     /// Fault injection: `setup`/`cleanup` stop themselves (SIGSTOP) at this checkpoint.
     case stopAt = "VFIO_SELFTESTS_STOP_AT"
+    /// Put before the LUO kexec tests' session names (C's names otherwise), so the C luo_*
+    /// programs can hold theirs across the same kexec (scripts/compare-c.sh).
+    case luoSessionPrefix = "VFIO_SELFTESTS_LUO_SESSION_PREFIX"
   }
 
   /// A value that does not parse.
@@ -74,6 +77,7 @@ public struct SelftestsEnvironment: Sendable {
       Result { () throws(Invalid) in _ = try liveUpdateMemfdSize() },
       Result { () throws(Invalid) in _ = try migrationStressSeconds(.iommufd) },
       Result { () throws(Invalid) in _ = try stopAt() },
+      Result { () throws(Invalid) in _ = try luoSessionPrefix() },
     ]
     let out = checks.compactMap { r -> Invalid? in if case .failure(let e) = r { e } else { nil } }
     return out
@@ -86,6 +90,22 @@ public struct SelftestsEnvironment: Sendable {
     guard let s = raw(.stopAt) else { return nil }
     guard DeviceSetup.checkpoints.contains(s) else {
       throw Invalid(variable: .stopAt, value: s, expected: "one of \(DeviceSetup.checkpoints.joined(separator: ", "))")
+    }
+    return s
+  }
+
+  /// The longest `VFIO_SELFTESTS_LUO_SESSION_PREFIX`: the longest C session name
+  /// ("kexec_many_files_state", 22 bytes) plus it stays well inside LIVEUPDATE_SESSION_NAME_LENGTH (64).
+  public static let maximumLUOSessionPrefix = 16
+
+  /// Letters, digits, `-`, `_` and `.`, at most 16; "" when unset.
+  public func luoSessionPrefix() throws(Invalid) -> String {
+    guard let s = raw(.luoSessionPrefix) else { return "" }
+    let allowed = s.utf8.allSatisfy { c in
+      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F || c == 0x2E
+    }
+    guard allowed, s.utf8.count <= Self.maximumLUOSessionPrefix else {
+      throw Invalid(variable: .luoSessionPrefix, value: s, expected: "at most \(Self.maximumLUOSessionPrefix) letters, digits, '-', '_' or '.'")
     }
     return s
   }

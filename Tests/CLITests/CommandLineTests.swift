@@ -126,6 +126,7 @@ struct CommandLineErrorTests {
     ("VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS", "iommufd=", "seconds, or mode=seconds[,mode=seconds] with a mode of \(modes)"),
     ("VFIO_SELFTESTS_STOP_AT", "setup:nowhere",
      "one of setup:journaled, setup:unbound, setup:override-set, setup:bound, cleanup:unbound, cleanup:override-restored"),
+    ("VFIO_SELFTESTS_LUO_SESSION_PREFIX", "a/b", "at most 16 letters, digits, '-', '_' or '.'"),
   ])
   func garbageInTheEnvironment(_ variable: String, _ value: String, _ expected: String) throws {
     try expectOneLineError(["run"], "\(variable)='\(value)': expected \(expected)", environment: [variable: value])

@@ -8,12 +8,19 @@ import LibVFIO
 import SystemPackage
 import Testing
 
+/// A session name as C's program names it, after `VFIO_SELFTESTS_LUO_SESSION_PREFIX` (unset: C's
+/// own names), so the C programs can hold theirs across the same kexec.
+func luoName(_ cName: String) throws -> String {
+  try SelftestsEnvironment.current.luoSessionPrefix() + cName
+}
+
 /// `luo_test()`: checks the requested stage against the state session, then runs the stage.
 /// Stage 1 gets the open device; stage 2 also gets the retrieved state session.
 func luoTest(stateSession: String, stateToken: UInt64,
              stage1: (LiveUpdateDevice) throws -> Void,
              stage2: (LiveUpdateDevice, LiveUpdateSession) throws -> Void) throws {
   let requested = try #require(try KexecStage.current())
+  let stateSession = try luoName(stateSession)
   let luo = try LiveUpdateDevice()
   defer { luo.close() }
   let state = try LiveUpdateStage.select(requested: requested, luo: luo, stateSession: stateSession)
@@ -32,6 +39,7 @@ func luoTest(stateSession: String, stateToken: UInt64,
 /// fork the holder for `sessions` plus the state session (`daemonize_and_wait()`).
 func handOver(_ luo: LiveUpdateDevice, stateSession: String, stateToken: UInt64, _ sessions: [LiveUpdateSession],
               alsoKeeping others: [FileDescriptor] = []) throws {
+  let stateSession = try luoName(stateSession)
   let holder = LiveUpdateHolder()
   try holder.checkNoHolder(stateSession)
   let state = try StateSession.create(luo, name: stateSession, token: stateToken, nextStage: .afterKexec)
@@ -46,11 +54,11 @@ extension Hardware {
     @Test func luo_kexec_simple() throws {
       let state = "kexec_simple_state", stateToken: UInt64 = 999
       try luoTest(stateSession: state, stateToken: stateToken) { luo in
-        let session = try luo.createSession("test-session")
+        let session = try luo.createSession(try luoName("test-session"))
         try Memfd.preserve("hello kexec world", in: session, token: 0x1A)
         try handOver(luo, stateSession: state, stateToken: stateToken, [session])
       } stage2: { luo, stateSession in
-        let session = try luo.retrieveSession("test-session")
+        let session = try luo.retrieveSession(try luoName("test-session"))
         defer { session.close() }
         let fd = try Memfd.restore(from: session, token: 0x1A, expecting: "hello kexec world")
         try? fd.close()
@@ -70,13 +78,13 @@ extension Hardware {
       let names = ["multi-test-empty-1", "multi-test-empty-2", "multi-test-files-1", "multi-test-files-2"]
       try luoTest(stateSession: state, stateToken: stateToken) { luo in
         var sessions: [String: LiveUpdateSession] = [:]
-        for name in names { sessions[name] = try luo.createSession(name) }
+        for name in names { sessions[name] = try luo.createSession(try luoName(name)) }
         for f in files { try Memfd.preserve(f.data, in: sessions[f.session]!, token: f.token) }
         try handOver(luo, stateSession: state, stateToken: stateToken, names.map { sessions[$0]! })
       } stage2: { luo, stateSession in
         var sessions: [String: LiveUpdateSession] = [:]
         defer { for s in sessions.values { s.close() } }
-        for name in names { sessions[name] = try luo.retrieveSession(name) }
+        for name in names { sessions[name] = try luo.retrieveSession(try luoName(name)) }
         for f in files {
           let fd = try Memfd.restore(from: sessions[f.session]!, token: f.token, expecting: f.data)
           try? fd.close()
@@ -90,11 +98,11 @@ extension Hardware {
     @Test func luo_stress_files() throws {
       let state = "kexec_many_files_state", stateToken: UInt64 = 9999, count = 500
       try luoTest(stateSession: state, stateToken: stateToken) { luo in
-        let session = try luo.createSession("many_files_session")
+        let session = try luo.createSession(try luoName("many_files_session"))
         for i in 0..<count { try Memfd.preserve("file-data-\(i)", in: session, token: UInt64(i)) }
         try handOver(luo, stateSession: state, stateToken: stateToken, [session])
       } stage2: { luo, stateSession in
-        let session = try luo.retrieveSession("many_files_session")
+        let session = try luo.retrieveSession(try luoName("many_files_session"))
         defer { session.close() }
         for i in 0..<count {
           let fd = try Memfd.restore(from: session, token: UInt64(i), expecting: "file-data-\(i)")
@@ -110,11 +118,11 @@ extension Hardware {
       let state = "kexec_many_state", stateToken: UInt64 = 999, count = 2000
       try luoTest(stateSession: state, stateToken: stateToken) { luo in
         var sessions: [LiveUpdateSession] = []
-        for i in 0..<count { sessions.append(try luo.createSession("many-test-\(i)")) }
+        for i in 0..<count { sessions.append(try luo.createSession(try luoName("many-test-\(i)"))) }
         try handOver(luo, stateSession: state, stateToken: stateToken, sessions)
       } stage2: { luo, stateSession in
         for i in 0..<count {
-          let session = try luo.retrieveSession("many-test-\(i)")
+          let session = try luo.retrieveSession(try luoName("many-test-\(i)"))
           defer { session.close() }
           try session.finish()
         }

@@ -92,6 +92,7 @@ extension VFIOMigrationTest {
         }),
       ]
 
+      say(device, "stress: \(workers.count) threads (\(workers.map(\.0).joined(separator: ", "))) for " + String(format: "%.1f s", seconds))
       let start = ContinuousClock.now
       let hung = state.run(workers, threadPrefix: "stress", grace: 20)
       let elapsed = ContinuousClock.now - start

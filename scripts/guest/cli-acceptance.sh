@@ -119,31 +119,7 @@ test_binary_once() {
   done
 }
 
-# --- 2. SIGKILL of the test binary in the middle of a run, then cleanup ----------------------
-"$cli" setup "$BDF" >/dev/null; rc=$?
-check "setup (kill run) exit 0" test "$rc" = 0
-"$cli" run --ktap "$RESULTS/killed.ktap" "$BDF" > "$RESULTS/killed-console.log" 2>&1 &
-clipid=$!
-child=$(test_binary_once "$clipid" "$RESULTS/killed-console.log" 'Suite "vfio_dma_mapping' "$(scaled 60)")
-if [[ -n $child ]]; then
-  echo "cli-acceptance: SIGKILL test binary pid $child ($(tr '\0' ' ' < /proc/$child/cmdline | cut -c1-80)) mid-run"
-  kill -KILL "$child"
-  wait "$clipid"; rc=$?
-  check "run reports the killed test binary as a failure (exit $rc)" test "$rc" = 1
-  check "KTAP of the killed run says so" grep -q '# test binary killed by signal 9' "$RESULTS/killed.ktap"
-  "$REPO/scripts/check-ktap.sh" "$RESULTS/killed.ktap"; rc=$?
-  (( rc == 4 )) || check "kunit.py parses the killed run's KTAP" test "$rc" = 0
-else
-  fail "could not catch the test binary mid-run (no 'Suite \"vfio_dma_mapping' within $(scaled 60) s)"
-  wait "$clipid"
-fi
-check "still set up after the kill (nothing else restores it): $(state)" test "$(state)" = "driver=vfio-pci driver_override=vfio-pci"
-"$cli" cleanup; rc=$?
-check "cleanup after SIGKILL exit 0" test "$rc" = 0
-check "restored after SIGKILL + cleanup: $(state)" test "$(state)" = "$original"
-check "journal removed after SIGKILL + cleanup" test ! -e "$journal"
-
-# --- 3. --iommu-mode: the other modes' suites skip with the reason ----------------------------
+# --- 2. --iommu-mode: the other modes' suites skip with the reason ----------------------------
 "$cli" setup "$BDF" >/dev/null
 "$cli" run --iommu-mode iommufd --stage 1 --filter 'VFIOPCIDevice' --ktap "$RESULTS/iommufd.ktap" "$BDF" > "$RESULTS/iommufd-console.log" 2>&1; rc=$?
 check "run --iommu-mode iommufd exit 0/1 ($rc)" test "$rc" = 0 -o "$rc" = 1
@@ -153,7 +129,7 @@ check "no iommufd test skips for the mode" test -z "$(grep -E '^ *(not )?ok [0-9
 check "the iommufd tests ran" test -n "$(grep -E '^ *ok [0-9]+ vfio_pci_device_test\.config_space_read_write$' "$RESULTS/iommufd.ktap")"
 "$cli" cleanup >/dev/null
 
-# --- 4. A device open elsewhere (EBUSY), a device removed between setup and run ----------------
+# --- 3. A device open elsewhere (EBUSY), a device removed between setup and run ----------------
 "$cli" setup "$BDF" >/dev/null
 bound="driver=vfio-pci driver_override=vfio-pci"
 group=$(basename "$(readlink "$dev/iommu_group")")
@@ -169,7 +145,7 @@ echo "cli-acceptance: after remove + rescan: $(state)"
 check "cleanup after the device came back: exit 0" test "$rc" = 0
 check "journal removed after remove + rescan + cleanup" test ! -e "$journal"
 
-# --- 5. SIGKILL at ten points of setup, run and cleanup, each followed by cleanup --------------
+# --- 4. SIGKILL at ten points of setup, run and cleanup, each followed by cleanup --------------
 # setup/cleanup stop themselves at a checkpoint (VFIO_SELFTESTS_STOP_AT) and are killed there;
 # runs are killed once the console shows the named test started (or, for SIGTERM, the run CLI
 # itself, which passes it on). After each: cleanup exits 0, the device is as it was, no journal,
@@ -204,10 +180,15 @@ kill_at_checkpoint() {
   wait "$pid" 2>/dev/null
   after_kill "$point" "$killed"
 }
+# kill_run_at POINT PATTERN SIG TARGET RUN-ARGS...: a run killed once its console shows PATTERN
+# (SIG to the test binary, or to the run CLI, which passes it on). The run must then exit 1 and
+# its KTAP must say how the test binary ended and still parse with kunit.py; then after_kill.
 kill_run_at() {
-  local point=$1 pattern=$2 sig=$3 target=$4 clipid child killed=no; shift 4
+  local point=$1 pattern=$2 sig=$3 target=$4 clipid child killed=no rc ktap signum; shift 4
+  ktap=$RESULTS/kill-$point.ktap
+  signum=$(kill -l "$sig")
   "$cli" setup "$BDF" >/dev/null
-  "$cli" run "$@" "$BDF" > "$RESULTS/kill-$point.log" 2>&1 &
+  "$cli" run --ktap "$ktap" "$@" "$BDF" > "$RESULTS/kill-$point.log" 2>&1 &
   clipid=$!
   child=$(test_binary_once "$clipid" "$RESULTS/kill-$point.log" "$pattern" "$(scaled 120)")
   if [[ -n $child ]]; then
@@ -215,7 +196,14 @@ kill_run_at() {
     if [[ $target == run ]]; then kill "-$sig" "$clipid"; else kill "-$sig" "$child"; fi
     killed="$sig to the $target after '$pattern'"
   fi
-  wait "$clipid" 2>/dev/null
+  wait "$clipid" 2>/dev/null; rc=$?
+  if [[ $killed != no ]]; then
+    check "$point: run reports the killed test binary as a failure (exit $rc)" test "$rc" = 1
+    check "$point: its KTAP says the test binary was killed by signal $signum" grep -q "# test binary killed by signal $signum" "$ktap"
+    "$REPO/scripts/check-ktap.sh" "$ktap"; rc=$?
+    (( rc == 4 )) || check "$point: kunit.py parses the killed run's KTAP" test "$rc" = 0
+    check "$point: still set up after the kill (nothing else restores it): $(state)" test "$(state)" = "driver=vfio-pci driver_override=vfio-pci"
+  fi
   after_kill "$point" "$killed"
 }
 for point in setup:journaled setup:unbound setup:override-set setup:bound; do kill_at_checkpoint setup "$point"; done
@@ -223,10 +211,11 @@ for point in cleanup:unbound cleanup:override-restored; do
   "$cli" setup "$BDF" >/dev/null
   kill_at_checkpoint cleanup "$point"
 done
-kill_run_at run:dma-mapped 'Test anonymous_dma_map_unmap() started' KILL test-binary --filter VFIODMAMapping
-kill_run_at run:liveupdate-session 'Test preserve_many_sessions() started' KILL test-binary --filter LiveUpdateDeviceTest
-kill_run_at run:migration-stress 'Test reset_migration_stress() started' KILL test-binary --filter VFIOMigrationMtty
-kill_run_at run:sigterm 'Test config_space_read_write() started' TERM run --filter VFIOPCIDevice
+# Each run is filtered down to the suite (or test) it is killed in, so the kill comes soon.
+kill_run_at run:dma-mapped 'Test anonymous_dma_map_unmap() started' KILL test-binary --filter 'VFIODMAMappingType1/'
+kill_run_at run:liveupdate-session 'Test preserve_many_sessions() started' KILL test-binary --filter 'LiveUpdateDeviceTest/preserve_many_sessions'
+kill_run_at run:migration-stress ': stress: ' KILL test-binary --filter 'VFIOMigrationMttyIOMMUFD/reset_migration_stress'
+kill_run_at run:sigterm 'Test config_space_read_write() started' TERM run --filter 'VFIOPCIDeviceType1/'
 grep -q 'interrupted: SIGTERM passed on to the test binary' "$RESULTS/kill-run:sigterm.log" &&
   pass "run passed SIGTERM on and said so" || fail "run did not report the SIGTERM it passed on"
 column -t -s $'\t' "$table" 2>/dev/null || cat "$table"

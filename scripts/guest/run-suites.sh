@@ -5,7 +5,8 @@
 # VFIO_SELFTESTS_KERNEL (label), VFIO_SELFTESTS_FILTER, VFIO_SELFTESTS_STRICT (only if set on
 # the host), VFIO_SELFTESTS_BIN_DIR (default $REPO/.build/debug), VFIO_SELFTESTS_EXTRA_BDFS
 # (more devices to set up: vm-test.sh --device), VFIO_SELFTESTS_SRIOV_BDF (the SR-IOV PF),
-# VFIO_SELFTESTS_STAGE2_FILTER, VFIO_SELFTESTS_SKIP, VFIO_SELFTESTS_CLI_ACCEPTANCE (below).
+# VFIO_SELFTESTS_STAGE2_FILTER, VFIO_SELFTESTS_SKIP, VFIO_SELFTESTS_CLI_ACCEPTANCE,
+# VFIO_SELFTESTS_COMPARE_C and _COMPARE_C_DIR (below).
 # Steps: CLI modprobe (warning only) -> CLI setup of every device -> `vfio-selftests run`
 # (KTAP and JUnit to $RESULTS/results-N.ktap, junit-N.xml; console to $RESULTS/console.log)
 # -> CLI cleanup of every device (always) -> CLI kernel-reports: any lockdep, WARNING, BUG,
@@ -14,7 +15,8 @@
 # held by the stage-1 holder) and first after it (a preserved device cannot be opened by
 # anything else until they retrieve it), as a run of their own.
 # Exit: 1 if a run failed (kselftest exit 1), else setup's code, else 1 if the CLI acceptance
-# failed or the kernel reported a problem.
+# failed, the C selftests disagreed with the port (VFIO_SELFTESTS_COMPARE_C) or the kernel
+# reported a problem.
 set -u
 REPO=${VFIO_SELFTESTS_REPO:?VFIO_SELFTESTS_REPO not set}
 RESULTS=${VFIO_SELFTESTS_RESULTS:?VFIO_SELFTESTS_RESULTS not set}
@@ -94,12 +96,43 @@ fi
 extra_args=()
 for d in "${extra[@]}"; do extra_args+=(--extra-device "$d"); done
 : > "$RESULTS/console.log"
-test_rc=0 n=0 accepted=0
+test_rc=0 n=0 accepted=0 compare_rc=0
+# VFIO_SELFTESTS_COMPARE_C=<C programs, comma-separated> (stage 1): the kernel's own C selftests
+# (built on the host by scripts/build-c-selftests.sh, in VFIO_SELFTESTS_COMPARE_C_DIR) run first on
+# the same devices (scripts/guest/compare-c.sh, COMPARE_PHASE=c); after the first run, their
+# results and its JUnit make compare.tsv, and any disagreement that scripts/compare-c.allow does
+# not explain fails the stage.
+# The luo_* kexec programs in the list are compared in stage 2 (their stage 1 runs right before
+# the kexec suites'); then the Swift kexec suites prefix their session names (C's otherwise),
+# so both sides hold their sessions across the same kexec.
+compare="" luo_c=()
+IFS=, read -r -a compare_all <<<"${VFIO_SELFTESTS_COMPARE_C:-}"
+for p in "${compare_all[@]}"; do
+  if [[ $p == luo_* ]]; then luo_c+=("$p"); elif [[ $STAGE == 1 ]]; then compare+="${compare:+,}$p"; fi
+done
+if ((${#luo_c[@]})); then
+  export VFIO_SELFTESTS_LUO_SESSION_PREFIX=swift-
+  [[ $STAGE == 2 ]] && compare=$(IFS=,; echo "${luo_c[*]}")
+fi
+c_dir=${VFIO_SELFTESTS_COMPARE_C_DIR:-$REPO/.build-vm/c-selftests/bin}
+if [[ -n $compare ]]; then
+  log "the C selftests first: ${compare//,/ }"
+  COMPARE_PHASE=c COMPARE_PROGRAMS=$compare COMPARE_C_DIR=$c_dir bash "$REPO/scripts/guest/compare-c.sh"
+fi
 for run in "${runs[@]}"; do
   n=$((n + 1))
   # Before the kexec run of stage 1 (never in stage 2: the preserved device must be retrieved first).
   if [[ -n ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} && $STAGE == 1 && $accepted == 0 && $run == "--filter|$staged" ]]; then
     cli_acceptance; accepted=1
+  fi
+  if ((${#luo_c[@]})) && [[ $STAGE == 1 && $run == "--filter|$staged" ]]; then
+    # The C luo_* programs' stage 1: each preserves its sessions, forks its holder and exits.
+    for p in "${luo_c[@]}"; do
+      timeout -k 10 300 "$c_dir/$p" --stage 1 > "$RESULTS/c-$p-stage1.log" 2>&1
+      r=$?
+      log "C $p --stage 1 exited $r"
+      ((r == 0)) || log "warning: C $p stage 1 failed (its stage 2 will say so): $(tail -n 2 "$RESULTS/c-$p-stage1.log" | tr '\n' ' ')"
+    done
   fi
   flag=${run%%|*} value=${run#*|}
   [[ $flag == --filter && $value == . ]] && { flag=""; value=""; }
@@ -114,6 +147,12 @@ for run in "${runs[@]}"; do
   log "vfio-selftests run exited $r"
   # kselftest codes: 0 pass, 4 everything skipped (strict mode turns expected skips into failures).
   ((r == 0 || r == 4)) || test_rc=$r
+  if [[ -n $compare && $n == 1 ]]; then
+    COMPARE_PHASE=table COMPARE_PROGRAMS=$compare bash "$REPO/scripts/guest/compare-c.sh"
+    python3 "$REPO/scripts/compare-verdict.py" "$RESULTS/compare.tsv" "$REPO/scripts/compare-c.allow" | tee "$RESULTS/compare-verdict.log"
+    compare_rc=${PIPESTATUS[0]}
+    ((compare_rc == 0)) || log "error: the C selftests and the Swift port disagree (compare.tsv, compare-verdict.log)"
+  fi
 done
 if [[ -n ${VFIO_SELFTESTS_CLI_ACCEPTANCE:-} && $STAGE == 1 && $accepted == 0 ]]; then cli_acceptance; fi
 
@@ -136,5 +175,6 @@ reports_rc=${PIPESTATUS[0]}
 rc=$test_rc
 if ((rc == 0 && setup_rc != 0)); then rc=$setup_rc; fi
 if ((rc == 0 && cli_rc != 0)); then rc=1; fi
+if ((rc == 0 && compare_rc != 0)); then rc=1; fi
 if ((rc == 0 && reports_rc != 0)); then rc=1; fi
 exit "$rc"

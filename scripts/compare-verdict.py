@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""The verdict on a C-vs-Swift table (compare.tsv of scripts/guest/compare-c.sh), stdlib only.
+
+Usage: compare-verdict.py COMPARE_TSV ALLOW_FILE [--quiet]
+A row agrees when C and Swift have the same kind of verdict (ok, not ok, skip); a row that does
+not is allowed when ALLOW_FILE (scripts/compare-c.allow: a glob over the test name, TAB, the
+reason) lists it. Prints every unexplained disagreement, then per program the counts, then one
+line of totals. Exit status: 0 when nothing disagrees unexplained, 1 otherwise (or an empty
+table), 2 on an unreadable table or allow file.
+"""
+import csv
+import fnmatch
+import sys
+from collections import Counter, OrderedDict
+
+
+def kind(v):
+    for k in ("not ok", "ok", "skip"):
+        if v.startswith(k):
+            return k
+    return v.split(" ")[0] or "?"
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    tsv, allow_path = argv[1], argv[2]
+    quiet = "--quiet" in argv[3:]
+    allow = []
+    try:
+        for n, line in enumerate(open(allow_path), 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            pattern, _, reason = line.partition("\t")
+            if not reason.strip():
+                print(f"compare: {allow_path}:{n}: '{pattern}' has no reason", file=sys.stderr)
+                return 2
+            allow.append((pattern, reason))
+        rows = list(csv.reader(open(tsv), delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    except OSError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return 2
+    per = OrderedDict()
+    disagree = allowed = 0
+    for r in rows:
+        prog, name, c, swift = (r + [""] * 4)[:4]
+        p = per.setdefault(prog, Counter())
+        p["tests"] += 1
+        p[f"C {kind(c)}"] += 1
+        p[f"Swift {kind(swift)}"] += 1
+        if kind(c) == kind(swift):
+            p["agree"] += 1
+            continue
+        reason = next((why for pat, why in allow if fnmatch.fnmatchcase(name, pat)), None)
+        if reason is not None:
+            allowed += 1
+            p["allowed"] += 1
+            continue
+        disagree += 1
+        print(f"compare: DISAGREE: {prog} {name}: C '{c}', Swift '{swift}'")
+    if not quiet:
+        for prog, p in per.items():
+            sides = "; ".join(
+                f"{s} " + ", ".join(f"{p[f'{s} {k}']} {k}" for k in ("ok", "not ok", "skip", "missing", "pending", "error") if p[f"{s} {k}"])
+                for s in ("C", "Swift"))
+            print(f"compare: {prog}: {p['tests']} tests, {p['agree']} agree, {p['allowed']} allowed ({sides})")
+    print(f"compare: {len(rows)} tests compared, {allowed} allowed and {disagree} unexplained disagreement(s)")
+    return 1 if disagree or not rows else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
