@@ -11,7 +11,7 @@ linux_source_extract() {
   # A downloaded .deb is kept in .build-vm/debs, so the next fetcher (kunit.py, the C
   # selftests) does not download it again.
   local keep=$here/../.build-vm/debs
-  [[ -z $deb ]] && deb=$(ls "$keep"/"$pkg"_*.deb 2>/dev/null | tail -n1)
+  if [[ -z $deb ]]; then deb=$(ls "$keep"/"$pkg"_*.deb 2>/dev/null | tail -n1) || deb=""; fi
   if [[ -z $deb ]]; then
     for c in apt-get apt-cache; do command -v "$c" >/dev/null || { log "needs $c (a Debian/Ubuntu host)"; return 1; }; done
     . "$here/lib/debian-apt-view.sh"
