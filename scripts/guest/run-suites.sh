@@ -6,7 +6,7 @@
 # the host), VFIO_SELFTESTS_BIN_DIR (default $REPO/.build/debug), VFIO_SELFTESTS_EXTRA_BDFS
 # (more devices to set up: vm-test.sh --device), VFIO_SELFTESTS_SRIOV_BDF (the SR-IOV PF),
 # VFIO_SELFTESTS_STAGE2_FILTER, VFIO_SELFTESTS_SKIP, VFIO_SELFTESTS_CLI_ACCEPTANCE,
-# VFIO_SELFTESTS_COMPARE_C and _COMPARE_C_DIR (below).
+# VFIO_SELFTESTS_COMPARE_C and _COMPARE_C_DIR, VFIO_SELFTESTS_BENCH_BIN (below).
 # Steps: CLI modprobe (warning only) -> CLI setup of every device -> `vfio-selftests run`
 # (KTAP and JUnit to $RESULTS/results-N.ktap, junit-N.xml; console to $RESULTS/console.log)
 # -> CLI cleanup of every device (always) -> CLI kernel-reports: any lockdep, WARNING, BUG,
@@ -64,6 +64,20 @@ cli_acceptance() {
   # Its `cleanup` (no device named) restores every journaled device: set them all up again.
   for d in "${devices[@]}"; do "$cli" setup "$d" 2>&1 | tee -a "$RESULTS/run-suites.log"; done
 }
+# VFIO_SELFTESTS_BENCH_BIN=<dir> (stage 1): the benchmark's guest half first, in its short mode
+# (scripts/guest/bench.sh: 1/20 of the rounds, one alternation; it sets the device up and cleans
+# it up itself), with the C bench, vfio-bench and vfio-selftests from that dir. Only that it
+# produces numbers counts (junit-bench.xml: an operation with none fails); timings under a debug
+# build and shared TCG mean nothing: scripts/bench.sh is the benchmark.
+if [[ -n ${VFIO_SELFTESTS_BENCH_BIN:-} && $STAGE == 1 ]]; then
+  log "benchmark, short mode (scripts/guest/bench.sh on $BDF, binaries in $VFIO_SELFTESTS_BENCH_BIN)"
+  VFIO_SELFTESTS_RESULTS=$RESULTS/bench VFIO_SELFTESTS_BIN_DIR=$VFIO_SELFTESTS_BENCH_BIN \
+    BENCH_DIVISOR=20 BENCH_ALTERNATIONS=1 bash "$REPO/scripts/guest/bench.sh" > /dev/null 2>&1
+  r=$?
+  cp "$RESULTS/bench/junit-bench.xml" "$RESULTS/junit-bench.xml" 2>/dev/null
+  log "benchmark exited $r: $(tail -n 2 "$RESULTS/bench/bench.log" 2>/dev/null | tr '\n' ' ')"
+  ((r == 0)) || { log "error: the benchmark's short mode exited $r (bench/bench.log)"; setup_rc=1; }
+fi
 for d in "${devices[@]}"; do
   "$cli" setup "$d" 2>&1 | tee -a "$RESULTS/run-suites.log"
   r=${PIPESTATUS[0]}
