@@ -4,7 +4,8 @@
 # VFIO_SELFTESTS_BDF names a device bound to vfio-pci and the caller is root, and otherwise
 # skip, each with its reason. Installs what it lacks (libkmod-dev, a C compiler) on Debian/Ubuntu.
 # Extra arguments go to `swift test` (e.g. --filter vfio_dma_mapping_test).
-# `test.sh --prepare`: only install, fetch and build (CI starts its guests then, while the tests run).
+# `test.sh --prepare`: only install, fetch and build (CI starts its guests then, while the tests
+# run); `test.sh --deps`: only install what is missing.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -23,6 +24,7 @@ if ((${#missing[@]})); then
   apt_install "${missing[@]}" || exit 2
 fi
 command -v swift >/dev/null || { echo "test.sh: no swift toolchain on PATH (Swift 6.2 or newer)" >&2; exit 2; }
+[[ ${1:-} == --deps ]] && exit 0
 
 # The C selftest drivers and their kernel headers (from Debian's linux-source) for the driver
 # conformance test; one download also brings kunit.py when it is missing. Without them the test

@@ -75,7 +75,7 @@ c_args() {
     vfio_pci_sriov_uapi_test) echo "$SRIOV" ;;
     vfio_pci_driver_test) echo "$driver_bdf" ;;
     liveupdate) echo "" ;;
-    luo_*) echo "--stage ${VFIO_SELFTESTS_STAGE:-1}" ;;
+    luo_*) echo "-s ${VFIO_SELFTESTS_STAGE:-1}" ;;   # lu_utils.c parse_stage_args: -s N
     *) echo "$BDF" ;;
   esac
 }

@@ -142,9 +142,9 @@ for run in "${runs[@]}"; do
   if ((${#luo_c[@]})) && [[ $STAGE == 1 && $run == "--filter|$staged" ]]; then
     # The C luo_* programs' stage 1: each preserves its sessions, forks its holder and exits.
     for p in "${luo_c[@]}"; do
-      timeout -k 10 300 "$c_dir/$p" --stage 1 > "$RESULTS/c-$p-stage1.log" 2>&1
+      timeout -k 10 300 "$c_dir/$p" -s 1 > "$RESULTS/c-$p-stage1.log" 2>&1
       r=$?
-      log "C $p --stage 1 exited $r"
+      log "C $p -s 1 exited $r"
       ((r == 0)) || log "warning: C $p stage 1 failed (its stage 2 will say so): $(tail -n 2 "$RESULTS/c-$p-stage1.log" | tr '\n' ' ')"
     done
   fi
