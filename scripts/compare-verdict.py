@@ -45,8 +45,15 @@ def main(argv):
     per = OrderedDict()
     disagree = allowed = 0
     for r in rows:
-        prog, name, c, swift = (r + [""] * 4)[:4]
+        prog, name, c, swift, c_s, swift_s = (r + [""] * 6)[:6]
         p = per.setdefault(prog, Counter())
+        # Times: C's whole-program wall time sits on its first row (the driver test: per case);
+        # Swift's are per test (its JUnit), summed over the tests C has too.
+        for side, v in (("C s", c_s), ("Swift s", swift_s if kind(c) != "missing" else "")):
+            try:
+                p[side] += float(v)
+            except ValueError:
+                pass
         p["tests"] += 1
         p[f"C {kind(c)}"] += 1
         p[f"Swift {kind(swift)}"] += 1
@@ -65,8 +72,13 @@ def main(argv):
             sides = "; ".join(
                 f"{s} " + ", ".join(f"{p[f'{s} {k}']} {k}" for k in ("ok", "not ok", "skip", "missing", "pending", "error") if p[f"{s} {k}"])
                 for s in ("C", "Swift"))
-            print(f"compare: {prog}: {p['tests']} tests, {p['agree']} agree, {p['allowed']} allowed ({sides})")
-    print(f"compare: {len(rows)} tests compared, {allowed} allowed and {disagree} unexplained disagreement(s)")
+            times = ""
+            if p["C s"] and p["Swift s"]:
+                times = f"; C {p['C s']:.1f} s, Swift {p['Swift s']:.1f} s ({p['Swift s'] / p['C s']:.2f}x)"
+            print(f"compare: {prog}: {p['tests']} tests, {p['agree']} agree, {p['allowed']} allowed ({sides}){times}")
+    c_total, swift_total = sum(p["C s"] for p in per.values()), sum(p["Swift s"] for p in per.values())
+    times = f"; C {c_total:.1f} s, Swift {swift_total:.1f} s" if c_total and swift_total else ""
+    print(f"compare: {len(rows)} tests compared, {allowed} allowed and {disagree} unexplained disagreement(s){times}")
     return 1 if disagree or not rows else 0
 
 
