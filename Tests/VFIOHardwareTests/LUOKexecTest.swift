@@ -20,7 +20,6 @@ func luoTest(stateSession: String, stateToken: UInt64,
              stage1: (LiveUpdateDevice) throws -> Void,
              stage2: (LiveUpdateDevice, LiveUpdateSession) throws -> Void) throws {
   let requested = try #require(try KexecStage.current())
-  let stateSession = try luoName(stateSession)
   let luo = try LiveUpdateDevice()
   defer { luo.close() }
   let state = try LiveUpdateStage.select(requested: requested, luo: luo, stateSession: stateSession)
@@ -39,7 +38,6 @@ func luoTest(stateSession: String, stateToken: UInt64,
 /// fork the holder for `sessions` plus the state session (`daemonize_and_wait()`).
 func handOver(_ luo: LiveUpdateDevice, stateSession: String, stateToken: UInt64, _ sessions: [LiveUpdateSession],
               alsoKeeping others: [FileDescriptor] = []) throws {
-  let stateSession = try luoName(stateSession)
   let holder = LiveUpdateHolder()
   try holder.checkNoHolder(stateSession)
   let state = try StateSession.create(luo, name: stateSession, token: stateToken, nextStage: .afterKexec)
@@ -52,7 +50,7 @@ extension Hardware {
   @Suite("luo_kexec", .liveUpdate, .staged, .hangGuard)
   struct LUOKexecTest {
     @Test func luo_kexec_simple() throws {
-      let state = "kexec_simple_state", stateToken: UInt64 = 999
+      let state = try luoName("kexec_simple_state"), stateToken: UInt64 = 999
       try luoTest(stateSession: state, stateToken: stateToken) { luo in
         let session = try luo.createSession(try luoName("test-session"))
         try Memfd.preserve("hello kexec world", in: session, token: 0x1A)
@@ -69,7 +67,7 @@ extension Hardware {
     }
 
     @Test func luo_multi_session() throws {
-      let state = "kexec_multi_state", stateToken: UInt64 = 998
+      let state = try luoName("kexec_multi_state"), stateToken: UInt64 = 998
       let files: [(session: String, token: UInt64, data: String)] = [
         ("multi-test-files-1", 0x1001, "Data for session files 1"),
         ("multi-test-files-2", 0x2002, "First file for session files 2"),
@@ -96,7 +94,7 @@ extension Hardware {
     }
 
     @Test func luo_stress_files() throws {
-      let state = "kexec_many_files_state", stateToken: UInt64 = 9999, count = 500
+      let state = try luoName("kexec_many_files_state"), stateToken: UInt64 = 9999, count = 500
       try luoTest(stateSession: state, stateToken: stateToken) { luo in
         let session = try luo.createSession(try luoName("many_files_session"))
         for i in 0..<count { try Memfd.preserve("file-data-\(i)", in: session, token: UInt64(i)) }
@@ -115,7 +113,7 @@ extension Hardware {
     }
 
     @Test(RequiresNoFileLimit(minimum: 2000)) func luo_stress_sessions() throws {
-      let state = "kexec_many_state", stateToken: UInt64 = 999, count = 2000
+      let state = try luoName("kexec_many_state"), stateToken: UInt64 = 999, count = 2000
       try luoTest(stateSession: state, stateToken: stateToken) { luo in
         var sessions: [LiveUpdateSession] = []
         for i in 0..<count { sessions.append(try luo.createSession(try luoName("many-test-\(i)"))) }
