@@ -1,5 +1,5 @@
-// The SR-IOV PF the vfio_pci_sriov_uapi_test suites use, and the one VF each test gets (the C
-// test's vf_setup/vf_teardown, run around every test rather than once per process).
+// The SR-IOV PF the vfio_pci_sriov_uapi_test suites use, and the one VF each suite's tests share
+// (the C test's vf_setup/vf_teardown, run around each suite rather than once per process).
 import Foundation
 import Glibc
 import LibVFIO
@@ -78,7 +78,7 @@ enum SRIOVFixture {
 }
 
 /// Needs the SR-IOV PF from `VFIO_SELFTESTS_SRIOV_BDF` usable in `mode` (as `.vfioDevice` checks
-/// it), with SR-IOV and no VFs yet; skips with the C test's reasons otherwise. Around each test
+/// it), with SR-IOV and no VFs yet; skips with the C test's reasons otherwise. Around each suite
 /// it creates one VF, bound to vfio-pci, and removes it afterwards (`SRIOVFixture.vf`).
 ///
 /// vfio-pci loaded without `enable_sriov=1` skips, or fails with `VFIO_SELFTESTS_STRICT`
@@ -101,8 +101,22 @@ struct RequiresSRIOVVF: TestTrait, SuiteTrait, TestScoping {
     }
   }
 
+  /// Scopes the suite itself too (a recursive suite trait scopes only each test case by default).
+  func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? {
+    test.isSuite || testCase != nil ? self : nil
+  }
+
+  /// One VF for all the tests of a suite (C creates its one VF in `main()`, for the whole
+  /// process; a VF per test tripled the suite's time), created around the suite when its tests
+  /// can run at all (prepare, at planning, has already cancelled them otherwise); a test that
+  /// runs outside such a suite gets its own.
   func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-    guard case .device(let pf) = HardwareEnvironment.sriovPF() else { return try await function() }
+    guard case .device(let pf) = HardwareEnvironment.sriovPF(), SRIOVFixture.vf == nil else { return try await function() }
+    if test.isSuite {
+      var runnable = false
+      do { runnable = try SRIOVFixture.skipReason(pf) == nil } catch {}
+      guard runnable, SRIOVFixture.vfioPCISRIOVDisabled() == nil else { return try await function() }
+    }
     try await SRIOVFixture.withVF(under: pf) { vf in
       try await SRIOVFixture.$vf.withValue(vf) { try await function() }
     }

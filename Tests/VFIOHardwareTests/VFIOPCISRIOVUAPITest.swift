@@ -3,8 +3,8 @@
 // (VFIO_GROUP_GET_DEVICE_FD "<bdf> vf_token=<uuid>") and through the cdev (VFIO_DEVICE_BIND_IOMMUFD
 // with VFIO_DEVICE_BIND_FLAG_TOKEN).
 //
-// The PF comes from VFIO_SELFTESTS_SRIOV_BDF; the trait `.sriovVF` creates one VF per test and
-// removes it afterwards (the C test creates it once per process). Fixture `vfio_pci_sriov_uapi_test`
+// The PF comes from VFIO_SELFTESTS_SRIOV_BDF; the trait `.sriovVF` creates one VF per suite (per
+// variant) and removes it afterwards (the C test creates it once per process). Fixture `vfio_pci_sriov_uapi_test`
 // with the C variants <mode>_{same,diff,null}_uuid: one suite per variant, its types named as the
 // C harness names them so that `--filter vfio_pci_sriov_uapi_test` and the JUnit report match.
 import LibVFIO
