@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "CVFIOShim.h"
@@ -17,6 +18,10 @@ int vst_ioctl_int(int fd, unsigned long request, unsigned long value) {
 }
 
 int vst_memfd_create(const char *name, unsigned int flags) { return memfd_create(name, flags); }
+
+const void *vst_memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen) {
+  return memmem(haystack, haystacklen, needle, needlelen);
+}
 
 int vst_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
 

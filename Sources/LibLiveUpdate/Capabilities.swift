@@ -11,10 +11,10 @@ public enum LiveUpdateCapabilities {
   /// `vfio_pci_liveupdate_*` functions in `/proc/kallsyms` once vfio-pci is loaded. nil when
   /// present, else the reason. Never inferred from a failed preserve.
   public static func vfioUnavailability(kallsyms: String = "/proc/kallsyms") -> String? {
-    guard case .success(let symbols) = FileSystem.read(kallsyms) else {
+    guard case .success(let found) = FileSystem.contains(kallsyms, [" vfio_pci_liveupdate_"]) else {
       return "cannot read \(kallsyms) to probe for VFIO Live Update support"
     }
-    if symbols.contains("vfio_pci_liveupdate_") { return nil }
+    if found[0] { return nil }
     return "kernel cannot preserve VFIO device files: no vfio_pci_liveupdate_* in \(kallsyms) (needs the VFIO Live Update series, CONFIG_VFIO_PCI_LIVEUPDATE)"
   }
 }

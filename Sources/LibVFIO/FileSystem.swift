@@ -24,6 +24,46 @@ package enum FileSystem {
     }
   }
 
+  /// Which of `needles` occur in the file, read in 1 MiB chunks and searched with memmem(3) (a
+  /// chunk overlaps the last one by the longest needle less one byte, so a needle split across
+  /// two reads is found). For /proc/kallsyms: tens of MB on a debug kernel, which a String read
+  /// and `contains` took seconds over in a debug build under TCG.
+  package static func contains(_ path: String, _ needles: [String]) -> Result<[Bool], Errno> {
+    let patterns = needles.map { Array($0.utf8) }
+    let overlap = max(0, (patterns.map(\.count).max() ?? 0) - 1)
+    return openFile(path, .readOnly).flatMap { fd in
+      defer { try? fd.close() }
+      var found = [Bool](repeating: false, count: patterns.count)
+      var buffer = [UInt8](repeating: 0, count: (1 << 20) + overlap)
+      var kept = 0
+      while found.contains(false) {
+        let n: Int
+        do {
+          n = try unsafe buffer.withUnsafeMutableBytes { unsafe try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[kept...])) }
+        } catch let e as Errno {
+          return .failure(e)
+        } catch { return .failure(.ioError) }
+        if n == 0 { break }
+        let filled = kept + n
+        for (i, p) in patterns.enumerated() where !found[i] && !p.isEmpty && p.count <= filled {
+          found[i] = unsafe buffer.withUnsafeBytes { hay in
+            unsafe p.withUnsafeBytes { needle in
+              unsafe vst_memmem(hay.baseAddress, filled, needle.baseAddress, needle.count) != nil
+            }
+          }
+        }
+        // Keep the tail that a needle could straddle into the next read.
+        kept = min(overlap, filled)
+        if kept > 0 {
+          unsafe buffer.withUnsafeMutableBytes { b in
+            unsafe b.baseAddress!.copyMemory(from: b.baseAddress! + (filled - kept), byteCount: kept)
+          }
+        }
+      }
+      return .success(found)
+    }
+  }
+
   /// Reads a text file line by line (without the newline), in 64 KiB reads, until `body`
   /// returns false or the file ends: a large debugfs dump is read only as far as needed.
   package static func forEachLine(_ path: String, _ body: (Substring) -> Bool) -> Result<Void, Errno> {

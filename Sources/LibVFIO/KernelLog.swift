@@ -135,9 +135,9 @@ public struct KernelDetectors: Equatable, Sendable, CustomStringConvertible {
         debugLocks = line.split(separator: ":").last.flatMap { Int(String($0).trimmingWhitespace()) }
       }
     }
-    let symbols = (try? FileSystem.read("\(proc)/kallsyms").get()) ?? ""
-    sleepingInAtomic = symbols.contains(" __might_resched\n")
-    listDebug = symbols.contains(" __list_add_valid_or_report\n")
+    let symbols = (try? FileSystem.contains("\(proc)/kallsyms", [" __might_resched\n", " __list_add_valid_or_report\n"]).get()) ?? [false, false]
+    sleepingInAtomic = symbols[0]
+    listDebug = symbols[1]
     hungTaskTimeout = (try? FileSystem.read("\(proc)/sys/kernel/hung_task_timeout_secs").get()).flatMap { Int($0.trimmingWhitespace()) }
     softLockup = (try? FileSystem.read("\(proc)/sys/kernel/soft_watchdog").get()).map { $0.hasPrefix("1") } ?? false
   }

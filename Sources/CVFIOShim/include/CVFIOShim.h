@@ -247,6 +247,8 @@ int vst_memfd_create(const char *name, unsigned int flags);
 int vst_eventfd(unsigned int initval, int flags);
 int vst_fallocate(int fd, int mode, off_t offset, off_t len);
 int vst_errno(void);
+/* memmem(3): where needle first occurs in haystack, or NULL. */
+const void *vst_memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen);
 
 /*
  * Forks the Live Update holder: a child that keeps exactly the fds in keep[0..nkeep) open until

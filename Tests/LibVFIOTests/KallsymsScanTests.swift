@@ -1,0 +1,58 @@
+// FileSystem.contains, the chunked memmem scan /proc/kallsyms is probed with (KernelDetectors,
+// LiveUpdateCapabilities.vfioUnavailability), on fixture files: a needle split across two 1 MiB
+// reads is still found, an absent one is not, and a missing file is an errno.
+import Foundation
+import LibLiveUpdate
+@testable import LibVFIO
+import SystemPackage
+import Testing
+
+@Suite("kallsyms scan")
+struct KallsymsScanTests {
+  /// A kallsyms-shaped file of `lines` filler symbols with `extra` lines after them.
+  static func fixture(lines: Int, extra: [String] = []) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.path + "/kallsyms-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    var text = ""
+    for i in 0..<lines { text += String(format: "ffffffff8%07x t filler_symbol_%d\n", i, i) }
+    for e in extra { text += e + "\n" }
+    try text.write(toFile: dir + "/kallsyms", atomically: true, encoding: .utf8)
+    return dir
+  }
+
+  @Test func findsNeedlesAcrossChunkBoundaries() throws {
+    // The needle starts at every offset from 1 MiB - 40 to 1 MiB + 60: the first read ends at
+    // 1 MiB plus the overlap (27 bytes here), so some of these straddle it.
+    let dir = FileManager.default.temporaryDirectory.path + "/kallsyms-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let needles = [" __might_resched\n", " vfio_pci_liveupdate_", " __list_add_valid_or_report\n"]
+    for start in ((1 << 20) - 40)...((1 << 20) + 60) {
+      // Filler lines ("x...x\n") up to `start`, then the needle's line, then a vfio_pci line.
+      var bytes = [UInt8](repeating: UInt8(ascii: "x"), count: start)
+      for k in stride(from: 63, to: start, by: 64) { bytes[k] = UInt8(ascii: "\n") }
+      bytes += Array(" __might_resched\nffffffffa0000000 t vfio_pci_liveupdate_freeze\t[vfio_pci]\n".utf8)
+      try Data(bytes).write(to: URL(fileURLWithPath: dir + "/kallsyms"))
+      let found = try FileSystem.contains(dir + "/kallsyms", needles).get()
+      #expect(found == [true, true, false], "needle at offset \(start)")
+    }
+    #expect(LiveUpdateCapabilities.vfioUnavailability(kallsyms: dir + "/kallsyms") == nil)
+  }
+
+  @Test func kernelDetectorsReadSymbolsFromKallsyms() throws {
+    let dir = try Self.fixture(lines: 100, extra: ["ffffffff81000000 T __list_add_valid_or_report"])
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let d = KernelDetectors(proc: dir)
+    #expect(d.listDebug)
+    #expect(!d.sleepingInAtomic)
+    #expect(!d.lockdep)
+    let reason = try #require(LiveUpdateCapabilities.vfioUnavailability(kallsyms: dir + "/kallsyms"))
+    #expect(reason.hasPrefix("kernel cannot preserve VFIO device files: no vfio_pci_liveupdate_*"))
+  }
+
+  @Test func missingFileIsAnErrno() {
+    let r = FileSystem.contains("/nonexistent/kallsyms", [" x"])
+    #expect(throws: Errno.noSuchFileOrDirectory) { try r.get() }
+    #expect(LiveUpdateCapabilities.vfioUnavailability(kallsyms: "/nonexistent/kallsyms") == "cannot read /nonexistent/kallsyms to probe for VFIO Live Update support")
+  }
+}
