@@ -6,8 +6,8 @@
 # - tools/testing/selftests/liveupdate: liveupdate and the luo_* kexec programs;
 # - with --bench, also the benchmark's C side (scripts/bench/bench.c; scripts/bench/Makefile
 #   builds it against the same libvfio and lu_utils sources with the same flags).
-# The source paths they need are extracted once into .build-vm/c-selftests/src (through
-# scripts/lib/linux-source.sh; LINUX_SOURCE_DEB skips the download). The uAPI headers are the
+# The source is scripts/fetch-kernel-source.sh's tree (.build-vm/kernel-source; LINUX_SOURCE_DEB
+# skips the download). The uAPI headers are the
 # kernel dir's uapi-headers.tar.xz (`make headers_install` of the same linux-source-7.3, as
 # ../shared/kernel ships it) or KHDR=<dir holding linux/vfio.h's include/>.
 # Usage: build-c-selftests.sh [--kernel DIR] [--bench]
@@ -18,8 +18,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)   # scripts/
 repo=$(cd "$here/.." && pwd)
-pkg=${KERNEL_SOURCE_PKG:-linux-source-7.3}
-suite=${KERNEL_SUITE:-trixie-backports}
 log() { echo "build-c-selftests: $*" >&2; }
 kernel=$repo/../shared/kernel bench=0
 while (($#)); do
@@ -35,41 +33,17 @@ for c in make cc; do command -v "$c" >/dev/null || missing+=("$c"); done
 [[ -e /usr/include/uuid/uuid.h ]] || missing+=("uuid-dev (libvfio links -luuid)")
 ((${#missing[@]} == 0)) || { log "needs: ${missing[*]}"; exit 2; }
 cache=$repo/.build-vm/c-selftests
-src=$cache/src out=$cache/bin
-paths=(
-  tools/testing/selftests/vfio
-  tools/testing/selftests/liveupdate
-  tools/testing/selftests/kselftest.h
-  tools/testing/selftests/kselftest_harness.h
-  tools/testing/selftests/lib.mk
-  scripts/subarch.include
-  tools/include
-  tools/arch/x86/include
-  include/linux/pci_ids.h
-  include/uapi/linux/pci_regs.h
-  include/uapi/linux/idxd.h
-  include/uapi/linux/mii.h
-  drivers/dma/ioat/hw.h
-  drivers/dma/ioat/registers.h
-  drivers/dma/idxd/registers.h
-  drivers/net/ethernet/intel/igb/e1000_regs.h
-  drivers/net/ethernet/intel/igb/e1000_defines.h
-  drivers/net/ethernet/intel/igb/e1000_82575.h
-)
-mkdir -p "$repo/.build-vm"
-[[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
-want=${LINUX_SOURCE_DEB:+$(basename "$LINUX_SOURCE_DEB")}
-if [[ -n ${FORCE:-} || ! -s $src/VERSION || ! -e $src/tools/testing/selftests/vfio/lib/libvfio.mk ]] ||
-   [[ -n $want && $(cat "$src/VERSION") != "source: $want" ]]; then
-  mkdir -p "$cache"
-  work=$(mktemp -d "$cache/fetch.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-  . "$here/lib/linux-source.sh"
-  linux_source_extract "$work" "${paths[@]}"
-  echo "source: $(basename "$deb")" > "$work/k/$top/VERSION"
-  rm -rf "$src" "$out"; mv "$work/k/$top" "$src"
-  rm -rf "$work"; trap - EXIT
+out=$cache/bin
+# The source tree: scripts/fetch-kernel-source.sh's (one extraction for the driver conformance
+# test and this build; it honours LINUX_SOURCE_DEB and FORCE).
+src=$("$here/fetch-kernel-source.sh") || { log "scripts/fetch-kernel-source.sh failed"; exit 2; }
+# A tree from another .deb than LINUX_SOURCE_DEB names is fetched again.
+if [[ -n ${LINUX_SOURCE_DEB:-} && $(cat "$src/VERSION") != "source: $(basename "$LINUX_SOURCE_DEB")" ]]; then
+  src=$(FORCE=1 "$here/fetch-kernel-source.sh") || { log "scripts/fetch-kernel-source.sh failed"; exit 2; }
 fi
+mkdir -p "$cache"
+# Binaries built from another source are stale.
+if [[ ! -e $out/SOURCE || $(cat "$out/SOURCE") != "$(cat "$src/VERSION")" ]]; then rm -rf "$out"; fi
 khdr=${KHDR:-}
 if [[ -z $khdr ]]; then
   [[ -f $kernel/uapi-headers.tar.xz ]] || { log "no $kernel/uapi-headers.tar.xz: set KHDR=<headers_install include dir>"; exit 2; }
@@ -84,7 +58,9 @@ fi
 [[ -f $khdr/linux/vfio.h && -f $khdr/linux/liveupdate.h ]] || { log "$khdr lacks linux/vfio.h or linux/liveupdate.h"; exit 2; }
 log "building against $(cat "$src/VERSION"), uAPI headers $khdr"
 mkdir -p "$out"
-# The selftests' own Makefiles (make is incremental: a second call only checks).
+cat "$src/VERSION" > "$out/SOURCE"
+# The selftests' own Makefiles (make is incremental: a second call only checks). liveupdate's
+# Makefile leaves its objects beside its sources, in the fetched tree.
 for dir in vfio liveupdate; do
   make -s -C "$src/tools/testing/selftests/$dir" -j2 OUTPUT="$out" KHDR_INCLUDES="-isystem $khdr" \
     EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" >&2

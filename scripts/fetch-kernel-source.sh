@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fetches the C selftest drivers (tools/testing/selftests/vfio/lib/drivers/{ioat,dsa,nv_falcon,igb})
-# and the kernel headers they include from Debian's linux-source-<ver> package, through a private
+# Fetches the C selftests (tools/testing/selftests/vfio with its drivers, .../liveupdate) and the
+# kernel headers they include from Debian's linux-source-<ver> package, through a private
 # apt view (no system apt state touched), into a cache laid out as the kernel tree. The driver
 # conformance test (Tests/UAPIConformanceTests/DriverConformanceTests.swift) compiles against it.
 # When kunit.py is missing from its default place too, it is taken from the same download
@@ -18,12 +18,17 @@ log() { echo "fetch-kernel-source: $*" >&2; }
 
 # What the drivers and the conformance probe include (the drivers' registers.h and hw.h are
 # symlinks into drivers/dma/, igb's e1000_*.h into drivers/net/ethernet/intel/igb/,
-# tools/include/linux/pci_ids.h one to include/linux/).
+# tools/include/linux/pci_ids.h one to include/linux/), and what the selftests' own Makefiles
+# need to build every C program (scripts/build-c-selftests.sh builds from this same tree).
 paths=(
-  tools/testing/selftests/vfio/lib/drivers/ioat
-  tools/testing/selftests/vfio/lib/drivers/dsa
-  tools/testing/selftests/vfio/lib/drivers/nv_falcon
-  tools/testing/selftests/vfio/lib/drivers/igb
+  tools/testing/selftests/vfio
+  tools/testing/selftests/liveupdate
+  tools/testing/selftests/kselftest.h
+  tools/testing/selftests/kselftest_harness.h
+  tools/testing/selftests/lib.mk
+  scripts/subarch.include
+  tools/include
+  tools/arch/x86/include
   drivers/net/ethernet/intel/igb/e1000_regs.h
   drivers/net/ethernet/intel/igb/e1000_defines.h
   drivers/net/ethernet/intel/igb/e1000_82575.h
@@ -34,10 +39,11 @@ paths=(
   include/uapi/linux/idxd.h
   include/uapi/linux/pci_regs.h
   include/linux/pci_ids.h
-  tools/include
 )
 
-if [[ -z ${FORCE:-} && -s $out/VERSION && -e $out/tools/testing/selftests/vfio/lib/drivers/nv_falcon/hw.h && -e $out/drivers/net/ethernet/intel/igb/e1000_82575.h ]]; then
+# (A cache from before the selftests' Makefiles were added lacks lib.mk: fetched again.)
+if [[ -z ${FORCE:-} && -s $out/VERSION && -e $out/tools/testing/selftests/vfio/lib/drivers/nv_falcon/hw.h &&
+      -e $out/drivers/net/ethernet/intel/igb/e1000_82575.h && -e $out/tools/testing/selftests/lib.mk ]]; then
   echo "$out"; exit 0
 fi
 mkdir -p "$repo/.build-vm"

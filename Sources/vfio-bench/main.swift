@@ -72,6 +72,20 @@ func pagemapReport(_ name: String, _ vaddr: UInt, _ size: Int) {
   eprint("pagemap \(name): \(pages) pages in \(runs) physically contiguous runs\n")
 }
 
+/// An iommu in `mode` with the device attached, an IOVA allocator over its ranges and `size` bytes
+/// of anonymous memory (what the map operations time over), released after `body`.
+func withMapSetup<T>(_ mode: IOMMUMode, _ address: PCIAddress, size: Int,
+                     _ body: (IOMMU, inout IOVAAllocator, MappedMemory) throws -> T) throws -> T {
+  let iommu = try IOMMU(mode: mode)
+  defer { iommu.close() }
+  let device = try VFIOPCIDevice(address: address, iommu: iommu)
+  defer { device.close() }
+  var allocator = IOVAAllocator(ranges: try iommu.iovaRanges())
+  let memory = try MappedMemory.anonymous(size: size).get()
+  defer { memory.unmap() }
+  return try body(iommu, &allocator, memory)
+}
+
 func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   switch op.kind {
   case .initCleanup:
@@ -82,45 +96,35 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
       iommu.close()
     }
   case .map(let size):
-    let iommu = try IOMMU(mode: op.mode)
-    defer { iommu.close() }
-    let device = try VFIOPCIDevice(address: address, iommu: iommu)
-    defer { device.close() }
-    var allocator = IOVAAllocator(ranges: try iommu.iovaRanges())
-    let memory = try MappedMemory.anonymous(size: size).get()
-    defer { memory.unmap() }
-    let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(size)), size: UInt64(size))
-    var first = true
-    return try timed(op.rounds) {
-      try iommu.map(region)
-      try iommu.unmap(region)
-      if first { first = false; pagemapReport(op.name, region.vaddr, size) }
+    return try withMapSetup(op.mode, address, size: size) { iommu, allocator, memory in
+      let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(size)), size: UInt64(size))
+      var first = true
+      return try timed(op.rounds) {
+        try iommu.map(region)
+        try iommu.unmap(region)
+        if first { first = false; pagemapReport(op.name, region.vaddr, size) }
+      }
     }
   case .rawMap(let size):
-    let iommu = try IOMMU(mode: .iommufd)
-    defer { iommu.close() }
-    let device = try VFIOPCIDevice(address: address, iommu: iommu)
-    defer { device.close() }
-    var allocator = IOVAAllocator(ranges: try iommu.iovaRanges())
-    let memory = try MappedMemory.anonymous(size: size).get()
-    defer { memory.unmap() }
-    let iova = try allocator.allocate(size: UInt64(size))
-    let fd = iommu.iommufd!.rawValue, ioas = iommu.ioasID
-    var m = iommu_ioas_map()
-    m.size = UInt32(MemoryLayout<iommu_ioas_map>.size)
-    m.flags = 7  // FIXED_IOVA | WRITEABLE | READABLE
-    m.ioas_id = ioas
-    m.user_va = UInt64(memory.address)
-    m.length = UInt64(size)
-    var u = iommu_ioas_unmap()
-    u.size = UInt32(MemoryLayout<iommu_ioas_unmap>.size)
-    u.ioas_id = ioas
-    return try timed(op.rounds) {
-      m.iova = iova
-      u.iova = iova
-      u.length = UInt64(size)
-      guard vst_ioctl(fd, IOMMUFD.IOAS_MAP, &m) == 0, vst_ioctl(fd, IOMMUFD.IOAS_UNMAP, &u) == 0 else {
-        throw Skip(reason: "raw ioctl failed: errno \(vst_errno())")
+    return try withMapSetup(.iommufd, address, size: size) { iommu, allocator, memory in
+      let iova = try allocator.allocate(size: UInt64(size))
+      let fd = iommu.iommufd!.rawValue, ioas = iommu.ioasID
+      var m = iommu_ioas_map()
+      m.size = UInt32(MemoryLayout<iommu_ioas_map>.size)
+      m.flags = 7  // FIXED_IOVA | WRITEABLE | READABLE
+      m.ioas_id = ioas
+      m.user_va = UInt64(memory.address)
+      m.length = UInt64(size)
+      var u = iommu_ioas_unmap()
+      u.size = UInt32(MemoryLayout<iommu_ioas_unmap>.size)
+      u.ioas_id = ioas
+      return try timed(op.rounds) {
+        m.iova = iova
+        u.iova = iova
+        u.length = UInt64(size)
+        guard vst_ioctl(fd, IOMMUFD.IOAS_MAP, &m) == 0, vst_ioctl(fd, IOMMUFD.IOAS_UNMAP, &u) == 0 else {
+          throw Skip(reason: "raw ioctl failed: errno \(vst_errno())")
+        }
       }
     }
   case .rawConfigRead:
