@@ -5,25 +5,32 @@
 # - tools/testing/selftests/vfio: the seven programs and libvfio (with its drivers);
 # - tools/testing/selftests/liveupdate: liveupdate and the luo_* kexec programs;
 # - with --bench, also the benchmark's C side (scripts/bench/bench.c; scripts/bench/Makefile
-#   builds it against the same libvfio and lu_utils sources with the same flags).
+#   builds it against the same libvfio and lu_utils sources with the same flags);
+# - with --gen-tar, the kernel's own kselftest install of vfio + liveupdate instead
+#   (`make -C tools/testing/selftests TARGETS="vfio liveupdate" install`, as gen_tar packs it),
+#   tarred as .build-vm/c-selftests/kselftest-c[-series].tar.gz; with --series, on a copy of the
+#   tree with the VFIO Live Update series' selftest patches applied (the kernel dir's
+#   series-selftests/*.patch: vfio_pci_liveupdate_uapi_test, vfio_pci_liveupdate_kexec_test).
 # The source is scripts/fetch-kernel-source.sh's tree (.build-vm/kernel-source; LINUX_SOURCE_DEB
 # skips the download). The uAPI headers are the
 # kernel dir's uapi-headers.tar.xz (`make headers_install` of the same linux-source-7.3, as
 # ../shared/kernel ships it) or KHDR=<dir holding linux/vfio.h's include/>.
-# Usage: build-c-selftests.sh [--kernel DIR] [--bench]
+# Usage: build-c-selftests.sh [--kernel DIR] [--bench | --gen-tar [--series]]
 #   Prints the directory of the binaries (.build-vm/c-selftests/bin; the benchmark's in bench-obj/)
-#   on stdout.
+#   on stdout, or with --gen-tar the tarball's path.
 # Env: LINUX_SOURCE_DEB, KERNEL_SOURCE_PKG (linux-source-7.3), KERNEL_SUITE (trixie-backports),
 #      KHDR, EXTRA_CFLAGS (appended, as the VFIO selftests' Makefile allows), FORCE=1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)   # scripts/
 repo=$(cd "$here/.." && pwd)
 log() { echo "build-c-selftests: $*" >&2; }
-kernel=$repo/../shared/kernel bench=0
+kernel=$repo/../shared/kernel bench=0 gen_tar=0 series=0
 while (($#)); do
   case $1 in
     --kernel) kernel=${2:?}; shift 2 ;;
     --bench) bench=1; shift ;;
+    --gen-tar) gen_tar=1; shift ;;
+    --series) series=1; shift ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) log "unknown option $1"; exit 2 ;;
   esac
@@ -56,6 +63,27 @@ if [[ -z $khdr ]]; then
   khdr=$cache/uapi/include
 fi
 [[ -f $khdr/linux/vfio.h && -f $khdr/linux/liveupdate.h ]] || { log "$khdr lacks linux/vfio.h or linux/liveupdate.h"; exit 2; }
+if ((gen_tar)); then
+  # The kernel's own install, as a lab installs it; the series' tests on a patched copy.
+  name=kselftest-c tree=$src
+  if ((series)); then
+    name=kselftest-c-series patches=("$repo"/../shared/kernel-debug/series-selftests/*.patch)
+    [[ -e ${patches[0]} ]] || { log "no ../shared/kernel-debug/series-selftests/*.patch"; exit 2; }
+    tree=$cache/series-tree
+    rm -rf "$tree"; cp -a "$src" "$tree"
+    for p in "${patches[@]}"; do patch -s -p1 -d "$tree" < "$p" || { log "patch $(basename "$p") does not apply"; exit 2; }; done
+  fi
+  inst=$cache/$name
+  rm -rf "$inst" "$cache/$name-build"
+  make -s -C "$tree/tools/testing/selftests" TARGETS="vfio liveupdate" KHDR_INCLUDES="-isystem $khdr" \
+    O="$cache/$name-build" KSFT_INSTALL_PATH="$inst" EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" -j2 install >&2 ||
+    { log "make install failed"; exit 2; }
+  cat "$src/VERSION" > "$inst/VERSION"
+  tar -czf "$cache/$name.tar.gz" -C "$inst" .
+  log "$cache/$name.tar.gz: $(cut -d: -f2 "$inst/kselftest-list.txt" | tr '\n' ' ')"
+  echo "$cache/$name.tar.gz"
+  exit 0
+fi
 log "building against $(cat "$src/VERSION"), uAPI headers $khdr"
 mkdir -p "$out"
 cat "$src/VERSION" > "$out/SOURCE"

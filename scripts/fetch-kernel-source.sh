@@ -19,13 +19,17 @@ log() { echo "fetch-kernel-source: $*" >&2; }
 # What the drivers and the conformance probe include (the drivers' registers.h and hw.h are
 # symlinks into drivers/dma/, igb's e1000_*.h into drivers/net/ethernet/intel/igb/,
 # tools/include/linux/pci_ids.h one to include/linux/), and what the selftests' own Makefiles
-# need to build every C program (scripts/build-c-selftests.sh builds from this same tree).
+# need to build every C program and the kselftest install (scripts/build-c-selftests.sh builds
+# from this same tree; scripts/package.sh takes run_kselftest.sh and kselftest/ from it).
 paths=(
   tools/testing/selftests/vfio
   tools/testing/selftests/liveupdate
   tools/testing/selftests/kselftest.h
   tools/testing/selftests/kselftest_harness.h
   tools/testing/selftests/lib.mk
+  tools/testing/selftests/Makefile
+  tools/testing/selftests/run_kselftest.sh
+  tools/testing/selftests/kselftest
   scripts/subarch.include
   tools/include
   tools/arch/x86/include
@@ -41,9 +45,11 @@ paths=(
   include/linux/pci_ids.h
 )
 
-# (A cache from before the selftests' Makefiles were added lacks lib.mk: fetched again.)
+# (A cache from before the selftests' Makefiles or the kselftest runner were added lacks lib.mk
+# or run_kselftest.sh: fetched again.)
 if [[ -z ${FORCE:-} && -s $out/VERSION && -e $out/tools/testing/selftests/vfio/lib/drivers/nv_falcon/hw.h &&
-      -e $out/drivers/net/ethernet/intel/igb/e1000_82575.h && -e $out/tools/testing/selftests/lib.mk ]]; then
+      -e $out/drivers/net/ethernet/intel/igb/e1000_82575.h && -e $out/tools/testing/selftests/lib.mk &&
+      -e $out/tools/testing/selftests/run_kselftest.sh ]]; then
   echo "$out"; exit 0
 fi
 mkdir -p "$repo/.build-vm"

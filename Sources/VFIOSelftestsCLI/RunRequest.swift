@@ -57,10 +57,10 @@ public struct RunRequest: Equatable, Sendable {
     return env
   }
 
-  /// The test binary's arguments. Its own xunit is not asked for: KTAP and JUnit both come
-  /// from the event stream.
-  public func arguments(eventStream: String) -> [String] {
-    var args = ["--testing-library", "swift-testing", "--event-stream-output-path", eventStream, "--event-stream-version", "0"]
+  /// The test binary's filter arguments (the event-stream ones are added where it is spawned).
+  /// Its own xunit is not asked for: KTAP and JUnit both come from the event stream.
+  public func arguments() -> [String] {
+    var args: [String] = []
     if let filter { args += ["--filter", filter] }
     if let skip { args += ["--skip", skip] }
     return args

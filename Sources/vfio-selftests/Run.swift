@@ -60,10 +60,7 @@ struct Run: ParsableCommand {
     if let ktap { try RunRequest.checkOutput(ktap, option: "--ktap") }
     if let junit { try RunRequest.checkOutput(junit, option: "--junit") }
     try requireRoot("run")
-    let binary = testBinary ?? Self.defaultTestBinary()
-    guard FileManager.default.isExecutableFile(atPath: binary) else {
-      throw CLIError("no test binary at \(binary) (build it: swift build --build-tests)")
-    }
+    let binary = try TestBinary(testBinary)
     let env = ProcessInfo.processInfo.environment
     let setup = DeviceSetup()
     let targets = try RunRequest.devices(named: named, journaled: setup.journaledDevices(), environment: env)
@@ -75,35 +72,19 @@ struct Run: ParsableCommand {
     var results: [(name: String, run: TestRunResults, diagnostics: [String])] = []
     var exitCodes: [Int32] = []
     for device in runs {
-      let eventPath = FileManager.default.temporaryDirectory.appendingPathComponent("vfio-selftests-events-\(getpid())-\(UUID().uuidString).jsonl").path
-      defer { try? FileManager.default.removeItem(atPath: eventPath) }
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: binary)
-      process.arguments = request.arguments(eventStream: eventPath)
-      process.environment = request.environment(device: device, base: env)
-      if ktap == "-" { process.standardOutput = FileHandle.standardError }
-      log("\(device.map(\.description) ?? "no device"): \(binary) \(process.arguments!.joined(separator: " "))")
-      let start = Date()
-      try process.run()
-      let forwarding = SignalForwarding(to: process.processIdentifier)
-      process.waitUntilExit()
-      let interrupted = forwarding.stop()
-      let status: Int32? = process.terminationReason == .exit ? process.terminationStatus : nil
-      var diagnostics: [String] = []
-      if status == nil { diagnostics.append("test binary killed by signal \(process.terminationStatus)") }
-      if let interrupted { diagnostics.append("interrupted: \(interrupted) passed on to the test binary") }
-      let text = (try? String(contentsOfFile: eventPath, encoding: .utf8)) ?? ""
-      let records = try EventRecord.parse(stream: text)
-      let run = TestRunResults(records: records)
-      if !run.runEnded && status != nil { diagnostics.append("test binary exited with status \(status!) before the run ended") }
-      let code = run.kselftestExitCode(processStatus: status)
-      exitCodes.append(code)
-      results.append((device.map(\.description) ?? "no device", run, diagnostics))
-      log("\(device.map(\.description) ?? "no device"): \(run.passed) passed, \(run.failed) failed, \(run.skipped) skipped"
+      let label = device.map(\.description) ?? "no device"
+      let arguments = request.arguments()
+      log("\(label): \(binary.path) \(arguments.joined(separator: " "))")
+      let outcome = try binary.run(arguments: arguments, environment: request.environment(device: device, base: env),
+                                   output: ktap == "-" ? .toStderr : .inherit)
+      let run = outcome.run
+      exitCodes.append(outcome.exitCode)
+      results.append((label, run, outcome.diagnostics))
+      log("\(label): \(run.passed) passed, \(run.failed) failed, \(run.skipped) skipped"
           + (run.suiteFailures > 0 ? ", \(run.suiteFailures) suite failures" : "")
-          + " in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; exit \(code)"
-          + (diagnostics.isEmpty ? "" : " (\(diagnostics.joined(separator: "; ")))"))
-      if interrupted != nil { break }
+          + " in \(String(format: "%.1f", outcome.seconds)) s; exit \(outcome.exitCode)"
+          + (outcome.diagnostics.isEmpty ? "" : " (\(outcome.diagnostics.joined(separator: "; ")))"))
+      if outcome.interrupted != nil { break }
     }
 
     if let ktap {
@@ -131,11 +112,6 @@ struct Run: ParsableCommand {
     let code: Int32 = exitCodes.contains(KselftestExit.fail) ? KselftestExit.fail
       : exitCodes.allSatisfy { $0 == KselftestExit.skip } ? KselftestExit.skip : KselftestExit.pass
     if code != 0 { throw ExitCode(code) }
-  }
-
-  static func defaultTestBinary() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("vfio-selftestsPackageTests.xctest").path
   }
 
   func log(_ s: String) { writeStderr("vfio-selftests: \(s)\n") }

@@ -1,0 +1,298 @@
+import Foundation
+import LibVFIO
+
+/// One program of the kselftest install (`vfio/<name>`, `liveupdate/<name>`): the C program's
+/// name and collection, how it takes its devices, and whether it is a two-stage kexec program.
+/// `vfio-selftests kselftest NAME [C's arguments]` runs the port's tests of that program and
+/// prints them as the C program prints them (the kselftest harness's KTAP, its exit code), so
+/// `run_kselftest.sh` nests it unchanged.
+public struct KselftestProgram: Equatable, Sendable {
+  public enum Devices: Equatable, Sendable {
+    /// No device (`liveupdate`, the luo_* programs, the mtty migration suites).
+    case none
+    /// One device: the last argument that is a BDF, else `VFIO_SELFTESTS_BDF` (libvfio's
+    /// `vfio_selftests_get_bdf()`).
+    case one
+    /// Every trailing BDF argument, else `VFIO_SELFTESTS_BDF` (`vfio_selftests_get_bdfs()`).
+    case many
+    /// The SR-IOV PF: the BDF argument, else `VFIO_SELFTESTS_SRIOV_BDF`, else `VFIO_SELFTESTS_BDF`.
+    case sriovPF
+  }
+
+  public var name: String
+  /// `vfio` or `liveupdate`: the install's directory and kselftest-list.txt's collection.
+  public var collection: String
+  public var devices: Devices
+  /// A two-stage kexec program: `-s 1|2` (default 1, as `parse_stage_args()`).
+  public var staged: Bool
+  /// In kselftest-list.txt (the C Makefile's TEST_GEN_PROGS); false: TEST_GEN_PROGS_EXTENDED,
+  /// installed but run by hand (the kexec programs).
+  public var listed: Bool
+  /// Where the C program comes from: the kernel's tree, the VFIO Live Update series, or none
+  /// (the port's own suites).
+  public var origin: Origin
+
+  public enum Origin: String, Sendable { case kernel, series, port }
+
+  public static let all: [KselftestProgram] = [
+    .init(name: "vfio_dma_mapping_test", collection: "vfio", devices: .one, staged: false, listed: true, origin: .kernel),
+    .init(name: "vfio_dma_mapping_mmio_test", collection: "vfio", devices: .one, staged: false, listed: true, origin: .kernel),
+    .init(name: "vfio_iommufd_setup_test", collection: "vfio", devices: .one, staged: false, listed: true, origin: .kernel),
+    .init(name: "vfio_pci_device_test", collection: "vfio", devices: .one, staged: false, listed: true, origin: .kernel),
+    .init(name: "vfio_pci_device_init_perf_test", collection: "vfio", devices: .many, staged: false, listed: true, origin: .kernel),
+    .init(name: "vfio_pci_driver_test", collection: "vfio", devices: .one, staged: false, listed: true, origin: .kernel),
+    .init(name: "vfio_pci_sriov_uapi_test", collection: "vfio", devices: .sriovPF, staged: false, listed: true, origin: .kernel),
+    .init(name: "vfio_pci_liveupdate_uapi_test", collection: "vfio", devices: .one, staged: false, listed: true, origin: .series),
+    .init(name: "vfio_pci_liveupdate_kexec_test", collection: "vfio", devices: .one, staged: true, listed: false, origin: .series),
+    .init(name: "vfio_pci_reset_mmap_test", collection: "vfio", devices: .many, staged: false, listed: true, origin: .port),
+    .init(name: "vfio_migration_test", collection: "vfio", devices: .none, staged: false, listed: true, origin: .port),
+    .init(name: "liveupdate", collection: "liveupdate", devices: .none, staged: false, listed: true, origin: .kernel),
+    .init(name: "luo_kexec_simple", collection: "liveupdate", devices: .none, staged: true, listed: false, origin: .kernel),
+    .init(name: "luo_multi_session", collection: "liveupdate", devices: .none, staged: true, listed: false, origin: .kernel),
+    .init(name: "luo_stress_sessions", collection: "liveupdate", devices: .none, staged: true, listed: false, origin: .kernel),
+    .init(name: "luo_stress_files", collection: "liveupdate", devices: .none, staged: true, listed: false, origin: .kernel),
+  ]
+
+  public static func named(_ name: String) -> KselftestProgram? { all.first { $0.name == name } }
+
+  /// kselftest-list.txt as the kernel's `gen_tar` writes it: `collection:program`, one a line.
+  public static var listText: String {
+    all.filter(\.listed).map { "\($0.collection):\($0.name)\n" }.joined()
+  }
+}
+
+/// The arguments a C selftest takes, parsed as the C program parses them: the kselftest
+/// harness's `-h -l -d -f -F -v -V -t -T -r` (kselftest_harness.h), `-s 1|2` for the kexec
+/// programs (lu_utils.c `parse_stage_args()`), and trailing BDFs (libvfio.c
+/// `get_bdfs_cmdline()`).
+public struct KselftestArguments: Equatable, Sendable {
+  public enum Filter: Equatable, Sendable {
+    case fixture(String, include: Bool)
+    case variant(String, include: Bool)
+    case test(String, include: Bool)
+    case run(String)
+  }
+
+  public var list = false
+  public var help = false
+  public var filters: [Filter] = []
+  public var stage: Int?
+  public var devices: [PCIAddress] = []
+
+  public struct Invalid: Error, Equatable, CustomStringConvertible {
+    public var description: String
+  }
+
+  public init() {}
+
+  public init(parsing args: [String], program: KselftestProgram) throws(Invalid) {
+    // Trailing BDFs first, as libvfio takes them off argv before the harness sees it.
+    var rest = args
+    if program.devices != .none {
+      var bdfs: [PCIAddress] = []
+      while let last = rest.last, let a = PCIAddress(last), rest.count > 0 {
+        bdfs.insert(a, at: 0)
+        rest.removeLast()
+      }
+      devices = bdfs
+    }
+    var i = 0
+    func value(_ flag: String) throws(Invalid) -> String {
+      guard i + 1 < rest.count else { throw Invalid(description: "option \(flag) requires an argument") }
+      i += 1
+      return rest[i]
+    }
+    while i < rest.count {
+      let a = rest[i]
+      switch a {
+      case "-h": help = true
+      case "-l" where !program.staged: list = true
+      case "-d" where !program.staged: break
+      case "-s" where program.staged:
+        let v = try value(a)
+        guard let n = Int(v), n == 1 || n == 2 else { throw Invalid(description: "Invalid stage argument '\(v)': expected 1 or 2") }
+        stage = n
+      case "-f", "-F", "-v", "-V", "-t", "-T", "-r":
+        guard !program.staged else { throw Invalid(description: "Unknown argument \(a)") }
+        let v = try value(a)
+        let include = a == a.lowercased()
+        switch a.lowercased() {
+        case "-f": filters.append(.fixture(v, include: include))
+        case "-v": filters.append(.variant(v, include: include))
+        case "-t": filters.append(.test(v, include: include))
+        default: filters.append(.run(v))
+        }
+      default:
+        if PCIAddress(a) != nil, program.devices != .none {
+          throw Invalid(description: "device \(a) must come after the options")
+        }
+        throw Invalid(description: program.staged ? "Unknown argument \(a)" : "invalid option \(a)")
+      }
+      i += 1
+    }
+  }
+
+  /// Whether the harness runs test `name` (`fixture.variant.test` or `fixture.test`):
+  /// `test_enabled()`: the first filter that matches decides; with no positive filter,
+  /// everything not excluded runs.
+  public func enables(_ name: String) -> Bool {
+    let parts = name.split(separator: ".").map(String.init)
+    let fixture = parts.first ?? name
+    let test = parts.last ?? name
+    let variant = parts.count > 2 ? parts[1..<(parts.count - 1)].joined(separator: ".") : ""
+    var hasPositive = false
+    for f in filters {
+      switch f {
+      case .fixture(let n, let inc):
+        hasPositive = hasPositive || inc
+        if n == fixture { return inc }
+      case .variant(let n, let inc):
+        hasPositive = hasPositive || inc
+        if n == variant { return inc }
+      case .test(let n, let inc):
+        hasPositive = hasPositive || inc
+        if n == test { return inc }
+      case .run(let n):
+        hasPositive = true
+        if n == name { return true }
+      }
+    }
+    return !hasPositive
+  }
+
+  /// The harness's usage text (`test_harness_argv_check()`), or the kexec programs' one.
+  public static func usage(_ program: KselftestProgram) -> String {
+    if program.staged {
+      return "Usage: \(program.name) [-s 1|2]\(program.devices == .none ? "" : " [segment:bus:device.function]")\n"
+        + "\t-s N     stage: 1 before kexec (default), 2 after\n"
+    }
+    return """
+      Usage: \(program.name) [-h|-l|-d] [-t|-T|-v|-V|-f|-F|-r name]\(program.devices == .none ? "" : " [segment:bus:device.function ...]")
+      \t-h       print help
+      \t-l       list all tests
+      \t-d       enable debug prints
+      
+      \t-t name  include test
+      \t-T name  exclude test
+      \t-v name  include variant
+      \t-V name  exclude variant
+      \t-f name  include fixture
+      \t-F name  exclude fixture
+      \t-r name  run specified test
+      
+      Test filter options can be specified multiple times. The filtering stops
+      at the first match. For example to include all tests from variant 'bla'
+      but not test 'foo' specify '-T foo -v bla'.
+
+      """
+  }
+}
+
+/// The port's tests of one program, by C name, from the test binary's declarations.
+public struct KselftestSelection: Sendable {
+  public struct Entry: Equatable, Sendable {
+    public var cName: String
+    /// The Swift Testing ID (with its source location), for an exact `--filter`.
+    public var id: String
+
+    var parts: [String] { cName.split(separator: ".").map(String.init) }
+    public var fixture: String { parts.first ?? cName }
+    public var test: String { parts.count > 1 ? parts.last! : "" }
+    public var variant: String { parts.count > 2 ? parts[1..<(parts.count - 1)].joined(separator: ".") : "" }
+  }
+
+  public var entries: [Entry]
+
+  /// The program's tests that `arguments` enables, in the harness's order: fixture by fixture
+  /// (in order of first appearance), each in source order (file, line, column).
+  public init(declarations: TestRunResults, program: KselftestProgram, arguments: KselftestArguments) {
+    let p = declarations.programs.first { $0.name == program.name }
+    let sorted = (p?.tests ?? []).map { Entry(cName: $0.name.name, id: $0.node.id) }
+      .filter { arguments.enables($0.cName) }
+      .sorted { Self.sourceOrder($0.id) < Self.sourceOrder($1.id) }
+    var fixtures: [String] = []
+    for e in sorted where !fixtures.contains(e.fixture) { fixtures.append(e.fixture) }
+    entries = fixtures.flatMap { f in sorted.filter { $0.fixture == f } }
+  }
+
+  /// A test function's ID ends in `/File.swift:LINE:COLUMN`: its place, for sorting.
+  static func sourceOrder(_ id: String) -> SourceOrder {
+    let last = id.split(separator: "/").last.map(String.init) ?? ""
+    let parts = last.split(separator: ":")
+    guard parts.count == 3, let line = Int(parts[1]), let column = Int(parts[2]) else { return SourceOrder(file: id, line: 0, column: 0) }
+    return SourceOrder(file: String(parts[0]), line: line, column: column)
+  }
+
+  struct SourceOrder: Comparable {
+    var file: String, line: Int, column: Int
+    static func < (a: Self, b: Self) -> Bool { (a.file, a.line, a.column) < (b.file, b.line, b.column) }
+  }
+
+  /// Swift Testing's `--filter`: each test's full ID, anchored and escaped.
+  public var filter: String {
+    entries.map { "^" + NSRegularExpression.escapedPattern(for: $0.id) + "$" }.joined(separator: "|")
+  }
+
+  /// `-l`: the harness's table (fixture, variant, test), one test a line, on stderr in C.
+  public var listing: String {
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    var out = "\(pad("# FIXTURE", 20)) \(pad("VARIANT", 25)) TEST\n"
+    var lastFixture = ""
+    for e in entries {
+      if e.fixture != lastFixture && !lastFixture.isEmpty { out += String(repeating: "-", count: 80) + "\n" }
+      out += "\(pad(e.fixture == lastFixture ? "" : e.fixture, 20)) \(pad(e.variant, 25)) \(e.test)\n"
+      lastFixture = e.fixture
+    }
+    return out
+  }
+}
+
+/// What the kselftest harness prints (TAP version 13 as kselftest.h writes it) for the port's
+/// results of one program, and its exit code: 1 if a test failed, else 0 (the harness counts a
+/// skipped test as passed), 4 when the program skips as a whole (`1..0 # SKIP reason`).
+public enum KselftestReport {
+  public static func document(program: KselftestProgram, selection: KselftestSelection, run: TestRunResults, diagnostics: [String]) -> (text: String, code: Int32) {
+    var byID: [String: TestRunResults.Node] = [:]
+    func index(_ n: TestRunResults.Node) { byID[n.id] = n; n.children.forEach(index) }
+    run.roots.forEach(index)
+    let count = selection.entries.count
+    var out = "TAP version 13\n1..\(count)\n"
+    if !program.staged {
+      let cases = Set(selection.entries.map { $0.cName.split(separator: ".").dropLast().joined(separator: ".") }).count
+      out += "# Starting \(count) tests from \(cases) test cases.\n"
+    }
+    var pass = 0, fail = 0, skip = 0
+    for (i, e) in selection.entries.enumerated() {
+      let outcome = byID[e.id]?.outcome ?? .failed(["not run: the test binary ended before it (\(diagnostics.joined(separator: "; ")))"])
+      if !program.staged { out += "#  RUN           \(e.cName) ...\n" }
+      switch outcome {
+      case .passed:
+        pass += 1
+        if !program.staged { out += "#            OK  \(e.cName)\n" }
+        out += "ok \(i + 1) \(e.cName)\n"
+      case .skipped(let reason):
+        skip += 1
+        if !program.staged { out += "#            OK  \(e.cName)\n" }
+        out += "ok \(i + 1) \(e.cName) # SKIP \(KTAP.clean(reason))\n"
+      case .failed(let messages):
+        fail += 1
+        for m in messages { for line in m.split(separator: "\n", omittingEmptySubsequences: true) { out += "# \(line)\n" } }
+        if !program.staged { out += "#          FAIL  \(e.cName)\n" }
+        out += "not ok \(i + 1) \(e.cName)\n"
+      }
+    }
+    for d in diagnostics { out += "# \(KTAP.clean(d))\n" }
+    if !program.staged {
+      out += "# \(fail > 0 ? "FAILED" : "PASSED"): \(pass + skip) / \(count) tests passed.\n"
+    }
+    if skip > 0 { out += "# \(skip) skipped test(s) detected. Consider enabling relevant config options to improve coverage.\n" }
+    out += "# Totals: pass:\(pass) fail:\(fail) xfail:0 xpass:0 skip:\(skip) error:0\n"
+    let failed = fail > 0 || !diagnostics.isEmpty
+    return (out, failed ? KselftestExit.fail : KselftestExit.pass)
+  }
+
+  /// The program skips as a whole: `1..0 # SKIP reason`, exit 4 (`ksft_exit_skip()`).
+  public static func skipAll(_ reason: String) -> (text: String, code: Int32) {
+    ("TAP version 13\n1..0 # SKIP \(KTAP.clean(reason))\n", KselftestExit.skip)
+  }
+}
