@@ -16,12 +16,12 @@ Usage: scripts/vm-test.sh [options]
                         modules.tar.xz or lib/modules/<kver>/ (like /work/shared/kernel).
   --label NAME          results label (default: debian, or the basename of DIR)
   --stages 1|2          2 = stage 1, kexec into the same kernel, stage 2 (default 1)
-  --device edu|nvme-sriov|igb   extra guest device (repeatable): edu at 0000:00:04.0;
+  --device edu|nvme-sriov|igb|igb2   extra guest device (repeatable): edu at 0000:00:04.0;
                         nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0,
                         exported as VFIO_SELFTESTS_SRIOV_BDF; vfio-pci gets enable_sriov=1);
                         igb (Intel 82576, QEMU >= 8.0: when the system's QEMU lacks it, a
                         private QEMU 10.0 from bookworm-backports unpacked under .build-vm, the
-                        system's QEMU untouched) at 0000:00:06.0.
+                        system's QEMU untouched) at 0000:00:06.0; igb2, a second one at 0000:00:08.0 (igb's VFs take slots 22-25).
                         The guest sets every extra device up for vfio-pci too, and lists all
                         devices in VFIO_SELFTESTS_BDFS.
   --env NAME=VALUE      also set NAME in the guest's test environment (repeatable; no spaces)
@@ -35,6 +35,16 @@ Usage: scripts/vm-test.sh [options]
   --filter REGEX        passed to the Swift Testing binary as --filter
   --guest-script PATH   script (relative to the repo) run in the guest chroot instead of
                         scripts/guest/run-suites.sh; same environment, same exit-code contract
+  --rootfs              boot a minimal Debian root with no Swift (scripts/build-rootfs.sh, built
+                        once, cached under .build-vm/rootfs) instead of the host's: the kselftest
+                        package (--package) and the kernel's C install (--c-install) are unpacked
+                        there and run with their run_kselftest.sh (scripts/guest/run-kselftest.sh;
+                        its --env settings are there); the two KTAP logs are compared by test name
+                        (scripts/kselftest-compare.py, scripts/compare-verdict.py) after the boot
+  --package TARBALL     with --rootfs: the port's package (default: scripts/package.sh's
+                        .build-vm/package/vfio-selftests-kselftest.tar.gz)
+  --c-install TARBALL   with --rootfs: the C install (default: scripts/build-c-selftests.sh
+                        --gen-tar's .build-vm/c-selftests/kselftest-c.tar.gz)
   --skip-build          do not run swift build
   --keep                keep the work dir (.build-vm/run-<label>)
   --quiet               do not stream the serial console (it is always in <results>/<label>/serial.log)
@@ -54,7 +64,8 @@ log() { echo "$prog: $*" >&2; }
 die() { echo "$prog: error: $*" >&2; exit 2; }
 
 kernel_arg=debian label="" stages=1 results_root="$repo/results" timeout_s=600 boot_timeout_s=60 filter=""
-tcg_thread=single skip_build=0 keep=0 quiet=0 devices=() guest_script=scripts/guest/run-suites.sh guest_env=() memory=4G under_test=virtio-net
+tcg_thread=single skip_build=0 keep=0 quiet=0 devices=() guest_script="" guest_env=() memory=4G under_test=virtio-net
+rootfs_mode=0 package="" c_install=""
 while (($#)); do
   case $1 in
     --kernel) kernel_arg=${2:?--kernel needs a value}; shift 2 ;;
@@ -69,6 +80,9 @@ while (($#)); do
     --boot-timeout) boot_timeout_s=${2:?--boot-timeout needs a value}; shift 2 ;;
     --filter) filter=${2?--filter needs a value}; shift 2 ;;
     --guest-script) guest_script=${2:?--guest-script needs a value}; shift 2 ;;
+    --rootfs) rootfs_mode=1; shift ;;
+    --package) package=${2:?--package needs a tarball}; shift 2 ;;
+    --c-install) c_install=${2:?--c-install needs a tarball}; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
     --keep) keep=1; shift ;;
     --quiet) quiet=1; shift ;;
@@ -78,15 +92,26 @@ while (($#)); do
   esac
 done
 [[ $stages == 1 || $stages == 2 ]] || die "--stages must be 1 or 2"
+if ((rootfs_mode)); then
+  guest_script=${guest_script:-scripts/guest/run-kselftest.sh}
+  package=$(realpath -m "${package:-$repo/.build-vm/package/vfio-selftests-kselftest.tar.gz}")
+  c_install=$(realpath -m "${c_install:-$repo/.build-vm/c-selftests/kselftest-c.tar.gz}")
+  [[ -f $package ]] || die "--rootfs: no package at $package (build it: scripts/package.sh)"
+  [[ -f $c_install ]] || die "--rootfs: no C install at $c_install (build it: scripts/build-c-selftests.sh --gen-tar)"
+  skip_build=1
+else
+  [[ -z $package && -z $c_install ]] || die "--package and --c-install go with --rootfs"
+  guest_script=${guest_script:-scripts/guest/run-suites.sh}
+fi
 [[ -f $repo/$guest_script ]] || die "no guest script $repo/$guest_script"
 [[ $tcg_thread == single || $tcg_thread == multi ]] || die "--tcg-thread must be single or multi"
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
 [[ $boot_timeout_s =~ ^[0-9]+$ && $boot_timeout_s -gt 0 ]] || die "--boot-timeout must be a positive number of seconds"
-declare -A device_bdf=([virtio-net]=0000:00:03.0 [edu]=0000:00:04.0 [nvme-sriov]=0000:01:00.0 [igb]=0000:00:06.0)
-declare -A device_qemu=([edu]=edu [nvme-sriov]=nvme [igb]=igb)
-[[ -n ${device_bdf[$under_test]:-} ]] || die "unknown --under-test $under_test (virtio-net, edu, nvme-sriov, igb)"
+declare -A device_bdf=([virtio-net]=0000:00:03.0 [edu]=0000:00:04.0 [nvme-sriov]=0000:01:00.0 [igb]=0000:00:06.0 [igb2]=0000:00:08.0)
+declare -A device_qemu=([edu]=edu [nvme-sriov]=nvme [igb]=igb [igb2]=igb)
+[[ -n ${device_bdf[$under_test]:-} ]] || die "unknown --under-test $under_test (virtio-net, edu, nvme-sriov, igb, igb2)"
 [[ $under_test == virtio-net ]] || devices+=("$under_test")
-for d in "${devices[@]}"; do [[ -n ${device_qemu[$d]:-} ]] || die "unknown --device $d (edu, nvme-sriov, igb)"; done
+for d in "${devices[@]}"; do [[ -n ${device_qemu[$d]:-} ]] || die "unknown --device $d (edu, nvme-sriov, igb, igb2)"; done
 for e in "${guest_env[@]}"; do
   [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]\'\"]*$ ]] || die "--env $e: expected NAME=VALUE with no spaces or quotes"
 done
@@ -138,10 +163,14 @@ ensure_qemu_devices "$repo/.build-vm/qemu-$qemu_backports_suite" "${wanted[@]}" 
 log "QEMU: $(env "${qemu_env[@]}" "$qemu_bin" --version | head -n1) ($qemu_bin)"
 busybox_bin=$(command -v busybox)
 kexec_bin=$(command -v kexec)
+if ((rootfs_mode)); then
+  rootfs=$("$here/build-rootfs.sh") || die "scripts/build-rootfs.sh failed"
+  log "guest root: $rootfs (no Swift)"
+fi
 
 # libkmod in the guest looks in /lib/modules/$(uname -r): /init bind-mounts the prepared modules
 # over /lib/modules, which therefore has to exist on the (read-only shared) host tree.
-if [[ ! -d /lib/modules ]]; then
+if ((rootfs_mode == 0)) && [[ ! -d /lib/modules ]]; then
   log "creating the empty directory /lib/modules on the host (the guest bind-mounts its modules there)"
   "${sudo_cmd[@]}" mkdir -p /lib/modules || die "cannot create /lib/modules"
 fi
@@ -155,11 +184,14 @@ if ((skip_build == 0)); then
   log "swift build --product vfio-selftests"
   (cd "$repo" && swift build --product vfio-selftests) || die "swift build --product vfio-selftests failed"
 fi
+if ((rootfs_mode)); then bin_dir=/nonexistent; else
 bin_dir=$(cd "$bin_dir" 2>/dev/null && pwd -P) || die "binary dir ${VFIO_SELFTESTS_BIN_DIR:-$repo/.build/debug} does not exist (build first)"
+fi
 # The test binary is run-suites.sh's; another --guest-script (such as scripts/guest/bench.sh, with
 # release binaries in VFIO_SELFTESTS_BIN_DIR) needs only the CLI.
 needed_bins=(vfio-selftests)
 [[ $guest_script == scripts/guest/run-suites.sh ]] && needed_bins+=(vfio-selftestsPackageTests.xctest)
+((rootfs_mode)) && needed_bins=()
 for b in "${needed_bins[@]}"; do
   [[ -x $bin_dir/$b ]] || die "missing $bin_dir/$b (build first, or drop --skip-build)"
 done
@@ -254,6 +286,8 @@ done
 # Where the guest mounts the results share, and whether tmpfs may cover /tmp and /run: never
 # over a directory that holds the repo, the binaries, the kernel or the modules.
 needed=("$repo" "$bin_dir" "$kdir" "$mcache" "$work")
+# With --rootfs the guest sees only its own root and the payload share: nothing of the host's.
+((rootfs_mode)) && needed=()
 under() { local p; for p in "${needed[@]}"; do [[ $p == "$1" || $p == "$1"/* ]] && return 0; done; return 1; }
 tmpfs_tmp=1 tmpfs_run=1
 under /tmp && tmpfs_tmp=0
@@ -274,6 +308,7 @@ for d in "${devices[@]}"; do
   case $d in
     edu) device_args+=(-device edu,addr=04.0); extra_bdfs+=(0000:00:04.0) ;;
     igb) device_args+=(-device igb,addr=06.0,netdev=n1 -netdev user,id=n1); extra_bdfs+=(0000:00:06.0) ;;
+    igb2) device_args+=(-device igb,addr=08.0,netdev=n2 -netdev user,id=n2); extra_bdfs+=(0000:00:08.0) ;;
     nvme-sriov) device_args+=(-device pcie-root-port,id=rp1,bus=pcie.0,addr=05.0 -device nvme-subsys,id=subsys0
       -device nvme,serial=deadbeef,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,bus=rp1)
       extra_bdfs+=(0000:01:00.0); sriov_bdf=0000:01:00.0 ;;
@@ -287,31 +322,50 @@ for b in "${extra_bdfs[@]}"; do [[ $b == "$bdf" ]] || others+=("$b"); done
 extra_bdfs=("${others[@]}")
 
 shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+# --rootfs: what the guest needs from the host comes through one read-only share, the payload
+# (mounted at /opt/vfio-selftests in the guest root): the modules, the kernel and initramfs for
+# the kexec, the two installs and the guest script.
+guest_repo=$repo guest_bin=$bin_dir guest_moddir=$moddir guest_kexec_bin=$kexec_bin
+guest_kexec_kernel=$bzimage guest_kexec_initrd=$work/initramfs.cpio.gz guest_script_path=$guest_script
+if ((rootfs_mode)); then
+  payload=$work/payload
+  mkdir -p "$payload/modules" "$payload/boot"
+  cp -al "$moddir"/. "$payload/modules/" 2>/dev/null || cp -a "$moddir"/. "$payload/modules/"
+  cp "$bzimage" "$payload/boot/bzImage"
+  ln "$package" "$payload/kselftest-swift.tar.gz" 2>/dev/null || cp "$package" "$payload/kselftest-swift.tar.gz"
+  ln "$c_install" "$payload/kselftest-c.tar.gz" 2>/dev/null || cp "$c_install" "$payload/kselftest-c.tar.gz"
+  cp "$repo/$guest_script" "$payload/$(basename "$guest_script")"
+  guest_repo=/opt/vfio-selftests guest_bin=/opt/vfio-selftests guest_moddir=/opt/vfio-selftests/modules
+  guest_kexec_bin=/sbin/kexec guest_kexec_kernel=/opt/vfio-selftests/boot/bzImage
+  guest_kexec_initrd=/opt/vfio-selftests/boot/initramfs.cpio.gz guest_script_path=$(basename "$guest_script")
+fi
 {
-  echo "REPO=$(shq "$repo")"
-  echo "BIN_DIR=$(shq "$bin_dir")"
+  echo "REPO=$(shq "$guest_repo")"
+  echo "BIN_DIR=$(shq "$guest_bin")"
+  echo "ROOTFS=$rootfs_mode"
   echo "KERNEL_LABEL=$(shq "$label")"
   echo "BDF=$(shq "$bdf")"
   echo "STAGES=$stages"
   echo "FILTER=$(shq "$filter")"
-  echo "GUEST_SCRIPT=$(shq "$guest_script")"
+  echo "GUEST_SCRIPT=$(shq "$guest_script_path")"
   echo "EXTRA_BDFS=$(shq "${extra_bdfs[*]}")"
   echo "SRIOV_BDF=$(shq "$sriov_bdf")"
   echo "GUEST_ENV=$(shq "${guest_env[*]}")"
   echo "STRICT_SET=${VFIO_SELFTESTS_STRICT+1}"
   echo "STRICT=$(shq "${VFIO_SELFTESTS_STRICT:-}")"
-  echo "MODULES_DIR=$(shq "$moddir")"
+  echo "MODULES_DIR=$(shq "$guest_moddir")"
   echo "RESULTS_MNT=$(shq "$results_mnt")"
   echo "TMPFS_TMP=$tmpfs_tmp"
   echo "TMPFS_RUN=$tmpfs_run"
   echo "GUEST_PATH=$(shq "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH")"
   echo "GUEST_HOME=$(shq "$guest_tmp")"
   echo "GUEST_TMP=$(shq "$guest_tmp")"
-  echo "KEXEC_BIN=$(shq "$kexec_bin")"
-  echo "KEXEC_KERNEL=$(shq "$bzimage")"
-  echo "KEXEC_INITRD=$(shq "$work/initramfs.cpio.gz")"
+  echo "KEXEC_BIN=$(shq "$guest_kexec_bin")"
+  echo "KEXEC_KERNEL=$(shq "$guest_kexec_kernel")"
+  echo "KEXEC_INITRD=$(shq "$guest_kexec_initrd")"
 } > "$ird/vm-test.env"
 (cd "$ird" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
+((rootfs_mode)) && cp "$work/initramfs.cpio.gz" "$payload/boot/initramfs.cpio.gz"
 
 # ---- results dir ----
 mkdir -p "$results_root"
@@ -346,11 +400,13 @@ qemu=(env "${qemu_env[@]}" "$qemu_bin" "${qemu_data[@]}" -accel "tcg,thread=$tcg
   # = -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap (and a
   # rw one for the results), spelled out to pin the 9p devices at 00:10.0/00:11.0, clear of the
   # device slots used here (03.0 virtio-net, 04.0 edu, 05.0 root port).
-  -fsdev local,id=fshost,path=/,security_model=none,readonly=on,multidevs=remap
+  -fsdev "local,id=fshost,path=${rootfs:-/},security_model=none,readonly=on,multidevs=remap"
   -device virtio-9p-pci,fsdev=fshost,mount_tag=host,addr=10.0
   -fsdev "local,id=fsresults,path=$results,security_model=none,multidevs=remap"
   -device virtio-9p-pci,fsdev=fsresults,mount_tag=results,addr=11.0)
 qemu+=("${device_args[@]}")
+((rootfs_mode)) && qemu+=(-fsdev "local,id=fspayload,path=$payload,security_model=none,readonly=on,multidevs=remap"
+  -device virtio-9p-pci,fsdev=fspayload,mount_tag=payload,addr=12.0)
 printf '%q ' "${qemu[@]}" > "$results/qemu-cmdline"; echo >> "$results/qemu-cmdline"
 
 boot() { # sets t0 t1 qrc fired cur_stage
@@ -428,6 +484,18 @@ fi
 stage_dirs=()
 for s in $(seq 1 "$stages"); do stage_dirs+=("$results/stage$s"); done
 summary_rc=0
+# --rootfs: C against the port by test name, per stage (the guest ran both installs).
+if ((rootfs_mode)); then
+  for d in "${stage_dirs[@]}"; do
+    c_files=() swift_files=()
+    for f in c c-kexec; do [[ -s $d/$f.ktap ]] && c_files+=(--c "$d/$f.ktap"); done
+    for f in swift swift-only swift-kexec; do [[ -s $d/$f.ktap ]] && swift_files+=(--swift "$d/$f.ktap"); done
+    ((${#c_files[@]} + ${#swift_files[@]})) || continue
+    python3 "$here/kselftest-compare.py" "${c_files[@]}" "${swift_files[@]}" --tsv "$d/compare.tsv" --junit "$d/junit-kselftest.xml" >&2 || summary_rc=1
+    echo "== $(basename "$d"): C against the port (run_kselftest.sh, by name)" >&2
+    python3 "$here/compare-verdict.py" "$d/compare.tsv" "$here/compare-c.allow" | tee "$d/compare-verdict.log" >&2 || summary_rc=1
+  done
+fi
 python3 "$here/junit-summary.py" "${stage_dirs[@]}" || summary_rc=$?
 ((failed || summary_rc)) && exit 1
 exit 0

@@ -38,6 +38,13 @@ mkdir -p /host
 # start of a Swift binary reads its libraries (Foundation, ICU data) over 9p again.
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 host /host || die "cannot mount the host tree (9p tag host)"
 say "9p: host tree on /host (ro)"
+# --rootfs: /host is a minimal Debian root, not the host's; what it needs from the host (modules,
+# kernel and initramfs for the kexec, the installs, the guest script) is the payload share.
+if [ "${ROOTFS:-0}" = 1 ]; then
+  mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 payload /host/opt/vfio-selftests ||
+    die "cannot mount the payload share (9p tag payload) on /opt/vfio-selftests"
+  say "9p: payload on /opt/vfio-selftests (ro); guest root: $(cat /host/etc/motd 2>/dev/null)"
+fi
 [ -d "/host$MODULES_DIR/$(uname -r)" ] || die "no /host$MODULES_DIR/$(uname -r): modules were prepared for another kernel?"
 [ -d /host/lib/modules ] || die "/lib/modules does not exist on the host (vm-test.sh should have created it)"
 mount --bind "/host$MODULES_DIR" /host/lib/modules || die "cannot bind the guest modules onto /host/lib/modules"
