@@ -19,18 +19,21 @@
 #   VERSION                the port's commit, the toolchain, the linux-source the runner came from
 # Each program first checks (vfio-selftests/preflight.sh) that the system's glibc is new enough
 # and its libkmod and libstdc++ are there, else prints one line and exits with kselftest's skip code.
-# Usage: package.sh [--skip-build] [--output TARBALL]
+# Usage: package.sh [--skip-build] [--debug] [--output TARBALL]
 #   (default .build-vm/package/vfio-selftests-kselftest.tar.gz); prints the tarball's path.
+#   --debug packs the debug build instead (`swift build --build-tests`, as scripts/test.sh makes it):
+#   the same layout and bundling, no second build; CI uses it to keep its time flat.
 # Env: VFIO_SELFTESTS_RELEASE_BIN (use these release binaries instead of building).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 log() { echo "package: $*" >&2; }
 die() { log "error: $*"; exit 1; }
-skip_build=0 out=$repo/.build-vm/package/vfio-selftests-kselftest.tar.gz
+skip_build=0 debug=0 out=$repo/.build-vm/package/vfio-selftests-kselftest.tar.gz
 while (($#)); do
   case $1 in
     --skip-build) skip_build=1; shift ;;
+    --debug) debug=1; shift ;;
     --output) out=${2:?--output needs a path}; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1" ;;
@@ -45,6 +48,7 @@ bin=${VFIO_SELFTESTS_RELEASE_BIN:-}
 if [[ -z $bin ]]; then
   # The test targets use @testable imports: a release build of them needs -enable-testing.
   flags=(-c release --build-tests -Xswiftc -enable-testing)
+  ((debug)) && flags=(--build-tests)
   if ((skip_build == 0)); then
     log "swift build ${flags[*]}"
     (cd "$repo" && swift build "${flags[@]}" >&2) || die "swift build ${flags[*]} failed"

@@ -264,22 +264,23 @@ public enum KselftestReport {
     }
     var pass = 0, fail = 0, skip = 0
     for (i, e) in selection.entries.enumerated() {
+      let name = KTAP.clean(e.cName)
       let outcome = byID[e.id]?.outcome ?? .failed(["not run: the test binary ended before it (\(diagnostics.joined(separator: "; ")))"])
-      if !program.staged { out += "#  RUN           \(e.cName) ...\n" }
+      if !program.staged { out += "#  RUN           \(name) ...\n" }
       switch outcome {
       case .passed:
         pass += 1
-        if !program.staged { out += "#            OK  \(e.cName)\n" }
-        out += "ok \(i + 1) \(e.cName)\n"
+        if !program.staged { out += "#            OK  \(name)\n" }
+        out += "ok \(i + 1) \(name)\n"
       case .skipped(let reason):
         skip += 1
-        if !program.staged { out += "#            OK  \(e.cName)\n" }
-        out += "ok \(i + 1) \(e.cName) # SKIP \(KTAP.clean(reason))\n"
+        if !program.staged { out += "#            OK  \(name)\n" }
+        out += "ok \(i + 1) \(name) # SKIP \(KTAP.clean(reason))\n"
       case .failed(let messages):
         fail += 1
         for m in messages { for line in m.split(separator: "\n", omittingEmptySubsequences: true) { out += "# \(line)\n" } }
-        if !program.staged { out += "#          FAIL  \(e.cName)\n" }
-        out += "not ok \(i + 1) \(e.cName)\n"
+        if !program.staged { out += "#          FAIL  \(name)\n" }
+        out += "not ok \(i + 1) \(name)\n"
       }
     }
     for d in diagnostics { out += "# \(KTAP.clean(d))\n" }

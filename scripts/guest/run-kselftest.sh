@@ -100,14 +100,16 @@ if [[ $STAGE == 1 ]]; then
   for side in c swift; do
     log "$side: run_kselftest.sh -o $timeout_s ${sel[*]}"
     t0=$(cut -d' ' -f1 /proc/uptime)
-    (cd "/tmp/kselftest-$side" && VFIO_SELFTESTS_BDF=$BDF ./run_kselftest.sh -o "$timeout_s" "${sel[@]}") > "$RESULTS/$side.ktap" 2>&1
-    log "$side: run_kselftest.sh exited $? in $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }') s: $(grep -c '^ok\|^not ok' "$RESULTS/$side.ktap") programs"
+    # Through a pipe: the runner appends each program's output to /dev/stdout, which, were
+    # stdout a plain file, would be a second open file description writing over the first.
+    (cd "/tmp/kselftest-$side" && VFIO_SELFTESTS_BDF=$BDF ./run_kselftest.sh -o "$timeout_s" "${sel[@]}") 2>&1 | cat > "$RESULTS/$side.ktap"
+    log "$side: run_kselftest.sh exited ${PIPESTATUS[0]} in $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }') s: $(grep -c '^ok\|^not ok' "$RESULTS/$side.ktap") programs"
   done
   if [[ -n ${KSELFTEST_SWIFT_ONLY:-} ]]; then
     mapfile -t sel < <(selection "$KSELFTEST_SWIFT_ONLY")
     log "swift only: run_kselftest.sh -o $timeout_s ${sel[*]}"
-    (cd "$swift" && VFIO_SELFTESTS_BDF=$BDF VFIO_SELFTESTS_BDFS="${devices[*]}" ./run_kselftest.sh -o "$timeout_s" "${sel[@]}") > "$RESULTS/swift-only.ktap" 2>&1
-    log "swift only: run_kselftest.sh exited $?"
+    (cd "$swift" && VFIO_SELFTESTS_BDF=$BDF VFIO_SELFTESTS_BDFS="${devices[*]}" ./run_kselftest.sh -o "$timeout_s" "${sel[@]}") 2>&1 | cat > "$RESULTS/swift-only.ktap"
+    log "swift only: run_kselftest.sh exited ${PIPESTATUS[0]}"
   fi
   # Before the kexec: each side's stage 1, last.
   if [[ $STAGES == 2 && -n ${KSELFTEST_KEXEC:-} ]]; then kexec_side c; kexec_side swift; fi
