@@ -3,13 +3,14 @@
 """C against Swift from two kselftest runs by name (stdlib only).
 
 Usage: kselftest-compare.py --c FILE [--c FILE...] --swift FILE [--swift FILE...]
-                            [--tsv OUT] [--junit OUT] [--program-level REGEX]
+                            [--swift-only FILE...] [--tsv OUT] [--junit OUT] [--program-level REGEX]
 Each FILE is what run_kselftest.sh printed (or the same format from scripts/guest/run-kselftest.sh
 for the kexec programs run by hand): per program a top-level `ok N selftests: COLL: PROG` line, and
 before it the program's own KTAP prefixed with "# " (`# ok N fixture.variant.test`, `# SKIP`).
 Writes compare.tsv (program, test, C, Swift, C s, Swift s, note: the table
 scripts/compare-verdict.py judges) and a JUnit file of the Swift side (one testcase a test, for
-scripts/junit-summary.py). Programs matching --program-level (default: the kexec programs, plain
+scripts/junit-summary.py; --swift-only files, programs the port ran without C in this boot, are
+in it too but not compared). Programs matching --program-level (default: the kexec programs, plain
 kselftest programs with one result each), or with no per-test lines on one side, are compared
 by the program's own result. Prints one line of counts.
 """
@@ -64,11 +65,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--c", action="append", default=[])
     ap.add_argument("--swift", action="append", default=[])
+    ap.add_argument("--swift-only", action="append", default=[])
     ap.add_argument("--tsv")
     ap.add_argument("--junit")
     ap.add_argument("--program-level", default=r"^(luo_.*|vfio_pci_liveupdate_kexec_test)$")
     a = ap.parse_args()
     c, s = parse(a.c), parse(a.swift)
+    only = parse(a.swift_only)
     flat = re.compile(a.program_level)
     rows = [["program", "test", "C", "Swift", "C s", "Swift s", "note"]]
     for prog in list(OrderedDict.fromkeys(list(c) + list(s))):
@@ -89,7 +92,7 @@ def main():
                 f.write("\t".join(x.replace("\t", " ") for x in r) + "\n")
     if a.junit:
         suites = ET.Element("testsuites")
-        for prog, p in s.items():
+        for prog, p in list(s.items()) + list(only.items()):
             cases = list(p["tests"].items()) or [(prog, p["verdict"])]
             suite = ET.SubElement(suites, "testsuite", name=prog, tests=str(len(cases)))
             for name, v in cases:
@@ -103,7 +106,7 @@ def main():
                 tc = ET.SubElement(suite, "testcase", classname=prog, name=prog)
                 ET.SubElement(tc, "failure", message=f"the program: {p['verdict']}")
         ET.ElementTree(suites).write(a.junit, encoding="unicode", xml_declaration=True)
-    print(f"kselftest-compare: C {len(c)} programs, Swift {len(s)} programs, {len(rows) - 1} rows")
+    print(f"kselftest-compare: C {len(c)} programs, Swift {len(s)} programs compared ({len(rows) - 1} rows), {len(only)} Swift only")
     return 0
 
 

@@ -489,7 +489,8 @@ if ((rootfs_mode)); then
   for d in "${stage_dirs[@]}"; do
     c_files=() swift_files=()
     for f in c c-kexec; do [[ -s $d/$f.ktap ]] && c_files+=(--c "$d/$f.ktap"); done
-    for f in swift swift-only swift-kexec; do [[ -s $d/$f.ktap ]] && swift_files+=(--swift "$d/$f.ktap"); done
+    for f in swift swift-kexec; do [[ -s $d/$f.ktap ]] && swift_files+=(--swift "$d/$f.ktap"); done
+    [[ -s $d/swift-only.ktap ]] && swift_files+=(--swift-only "$d/swift-only.ktap")
     ((${#c_files[@]} + ${#swift_files[@]})) || continue
     python3 "$here/kselftest-compare.py" "${c_files[@]}" "${swift_files[@]}" --tsv "$d/compare.tsv" --junit "$d/junit-kselftest.xml" >&2 || summary_rc=1
     echo "== $(basename "$d"): C against the port (run_kselftest.sh, by name)" >&2
