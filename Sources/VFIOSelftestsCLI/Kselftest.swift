@@ -247,6 +247,23 @@ public struct KselftestSelection: Sendable {
   }
 }
 
+extension KselftestProgram {
+  /// Why the whole program cannot run on this machine, in one line (nil: it can): a vfio program
+  /// with no VFIO device node at all, a liveupdate one with no `/dev/liveupdate`. Not when
+  /// `VFIO_SELFTESTS_STRICT` expects that capability: then each test fails, saying why.
+  public func missingCapability(exists: (String) -> Bool, strict: SelftestsEnvironment.Strictness) -> String? {
+    switch collection {
+    case "vfio" where !["/dev/vfio/vfio", "/dev/vfio/devices", "/dev/iommu"].contains(where: exists)
+      && !["vfio-container", "vfio-cdev", "iommufd"].contains(where: strict.expects):
+      return "kernel has no VFIO: no /dev/vfio/vfio, /dev/vfio/devices or /dev/iommu (vfio-pci not loaded? vfio/setup.sh loads it)"
+    case "liveupdate" where !exists("/dev/liveupdate") && !strict.expects("liveupdate"):
+      return "no /dev/liveupdate (kernel without CONFIG_LIVEUPDATE, or booted without liveupdate=on)"
+    default:
+      return nil
+    }
+  }
+}
+
 /// What the kselftest harness prints (TAP version 13 as kselftest.h writes it) for the port's
 /// results of one program, and its exit code: 1 if a test failed, else 0 (the harness counts a
 /// skipped test as passed), 4 when the program skips as a whole (`1..0 # SKIP reason`, or a

@@ -60,6 +60,10 @@ struct Kselftest: ParsableCommand {
       throw ExitCode(KselftestExit.skip)
     }
     guard geteuid() == 0 else { return finish(KselftestReport.skipAll("not root (euid \(geteuid()))")) }
+    let strict = (try? SelftestsEnvironment(values: env).strict()) ?? .only([])
+    if let missing = p.missingCapability(exists: { FileManager.default.fileExists(atPath: $0) }, strict: strict) {
+      return finish(KselftestReport.skipAll(missing))
+    }
 
     // The devices, as libvfio takes them: argv's trailing BDFs, else VFIO_SELFTESTS_BDF.
     let fromEnv = env["VFIO_SELFTESTS_BDF"].flatMap { $0.isEmpty ? nil : $0 }

@@ -120,6 +120,17 @@ struct KselftestTests {
     #expect(code == KselftestExit.fail)
   }
 
+  @Test func missingCapabilitySkipsTheProgramUnlessStrict() {
+    let none: (String) -> Bool = { _ in false }
+    let liveupdate = KselftestProgram.named("liveupdate")!
+    #expect(device.missingCapability(exists: none, strict: .only([]))?.hasPrefix("kernel has no VFIO") == true)
+    #expect(device.missingCapability(exists: { $0 == "/dev/iommu" }, strict: .only([])) == nil)
+    #expect(device.missingCapability(exists: none, strict: .only(["iommufd"])) == nil)
+    #expect(liveupdate.missingCapability(exists: none, strict: .only(["sriov"]))?.hasPrefix("no /dev/liveupdate") == true)
+    #expect(kexec.missingCapability(exists: none, strict: .all) == nil)
+    #expect(liveupdate.missingCapability(exists: { $0 == "/dev/liveupdate" }, strict: .only([])) == nil)
+  }
+
   @Test func wholeProgramSkip() {
     let (text, code) = KselftestReport.skipAll("not root (euid 1000)")
     #expect(text == "TAP version 13\n1..0 # SKIP not root (euid 1000)\n")
