@@ -14,22 +14,10 @@ repo=$(cd "$here/.." && pwd)
 log() { echo "build-rootfs: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# The system's configured Debian mirror (deb822 sources, else sources.list): no URL of our own.
-system_mirror() {
-  local f uri=""
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [[ -r $f ]] || continue
-    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f")
-    [[ -n $uri ]] && break
-  done
-  [[ -z $uri && -r /etc/apt/sources.list ]] &&
-    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\// && $i !~ /security/) { print $i; exit } }' /etc/apt/sources.list)
-  [[ -n $uri ]] || return 1
-  echo "$uri"
-}
+. "$here/lib/debian-apt-view.sh"
 print_mirror=0
 [[ ${1:-} == --print-mirror ]] && { print_mirror=1; shift; }
-mirror=$(system_mirror) || die "no Debian mirror in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list: configure apt first"
+mirror=$(system_debian_mirror) || exit 1
 ((print_mirror)) && { echo "$mirror"; exit 0; }
 suite=${ROOTFS_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-}")}
 [[ -n $suite ]] || die "no VERSION_CODENAME in /etc/os-release: set ROOTFS_SUITE"

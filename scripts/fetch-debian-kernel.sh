@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Downloads Debian's stock 7.x amd64 kernel (trixie-backports) without installing it and lays it
-# out like /work/shared/kernel: OUTDIR/bzImage, OUTDIR/lib/modules/<kver>/ (an unpacked tree,
+# out like ../shared/kernel: OUTDIR/bzImage, OUTDIR/lib/modules/<kver>/ (an unpacked tree,
 # .ko.xz modules, no modules.dep: vm-test.sh runs depmod), OUTDIR/VERSION.
 # Usage: fetch-debian-kernel.sh [OUTDIR]   (default: <repo>/.build-vm/kernels/debian)
 # Env:   KERNEL_SUITE (default trixie-backports), KERNEL_MAJOR (default 7), FORCE=1 to refetch.

@@ -39,8 +39,8 @@ ensure_qemu_devices() {
     echo "QEMU $(qemu-system-x86_64 --version 2>/dev/null | head -n1 | awk '{print $4}') lacks device(s) $*: unpacking qemu-system-x86 from $qemu_backports_suite into $cache" >&2
     local work uri keyring=/usr/share/keyrings/debian-archive-keyring.gpg p v versions=()
     work=$(mktemp -d)
-    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
-    uri=${uri:-http://deb.debian.org/debian}
+    . "$(dirname "${BASH_SOURCE[0]}")/debian-apt-view.sh"
+    uri=$(system_debian_mirror) || { rm -rf "$work"; return 1; }
     mkdir -p "$work/parts" "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
     printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' "$uri" "$qemu_backports_suite" "$keyring" > "$work/parts/backports.sources"
     local opts=(-o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts="$work/parts"
