@@ -148,3 +148,9 @@ struct CommandLineErrorTests {
     try expectOneLineError(["modprobe", name], "invalid module name '\(name)': expected a module name or alias (not empty, no '/', no whitespace)")
   }
 }
+
+extension CommandLineErrorTests {
+  @Test func keepDevicesWithADevice() throws {
+    try expectOneLineError(["cleanup", "--keep-devices", "0000:00:03.0"], "--keep-devices cleans up no device: name none (got 0000:00:03.0)")
+  }
+}

@@ -7,7 +7,8 @@ import Testing
 /// Where the migration suites' devices come from.
 enum MigrationDeviceKind: String, Sendable {
   /// Two instances of the in-kernel `mtty` sample (type `mtty-2`), created for each test and
-  /// removed after it; the module is loaded with libkmod and unloaded again if the test loaded it.
+  /// removed after it; the module is loaded with libkmod, and every module that load brought in
+  /// (mtty, mdev...) is journaled and unloaded again after the test.
   case mtty
   /// PCI functions given in `VFIO_SELFTESTS_MIGRATION_BDFS` (space or comma separated), bound
   /// to a VFIO migration driver such as xe-vfio-pci (Battlemage, Panther Lake, Wildcat Lake VFs).
@@ -41,7 +42,7 @@ enum MigrationFixture {
 
 /// Skips (true skips, with the reason) unless `kind` devices can be had and opened in `mode`, and
 /// around each test provides them: for `mtty`, loads the module if needed, creates two `mtty-2`
-/// instances, and always removes them (and unloads the module if it loaded it) afterwards.
+/// instances, and always removes them (and unloads the modules it loaded) afterwards.
 struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
   let kind: MigrationDeviceKind
   let mode: IOMMUMode
@@ -105,22 +106,19 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       guard case .devices(let devices) = MigrationDeviceKind.pciDevices() else { return try await function() }
       try await MigrationFixture.$devices.withValue(devices.map { VFIODeviceID.pci($0) }) { try await function() }
     case .mtty:
-      // The module and the mdevs are journaled before they are made, so `vfio-selftests cleanup`
-      // removes them after a killed run.
-      let kmod = try KernelModules()
-      let journal = ResourceJournal()
-      let wasLoaded = kmod.state(MigrationDeviceKind.mttyParent) == .live
-      if !wasLoaded { try journal.record(.module, MigrationDeviceKind.mttyParent) }
-      let outcome = try kmod.load(MigrationDeviceKind.mttyParent)
-      if outcome != .loaded { journal.forget(.module, MigrationDeviceKind.mttyParent) }
+      // The modules (mtty and what it needs: mdev...) and the mdevs are journaled before they
+      // are made, so `vfio-selftests cleanup` removes them after a killed run.
+      let modules = JournaledModules(modules: try KernelModules())
+      let journal = modules.journal
+      let loaded = try modules.load(MigrationDeviceKind.mttyParent)
       let mdev = MdevSysfs()
       var created: [String] = []
       defer {
         for uuid in created {
           do { try mdev.remove(uuid: uuid); journal.forget(.mdev, uuid) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
         }
-        if outcome == .loaded {
-          do { try kmod.unload(MigrationDeviceKind.mttyParent); journal.forget(.module, MigrationDeviceKind.mttyParent) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
+        for (m, result) in modules.unload(loaded.brought) where !result.isGone {
+          Issue.record(Comment(rawValue: "cleanup: module \(m): \(result)"))
         }
       }
       for _ in 0..<2 {
@@ -129,7 +127,8 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
         created.append(uuid)
         try mdev.create(parent: MigrationDeviceKind.mttyParent, type: MigrationDeviceKind.mttyType, uuid: uuid)
       }
-      print("mtty: created \(created.joined(separator: ", ")) (\(MigrationDeviceKind.mttyType)); module \(outcome.rawValue)")
+      print("mtty: created \(created.joined(separator: ", ")) (\(MigrationDeviceKind.mttyType)); module \(loaded.outcome.rawValue)"
+            + (loaded.brought.isEmpty ? "" : " (loaded \(loaded.brought.joined(separator: ", ")), journaled)"))
       try await MigrationFixture.$devices.withValue(created.map { VFIODeviceID.mdev(uuid: $0) }) { try await function() }
     }
   }
