@@ -10,7 +10,7 @@ public struct SelftestsEnvironment: Sendable {
     case bdfs = "VFIO_SELFTESTS_BDFS"
     /// The SR-IOV PF of vfio_pci_sriov_uapi_test.
     case sriovBDF = "VFIO_SELFTESTS_SRIOV_BDF"
-    /// VFs bound to a VFIO migration driver (xe-vfio-pci).
+    /// Intel Xe VFs bound to xe-vfio-pci, the PCI migration suites' devices (`XeVFCheck`).
     case migrationBDFS = "VFIO_SELFTESTS_MIGRATION_BDFS"
     /// 1 or 2: the stage of a two-stage kexec run.
     case stage = "VFIO_SELFTESTS_STAGE"

@@ -129,6 +129,20 @@ public struct PCISysfs: Sendable {
     return try PCIAddress(parsing: FileSystem.basename(link))
   }
 
+  /// The PF of an SR-IOV VF (`physfn` link), nil for a function that is not a VF.
+  public func physicalFunction(_ a: PCIAddress) throws(VFIOError) -> PCIAddress? {
+    try requireDevice(a)
+    switch FileSystem.readLink("\(devicePath(a))/physfn") {
+    case .success(let link): return try PCIAddress(parsing: FileSystem.basename(link))
+    case .failure(.noSuchFileOrDirectory): return nil
+    case .failure(let e): throw .syscall(operation: "readlink(physfn)", device: a.description, errno: e)
+    }
+  }
+
+  /// `modalias` (`pci:v00008086d0000E20Bsv...sd...bc03sc80i00`): what module aliases match; a
+  /// VFIO variant driver's aliases are the same with `vfio_` before it.
+  public func modalias(_ a: PCIAddress) throws(VFIOError) -> String { try attribute(a, "modalias") }
+
   /// The VFIO cdev of a device bound to a VFIO driver: `/dev/vfio/devices/vfioN`, found as the
   /// first `vfio*` entry of `vfio-dev/`. Nil when the kernel has no cdev for it.
   public func vfioCdevPath(_ a: PCIAddress) throws(VFIOError) -> String? { try vfioCdevPath(.pci(a)) }

@@ -106,6 +106,6 @@ public struct Doctor {
     "vfio_iommu_type1": "vfio_type1*_iommu modes",
     "iommufd": "iommufd modes",
     "mtty": "a virtual mdev device without PCI hardware",
-    "xe-vfio-pci": "Intel Xe VF Live Update",
+    "xe-vfio-pci": "Intel Xe VF migration (vfio_migration_test.pci)",
   ]
 }

@@ -3,7 +3,8 @@ import LibVFIO
 
 struct Modprobe: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Load kernel modules and their dependencies with libkmod (vfio-pci, vfio_iommu_type1, iommufd, mtty...).")
+    abstract: "Load kernel modules and their dependencies with libkmod (vfio-pci, vfio_iommu_type1, iommufd, mtty, xe-vfio-pci...).",
+    discussion: "Prints, for each, whether it was loaded (and with which modules), already loaded, or built in. Not journaled: `cleanup` leaves these loaded.")
 
   @Argument(help: "Module names or aliases.")
   var modules: [String]
@@ -17,8 +18,11 @@ struct Modprobe: ParsableCommand {
     var failed = false
     for m in modules {
       do {
+        let before = kmod.loadedModules()
         let outcome = try kmod.load(m)
-        print("\(m): \(outcome.rawValue)")
+        let own = Set(kmod.resolve(m))
+        let with = kmod.loadedModules().subtracting(before).subtracting(own).sorted()
+        print("\(m): \(outcome.rawValue)" + (with.isEmpty ? "" : " (with \(with.joined(separator: ", ")))"))
       } catch {
         writeStderr("vfio-selftests: error: \(error)\n")
         failed = true

@@ -56,7 +56,15 @@ struct Run: ParsableCommand {
     let request = try RunRequest(stage: stage, iommuMode: iommuMode, filter: all ? filter : (filter ?? Self.defaultFilter),
                                  skip: skip, extraDevices: extra)
     // Every variable the suites read, checked before anything runs.
-    if let bad = SelftestsEnvironment(values: ProcessInfo.processInfo.environment).validate().first { throw CLIError(bad.description) }
+    let selftestsEnv = SelftestsEnvironment(values: ProcessInfo.processInfo.environment)
+    if let bad = selftestsEnv.validate().first { throw CLIError(bad.description) }
+    // The migration suites' PCI devices: Xe VFs on xe-vfio-pci, each other device refused in a line.
+    if let migration = try? selftestsEnv.addresses(.migrationBDFS) {
+      let check = XeVFCheck(modules: try? KernelModules())
+      let refusals = migration.compactMap(check.refusal)
+      for r in refusals { printError(r.description) }
+      if !refusals.isEmpty { throw ExitCode.failure }
+    }
     if let ktap { try RunRequest.checkOutput(ktap, option: "--ktap") }
     if let junit { try RunRequest.checkOutput(junit, option: "--junit") }
     try requireRoot("run")

@@ -44,19 +44,30 @@ struct Setup: ParsableCommand {
 struct Cleanup: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Undo setup from the journal: unbind vfio-pci, restore driver_override, rebind the original driver, restore sriov_numvfs.",
-    discussion: "Idempotent. With no device, every journaled device. A journal entry is removed only once its device is restored.")
+    discussion: """
+      Idempotent. With no device, every journaled device, and what the suites created besides \
+      bindings (mdev instances, then the modules they loaded, each after the journaled modules \
+      that hold it; a module loaded before the run was never journaled and stays). A journal \
+      entry is removed only once its device, mdev or module is gone or restored.
+      """)
 
   @Argument(help: "PCI addresses (default: every device set up by vfio-selftests).")
   var devices: [String] = []
 
+  @Flag(name: .customLong("keep-devices"), help: "Only the mdev instances and modules the suites left; every device stays as it is.")
+  var keepDevices = false
+
   func run() throws {
     let named = try parseDevices(devices, mustExist: false)
+    if keepDevices && !named.isEmpty { throw CLIError("--keep-devices cleans up no device: name none (got \(named.map(\.description).joined(separator: " ")))") }
     try requireRoot("cleanup")
     let setup = try DeviceSetup.forCommandLine()
-    let addresses = named.isEmpty ? setup.journaledDevices() : named
+    let addresses = keepDevices ? [] : named.isEmpty ? setup.journaledDevices() : named
     let journal = ResourceJournal()
     let leftovers = named.isEmpty ? ResourceJournal.Kind.allCases.flatMap(journal.entries) : []
-    if addresses.isEmpty && leftovers.isEmpty { print("nothing to clean up (no journal in \(setup.journalDirectory))") }
+    if addresses.isEmpty && leftovers.isEmpty {
+      print(keepDevices ? "nothing to clean up (no mdev or module in \(journal.root))" : "nothing to clean up (no journal in \(setup.journalDirectory))")
+    }
     var firstError: Error?
     // What a killed run left besides bindings: mdev instances first, then the modules the suites loaded.
     if named.isEmpty {
@@ -66,12 +77,14 @@ struct Cleanup: ParsableCommand {
           printError("\(error)"); firstError = firstError ?? error
         }
       }
-      let modules = journal.entries(.module)
-      if !modules.isEmpty {
-        let kmod = try KernelModules()
-        for m in modules {
-          do { try kmod.unload(m); journal.forget(.module, m); print("module \(m): unloaded (a suite had loaded it)") } catch {
-            printError("\(error)"); firstError = firstError ?? error
+      if !journal.entries(.module).isEmpty {
+        let modules = JournaledModules(modules: try KernelModules(), journal: journal)
+        for (m, result) in modules.unloadJournaled() {
+          switch result {
+          case .unloaded: print("module \(m): unloaded (a suite had loaded it)")
+          case .notLoaded, .builtIn: print("module \(m): \(result); journal entry removed")
+          case .heldBy: print("module \(m): \(result); kept in the journal")
+          case .failed(let e): printError("\(e)"); firstError = firstError ?? e
           }
         }
       }

@@ -148,3 +148,17 @@ struct CommandLineErrorTests {
     try expectOneLineError(["modprobe", name], "invalid module name '\(name)': expected a module name or alias (not empty, no '/', no whitespace)")
   }
 }
+
+extension CommandLineErrorTests {
+  /// A migration device that is not there: `run` names it, before anything runs (the guest's
+  /// vfio_migration_test.pci_refusal refuses real devices that are not Xe VFs).
+  @Test func migrationDeviceThatIsNotThere() throws {
+    let a = absentDevice()
+    try expectOneLineError(["run"], "VFIO_SELFTESTS_MIGRATION_BDFS: no PCI device \(a) (nothing at /sys/bus/pci/devices/\(a))",
+                           environment: ["VFIO_SELFTESTS_MIGRATION_BDFS": a])
+  }
+
+  @Test func keepDevicesWithADevice() throws {
+    try expectOneLineError(["cleanup", "--keep-devices", "0000:00:03.0"], "--keep-devices cleans up no device: name none (got 0000:00:03.0)")
+  }
+}

@@ -7,18 +7,19 @@ import Testing
 /// Where the migration suites' devices come from.
 enum MigrationDeviceKind: String, Sendable {
   /// Two instances of the in-kernel `mtty` sample (type `mtty-2`), created for each test and
-  /// removed after it; the module is loaded with libkmod and unloaded again if the test loaded it.
+  /// removed after it; the module is loaded with libkmod, and every module that load brought in
+  /// (mtty, mdev...) is journaled and unloaded again after the test.
   case mtty
-  /// PCI functions given in `VFIO_SELFTESTS_MIGRATION_BDFS` (space or comma separated), bound
-  /// to a VFIO migration driver such as xe-vfio-pci (Battlemage, Panther Lake, Wildcat Lake VFs).
+  /// PCI functions given in `VFIO_SELFTESTS_MIGRATION_BDFS` (space or comma separated): Xe
+  /// VFs (Battlemage, Panther Lake, Wildcat Lake) bound to xe-vfio-pci, which `XeVFCheck`
+  /// checks (docs/xe-vfio-pci.md).
   case pci
 
   static let mttyParent = "mtty"
   static let mttyType = "mtty-2"
   static let pciEnvironment = SelftestsEnvironment.Variable.migrationBDFS.rawValue
-  /// The module `pci` devices are expected to be bound to (loaded by the suite).
-  static let pciDriverModule = "xe-vfio-pci"
-  static let pciDriver = "xe-vfio-pci"
+  /// The driver `pci` devices must be bound to (`XeVFCheck` says what else they need).
+  static let pciDriver = XeVFCheck.driver
 
   enum Given { case devices([PCIAddress]), skip(String), invalid(String) }
 
@@ -39,9 +40,10 @@ enum MigrationFixture {
   @TaskLocal static var devices: [VFIODeviceID] = []
 }
 
-/// Skips (true skips, with the reason) unless `kind` devices can be had and opened in `mode`, and
-/// around each test provides them: for `mtty`, loads the module if needed, creates two `mtty-2`
-/// instances, and always removes them (and unloads the module if it loaded it) afterwards.
+/// Skips (true skips, with the reason) unless `kind` devices can be had and opened in `mode`
+/// (fails on `pci` devices that are not Xe VFs on xe-vfio-pci), and around each test provides
+/// them: for `mtty`, loads the module if needed, creates two `mtty-2` instances, and always
+/// removes them (and unloads the modules it loaded) afterwards.
 struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
   let kind: MigrationDeviceKind
   let mode: IOMMUMode
@@ -65,18 +67,14 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       case .invalid(let message): Issue.record(Comment(rawValue: message)); return
       case .devices(let d): devices = d
       }
+      // Devices the user named that are not Xe VFs on xe-vfio-pci are bad input: the test fails
+      // with one line per device (`vfio-selftests run` refuses them before it starts), and
+      // none of them is opened.
+      let check = XeVFCheck(sysfs: host.sysfs, modules: try? KernelModules())
+      let refusals = devices.compactMap(check.refusal)
+      for r in refusals.dropLast() { Issue.record(Comment(rawValue: r.description)) }
+      if let last = refusals.last { throw last }
       guard host.isRoot else { try Test.cancel("not root") }
-      do {
-        try KernelModules().load(MigrationDeviceKind.pciDriverModule)
-      } catch {
-        try Test.cancel(Comment(rawValue: "\(error)"))
-      }
-      for a in devices {
-        let driver = (try? host.sysfs.driver(a)) ?? nil
-        guard driver == MigrationDeviceKind.pciDriver else {
-          try Test.cancel(Comment(rawValue: "\(a) is bound to \(driver ?? "no driver"), not \(MigrationDeviceKind.pciDriver)"))
-        }
-      }
     }
     if let reason = host.unavailability(of: mode) {
       let capability = HardwareEnvironment.capability(for: mode, device: false)
@@ -105,22 +103,19 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       guard case .devices(let devices) = MigrationDeviceKind.pciDevices() else { return try await function() }
       try await MigrationFixture.$devices.withValue(devices.map { VFIODeviceID.pci($0) }) { try await function() }
     case .mtty:
-      // The module and the mdevs are journaled before they are made, so `vfio-selftests cleanup`
-      // removes them after a killed run.
-      let kmod = try KernelModules()
-      let journal = ResourceJournal()
-      let wasLoaded = kmod.state(MigrationDeviceKind.mttyParent) == .live
-      if !wasLoaded { try journal.record(.module, MigrationDeviceKind.mttyParent) }
-      let outcome = try kmod.load(MigrationDeviceKind.mttyParent)
-      if outcome != .loaded { journal.forget(.module, MigrationDeviceKind.mttyParent) }
+      // The modules (mtty and what it needs: mdev...) and the mdevs are journaled before they
+      // are made, so `vfio-selftests cleanup` removes them after a killed run.
+      let modules = JournaledModules(modules: try KernelModules())
+      let journal = modules.journal
+      let loaded = try modules.load(MigrationDeviceKind.mttyParent)
       let mdev = MdevSysfs()
       var created: [String] = []
       defer {
         for uuid in created {
           do { try mdev.remove(uuid: uuid); journal.forget(.mdev, uuid) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
         }
-        if outcome == .loaded {
-          do { try kmod.unload(MigrationDeviceKind.mttyParent); journal.forget(.module, MigrationDeviceKind.mttyParent) } catch { Issue.record(Comment(rawValue: "cleanup: \(error)")) }
+        for (m, result) in modules.unload(loaded.brought) where !result.isGone {
+          Issue.record(Comment(rawValue: "cleanup: module \(m): \(result)"))
         }
       }
       for _ in 0..<2 {
@@ -129,7 +124,8 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
         created.append(uuid)
         try mdev.create(parent: MigrationDeviceKind.mttyParent, type: MigrationDeviceKind.mttyType, uuid: uuid)
       }
-      print("mtty: created \(created.joined(separator: ", ")) (\(MigrationDeviceKind.mttyType)); module \(outcome.rawValue)")
+      print("mtty: created \(created.joined(separator: ", ")) (\(MigrationDeviceKind.mttyType)); module \(loaded.outcome.rawValue)"
+            + (loaded.brought.isEmpty ? "" : " (loaded \(loaded.brought.joined(separator: ", ")), journaled)"))
       try await MigrationFixture.$devices.withValue(created.map { VFIODeviceID.mdev(uuid: $0) }) { try await function() }
     }
   }

@@ -178,7 +178,7 @@ extension Hardware {
     @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
   }
 
-  /// xe-vfio-pci VFs (or any VFIO PCI migration driver's devices) from VFIO_SELFTESTS_MIGRATION_BDFS.
+  /// Xe VFs on xe-vfio-pci from VFIO_SELFTESTS_MIGRATION_BDFS (XeVFCheck refuses any other device; docs/xe-vfio-pci.md).
   @Suite("vfio_migration_test.pci.vfio_type1v2_iommu", .migrationDevices(.pci, .vfioType1v2), .hangGuard)
   struct VFIOMigrationPCIType1v2 {
     static let mode = IOMMUMode.vfioType1v2

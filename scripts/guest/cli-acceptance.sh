@@ -149,11 +149,16 @@ check "journal removed after remove + rescan + cleanup" test ! -e "$journal"
 # setup/cleanup stop themselves at a checkpoint (VFIO_SELFTESTS_STOP_AT) and are killed there;
 # runs are killed once the console shows the named test started (or, for SIGTERM, the run CLI
 # itself, which passes it on). After each: cleanup exits 0, the device is as it was, no journal,
-# no mdev and no module left by a suite. One line per point in sigkill-table.txt.
+# no mdev and no module left by a suite (none loaded since this section began). One line per
+# point in sigkill-table.txt.
 table=$RESULTS/sigkill-table.txt
 printf 'point\tkilled\tcleanup exit\tdevice after cleanup\tleftovers\n' > "$table"
 mdevs_before=$(ls /sys/bus/mdev/devices 2>/dev/null | wc -l)
 mtty_before=$([[ -d /sys/module/mtty ]] && echo loaded || echo absent)
+# Every module loaded now; after each cleanup no other may be (mtty and what it needs, mdev...:
+# the suites journal every module they bring in).
+loaded_modules() { cut -d' ' -f1 /proc/modules | sort; }
+modules_before=$(loaded_modules)
 stopped() { [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == T ]]; }
 after_kill() {
   local point=$1 killed=$2 rc left
@@ -163,6 +168,9 @@ after_kill() {
   [[ -n $(find /run/vfio-selftests/mdevs /run/vfio-selftests/modules -type f 2>/dev/null) ]] && left+="resource-journal "
   (( $(ls /sys/bus/mdev/devices 2>/dev/null | wc -l) != mdevs_before )) && left+="mdev "
   [[ $([[ -d /sys/module/mtty ]] && echo loaded || echo absent) != "$mtty_before" ]] && left+="mtty-module "
+  local new_modules
+  new_modules=$(comm -13 <(echo "$modules_before") <(loaded_modules) | paste -sd, -)
+  [[ -n $new_modules ]] && left+="modules:$new_modules "
   printf '%s\t%s\t%s\t%s\t%s\n' "$point" "$killed" "$rc" "$(state)" "${left:-none}" >> "$table"
   # A point never reached (no driver to unbind, no mtty) is a skip, not a pass; the device must
   # still be as it was.

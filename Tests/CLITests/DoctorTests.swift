@@ -1,0 +1,28 @@
+import Foundation
+import LibVFIO
+import Testing
+import VFIOSelftestsCLI
+
+/// `doctor`'s module lines, for states a test kernel does not have (its modules are modules).
+@Suite("doctor: module lines")
+struct DoctorModuleTests {
+  func line(_ module: String, state: String) -> String? {
+    let root = FileManager.default.temporaryDirectory.path + "/doctor-\(UUID().uuidString)"
+    let doctor = Doctor(paths: SystemPaths(pciBus: root + "/pci", dev: root + "/dev"), proc: root + "/proc", sysKernel: root + "/kernel",
+                        isRoot: false, moduleState: { $0 == module ? state : KernelModules.State.notFound.rawValue },
+                        journal: DeviceSetup(journalDirectory: root + "/journal"))
+    return doctor.checks().first { $0.name == "module \(module)" }?.line
+  }
+
+  @Test func aBuiltInModuleSaysSo() {
+    #expect(line("vfio-pci", state: KernelModules.State.builtIn.rawValue)
+      == "[yes] module vfio-pci          built in  -- binding devices for the VFIO suites")
+  }
+
+  @Test func xeVFIOPCI() {
+    #expect(line("xe-vfio-pci", state: KernelModules.State.notLoaded.rawValue)
+      == "[yes] module xe-vfio-pci       not loaded  -- Intel Xe VF migration (vfio_migration_test.pci)")
+    #expect(line("xe-vfio-pci", state: KernelModules.State.notFound.rawValue)
+      == "[no]  module xe-vfio-pci       not available for this kernel  -- Intel Xe VF migration (vfio_migration_test.pci)")
+  }
+}
