@@ -106,16 +106,17 @@ cat > "$root/vfio-selftests/preflight.sh" <<EOF
 # SPDX-License-Identifier: GPL-2.0-only
 # Sourced by each program of the vfio-selftests kselftest package (scripts/package.sh) before it
 # starts the Swift binaries: a system they cannot run on gets one line and kselftest's skip code
-# (4), as a C selftest that lacks what it needs. \$1: the program's name.
+# (4), as a C selftest that lacks what it needs. \$vst_program: the program's name (set before
+# sourcing: POSIX sh's "." takes no arguments).
 vst_glibc_needed=$glibc
 vst_system_libs="$system_libs"
 EOF
 cat >> "$root/vfio-selftests/preflight.sh" <<'EOF'
-vst_skip() { printf 'TAP version 13\n1..0 # SKIP %s: %s\n' "$1" "$2"; exit 4; }
+vst_skip() { printf 'TAP version 13\n1..0 # SKIP %s: %s\n' "$vst_program" "$1"; exit 4; }
 vst_have=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')
-[ -n "$vst_have" ] || vst_skip "$1" "not a glibc system (the package needs glibc >= $vst_glibc_needed)"
+[ -n "$vst_have" ] || vst_skip "not a glibc system (the package needs glibc >= $vst_glibc_needed)"
 if [ "$(printf '%s\n%s\n' "$vst_glibc_needed" "$vst_have" | sort -t. -k1,1n -k2,2n | head -n1)" != "$vst_glibc_needed" ]; then
-  vst_skip "$1" "needs glibc >= $vst_glibc_needed, this system has $vst_have"
+  vst_skip "needs glibc >= $vst_glibc_needed, this system has $vst_have"
 fi
 for vst_lib in $vst_system_libs; do
   case $vst_lib in libc.so.*|libm.so.*|ld-linux*|libpthread.so.*|libdl.so.*|librt.so.*|libutil.so.*) continue ;; esac
@@ -124,7 +125,7 @@ for vst_lib in $vst_system_libs; do
     [ -e "$vst_dir/$vst_lib" ] && { vst_found=1; break; }
   done
   [ $vst_found = 1 ] || { command -v ldconfig >/dev/null && ldconfig -p 2>/dev/null | grep -q "$vst_lib" && vst_found=1; }
-  [ $vst_found = 1 ] || vst_skip "$1" "the system lacks $vst_lib (install libkmod2 / libstdc++6 or your distribution's equivalent)"
+  [ $vst_found = 1 ] || vst_skip "the system lacks $vst_lib (install libkmod2 / libstdc++6 or your distribution's equivalent)"
 done
 EOF
 
@@ -138,7 +139,8 @@ while IFS=: read -r collection name; do
 # $name, the Swift port (vfio-selftests kselftest $name): the C program's arguments, KTAP and
 # exit code. Package: scripts/package.sh.
 top=\$(cd "\$(dirname "\$0")/.." && pwd -P)
-. "\$top/vfio-selftests/preflight.sh" $name
+vst_program=$name
+. "\$top/vfio-selftests/preflight.sh"
 exec "\$top/vfio-selftests/bin/vfio-selftests" kselftest $name "\$@"
 EOF
   chmod 755 "$root/$collection/$name"
@@ -150,7 +152,8 @@ cat > "$root/vfio/lib.sh" <<'EOF'
 # Sourced by setup.sh, cleanup.sh and run.sh (C's vfio/scripts/lib.sh has the same role): the
 # packaged CLI. Its journal (/run/vfio-selftests/devices) records each device's setup.
 VFIO_SELFTESTS_TOP=$(cd "$(dirname -- "$0")/.." && pwd -P)
-. "$VFIO_SELFTESTS_TOP/vfio-selftests/preflight.sh" "$(basename -- "$0")"
+vst_program=$(basename -- "$0")
+. "$VFIO_SELFTESTS_TOP/vfio-selftests/preflight.sh"
 vfio_selftests() { "$VFIO_SELFTESTS_TOP/vfio-selftests/bin/vfio-selftests" "$@"; }
 journaled_devices() { ls /run/vfio-selftests/devices 2>/dev/null; }
 EOF
