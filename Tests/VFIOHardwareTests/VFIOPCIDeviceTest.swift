@@ -36,7 +36,7 @@ enum VFIOPCIDeviceTest {
   /// `vfio_pci_device_test.validate_bars`
   static func validateBARs(_ mode: IOMMUMode) throws {
     try withDevice(mode) { device in
-      #expect(device.bars.count == 6)
+      // C loops over the PCI_STD_NUM_BARS BARs and asserts only what each one is.
       for bar in device.bars {
         if !bar.isMappable {
           #expect(bar.mapping == nil, "BAR \(bar.index) is mapped but does not support mmap()")
