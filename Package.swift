@@ -1,4 +1,5 @@
 // swift-tools-version:6.2
+// SPDX-License-Identifier: GPL-2.0-only
 //
 // vfio-selftests: a Swift port of the Linux kernel's VFIO and Live Update selftests
 // (tools/testing/selftests/{vfio,liveupdate}).

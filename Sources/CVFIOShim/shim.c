@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* GNU-only and variadic calls that Swift's Glibc module cannot reach. */
 #define _GNU_SOURCE
 #include <errno.h>

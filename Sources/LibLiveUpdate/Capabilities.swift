@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 import LibVFIO
 
 /// What this kernel offers for Live Update, each missing piece with a skip reason.

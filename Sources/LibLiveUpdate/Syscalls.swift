@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The one layer of LibLiveUpdate that touches raw pointers and C conventions: memfd_create,
 // the fd limit, the holder's fork and reaping, and the uAPI's fixed `name[64]` char arrays.
 // Everything above it is typed and throws LiveUpdateError; LibVFIO's `package` helpers

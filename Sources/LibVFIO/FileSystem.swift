@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Small, errno-preserving file helpers for sysfs and /dev. Unsafe pointer work stays here.
 import CVFIOShim
 import Glibc

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// The five iommu modes of the C selftests (`FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES`), in their order.
 public enum IOMMUMode: String, CaseIterable, Sendable, CustomStringConvertible {
   case vfioType1 = "vfio_type1_iommu"

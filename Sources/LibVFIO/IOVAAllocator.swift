@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// An inclusive IOVA range `[start, last]`, as the kernel reports usable IOVA space.
 public struct IOVARange: Equatable, Sendable, CustomStringConvertible {
   public var start: UInt64

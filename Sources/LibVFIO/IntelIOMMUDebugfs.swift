@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The Intel IOMMU's page-table dump in debugfs (CONFIG_INTEL_IOMMU_DEBUGFS), as
 // vfio_dma_mapping_test.c reads it: `intel_iommu_mapping_get()` and `iommu_mapping_get()`.
 //

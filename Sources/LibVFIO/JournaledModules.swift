@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// Module loading that `vfio-selftests cleanup` can undo. Before a load, every module it will
 /// bring in that is not loaded yet (the module, its dependencies, its soft dependencies) is
 /// recorded in the resource journal; after it, the records of those that did not load are

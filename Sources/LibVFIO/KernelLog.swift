@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The kernel's own bug reports as test results: /dev/kmsg read from a point on, the report
 // headers of the kernel's detectors (lockdep, WARNING, BUG, sleeping in atomic context, hung
 // tasks, soft lockups, RCU stalls, oopses), and which of those detectors this kernel has on.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 import SystemPackage
 
 /// Mediated devices (mdev) through sysfs: a parent (`/sys/class/mdev_bus/<parent>`, such as the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// The migration state machine as the kernel walks it: a port of `vfio_mig_get_next_state()`
 /// (drivers/vfio/vfio_main.c, Linux 7.3), its `vfio_from_fsm_table` and `state_flags_table`.
 /// A SET of `new` from `cur` is carried out as the steps this yields; tests use it as the oracle.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// A PCI function address, `DDDD:BB:DD.F` (domain, bus, device, function).
 ///
 /// Parsing accepts what the C selftests' `is_bdf()` accepts and validates the ranges PCI allows:

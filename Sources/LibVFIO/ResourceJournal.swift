@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// What the suites create outside a device's binding (mdev instances, modules they load), one
 /// file per item under `/run/vfio-selftests/<kind>/`, written before the item is created and
 /// removed after it is gone, so `vfio-selftests cleanup` can remove what a killed run left.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// The environment variables the suites and the command line read, in one place: each has one
 /// parser here, the suites read their values through it, and `vfio-selftests run` checks every
 /// one before it starts anything, so garbage is a one-line error naming the variable, the value

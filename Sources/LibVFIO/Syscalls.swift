@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The one layer that touches raw pointers and C return conventions. Everything above it is
 // typed and throws VFIOError.
 //

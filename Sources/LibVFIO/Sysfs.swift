@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 import SystemPackage
 
 /// Where the kernel's PCI and device interfaces live. Tests point this at fixture trees.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The ioctl numbers and flag values of linux/vfio.h, linux/iommufd.h and linux/liveupdate.h
 // (Linux 7.3) that this project uses. The structs are in CVFIOShim. Every value here is checked
 // against real uAPI headers by Tests/UAPIConformanceTests.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 import SystemPackage
 
 /// A VFIO PCI device opened only as far as the kernel's access check, presenting an optional

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// What names a VFIO device: a PCI function (`0000:00:03.0`, bound to a VFIO PCI driver) or a
 /// mediated device (an mdev, named by its UUID, such as an `mtty` instance). The description is
 /// the name `VFIO_GROUP_GET_DEVICE_FD` takes and the one error messages carry.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 import SystemPackage
 
 /// Every failure LibVFIO reports: what was attempted, on which device, and why.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The selftest DMA driver layer (tools/testing/selftests/vfio/lib/vfio_pci_driver.c and
 // include/libvfio/vfio_pci_driver.h, Linux 7.3): a driver makes a device copy memory by DMA
 // and send an MSI, so tests can check the IOMMU mappings end to end. One file per driver

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// What the PCI half of the migration suites needs of every device in
 /// `VFIO_SELFTESTS_MIGRATION_BDFS`: an SR-IOV virtual function of an Intel Xe GPU that
 /// xe-vfio-pci drives (Battlemage, Panther Lake, Wildcat Lake: its `vfio_pci:` aliases in

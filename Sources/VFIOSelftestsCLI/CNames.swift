@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// The names the C selftests give the tests this port mirrors, so a KTAP or JUnit consumer
 /// (KernelCI, LAVA, NIPA, `scripts/compare-c.sh`) lines C and Swift results up by name.
 ///

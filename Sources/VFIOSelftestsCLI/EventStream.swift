@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 import Foundation
 
 /// One record of the Swift Testing JSON event stream (`--event-stream-output-path F

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// JUnit XML from the same results model as the KTAP report (`TestRunResults`), so the two
 /// records of a run never disagree: one `<testsuite>` per run (device), one `<testcase>` per test
 /// with `classname` its C program and `name` its C name (`fixture.variant.test`; see `CName`),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 import Foundation
 
 /// A KTAP version 1 document (Documentation/dev-tools/ktap.rst): a plan, one result line per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /// The outcome of every test of one run of the Swift Testing binary, built from its event
 /// stream: a tree of suites and tests (functions), each test passed, failed or skipped.
 public struct TestRunResults: Sendable {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // vfio-bench: the Swift twin of scripts/bench/bench.c. Times the same operations, the same
 // number of times, through the port's public API (LibVFIO, LibLiveUpdate), and prints the same
 // lines. See scripts/bench.sh, which runs both in one guest and compares them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // LiveUpdateCapabilities.vfioUnavailability on fixture kallsyms files: the VFIO Live Update
 // series is there when a vfio_pci_liveupdate_* symbol is, and the reasons otherwise.
 import Foundation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 import Foundation
 import Glibc
 @testable import LibLiveUpdate

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The probes of the drivers with no hardware in the lab (ioat, dsa, nv_falcon), run on
 // config-space values and a fake BAR0 (anonymous memory): none may claim a lab device, and each
 // claims what its C probe claims.

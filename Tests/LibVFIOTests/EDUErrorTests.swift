@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The edu driver's errors name the device and say what the device would have done.
 import LibVFIO
 import Testing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The igb driver's probe and its QEMU-model check on config-space values (no device).
 @testable import LibVFIO
 import Testing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // FileSystem.contains, the chunked memmem scan /proc/kallsyms is probed with (KernelDetectors;
 // LiveUpdateCapabilities.vfioUnavailability: LibLiveUpdateTests/CapabilitiesTests.swift), on
 // fixture files: a needle split across two 1 MiB reads is still found, an absent one is not, and

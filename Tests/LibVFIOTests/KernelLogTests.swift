@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The kernel-report classifier and the /dev/kmsg record parser, on report texts as the kernel
 // prints them (lockdep.c, sched/core.c, hung_task.c, watchdog.c, rcu/tree_stall.h, panic.c).
 import LibVFIO

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The driver layer's own logic (vfio_pci_driver.c's checks: call order, in-progress state, size
 // and count limits, chunking), driven through a fake driver with no device. This checks the
 // library only: what a real driver does with a real device is for the guest run of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Checks the ports of the C selftest drivers (LibVFIO/Drivers: ioat, dsa, nv_falcon, igb) against the
 // C drivers of Linux 7.3: every register offset, bit, descriptor field offset and size, table
 // entry and constant the Swift drivers use, and the pure helpers, evaluated by a C probe compiled

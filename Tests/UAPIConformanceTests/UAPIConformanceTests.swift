@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Compiles a probe against real Linux uAPI headers and checks that every ioctl number, flag,
 // struct size and field offset this project defines (CVFIOShim structs, UAPI.swift constants)
 // matches. Headers: $VFIO_SELFTESTS_UAPI_HEADERS (an include dir holding linux/vfio.h), else

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Module loading through LibVFIO's libkmod wrapper, on the running kernel: xe-vfio-pci (the
 // migration driver the PCI suites need) with its dependencies, journaled so that
 // `vfio-selftests cleanup` unloads what a run loaded and nothing that was loaded before; a

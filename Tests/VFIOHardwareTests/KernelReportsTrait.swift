@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The kernel's reports are test results: every hardware test reads what the kernel logged while
 // it ran and fails on a lockdep report, WARNING, BUG, sleeping-in-atomic report, hung task, soft
 // lockup, RCU stall or oops, quoting the report's first lines. The hardware suites are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The ports of tools/testing/selftests/liveupdate/luo_kexec_simple.c, luo_multi_session.c,
 // luo_stress_files.c and luo_stress_sessions.c:
 // two-stage tests driven by luo_test(). Stage 1 preserves memfds in sessions and hands the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/liveupdate/liveupdate.c (fixture liveupdate_device): the
 // single-boot /dev/liveupdate uAPI tests. Needs only LUO (memfd is its one file handler in 7.3).
 import Glibc

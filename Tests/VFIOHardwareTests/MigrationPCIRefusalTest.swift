@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // VFIO_SELFTESTS_MIGRATION_BDFS naming a device that is not an Xe VF on xe-vfio-pci: the PCI
 // half of vfio_migration_test as far as it goes without one. Each case takes a real device of
 // this machine (the guest's virtio-net, a device on another driver, a PF without SR-IOV, an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The device list of the suites that run on every device given (VFIO_SELFTESTS_BDFS, else
 // VFIO_SELFTESTS_BDF) that has a feature, such as reset: the trait that skips when none has it,
 // and the list the test body runs on.

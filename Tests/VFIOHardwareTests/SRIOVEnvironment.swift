@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The SR-IOV PF the vfio_pci_sriov_uapi_test suites use, and the one VF each suite's tests share
 // (the C test's vf_setup/vf_teardown, run around each suite rather than once per process).
 import Foundation

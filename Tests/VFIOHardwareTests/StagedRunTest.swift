@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Proves the guest runner's two-stage mechanism: stage 1 records the boot it ran in; stage 2
 // must run in a different boot (a real kexec happened), with the stage marker on the kernel
 // command line. The Live Update suites build on the same mechanism.

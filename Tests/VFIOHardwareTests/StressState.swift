@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The shared state of the stress and race tests: threads hammering one device for a bounded
 // time, each call's outcome counted and checked against the errnos the uAPI allows there, and a
 // watchdog that names the thread and call that hang.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/vfio/vfio_dma_mapping_mmio_test.c: DMA-map a BAR's MMIO
 // mapping. VFIO type1 accepts it (map and unmap succeed); the iommufd-backed modes refuse it.
 import Glibc

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/vfio/vfio_dma_mapping_test.c: fixture
 // `vfio_dma_mapping_test` (anonymous, 2 MiB and 1 GiB hugetlb backings) and fixture
 // `vfio_dma_map_limit_test` (the last page of the IOVA space, unmap-all, overflow), per mode.

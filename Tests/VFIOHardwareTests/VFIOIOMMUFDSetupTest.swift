@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/vfio/vfio_iommufd_setup_test.c: raw cdev and iommufd
 // ioctls, no library setup. Fixture `vfio_cdev`: the device's cdev and /dev/iommu, both O_RDWR.
 import LibVFIO

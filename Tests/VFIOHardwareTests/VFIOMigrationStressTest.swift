@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Reset × migration stress: the four-party lock cycle the xe-vfio-pci review found
 // (set_device_state, the migration file's read, DMA pinning, device reset) that the "deferred
 // reset" pattern breaks. Concurrent threads hammer each party for a bounded time.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The VFIO migration uAPI (include/uapi/linux/vfio.h: VFIO_DEVICE_FEATURE_MIGRATION,
 // _MIG_DEVICE_STATE, _MIG_DATA_SIZE, VFIO_MIG_GET_PRECOPY_INFO) on any device that advertises
 // migration: the in-kernel mtty sample (two mdev instances) without hardware, xe-vfio-pci VFs

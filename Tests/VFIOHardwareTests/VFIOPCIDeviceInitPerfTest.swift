@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/vfio/vfio_pci_device_init_perf_test.c: initialize every
 // device in parallel against one shared IOMMU, then report wall time and the per-device min, max
 // and mean init time. Like the C test it asserts nothing beyond init and cleanup succeeding; it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/vfio/vfio_pci_device_test.c. The C test runs in iommufd
 // mode only; this one runs every test in each of the five modes (one suite per mode, named like
 // the C harness's <fixture>.<variant>), so the legacy container modes are covered too.

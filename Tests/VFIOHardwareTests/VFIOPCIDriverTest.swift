@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/vfio/vfio_pci_driver_test.c (Linux 7.3): a selftest driver
 // makes the device copy memory by DMA and send an MSI, so the IOMMU's mappings are checked end
 // to end, in each of the five iommu modes (fixture vfio_pci_driver_test, one variant per mode).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of the series' vfio_pci_liveupdate_kexec_test (v5): two stages, iommufd mode,
 // sessions state-<bdf> and device-<bdf>, tokens 0 (state), 1 (device), 2 (memfd).
 // `stage_machinery` (state session, stage detection, mismatch both ways) needs only LUO; the

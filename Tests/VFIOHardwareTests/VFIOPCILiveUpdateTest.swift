@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The ports of the VFIO Live Update series' tests (v5, not in Linux 7.3):
 // vfio_pci_liveupdate_uapi_test (per iommu mode) and vfio_pci_liveupdate_kexec_test (two stages,
 // iommufd mode). On a kernel without the series (plain 7.3), the parts that need vfio-pci's LUO

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/vfio/vfio_pci_sriov_uapi_test.c (Linux 7.3): whether the
 // kernel grants a VF only to a user presenting its PF's VF token, through the group
 // (VFIO_GROUP_GET_DEVICE_FD "<bdf> vf_token=<uuid>") and through the cdev (VFIO_DEVICE_BIND_IOMMUFD

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // VFIO_DEVICE_RESET with the BARs mmapped and faulted in, alone and while another thread
 // DMA-maps the mmapped BAR: the lock chain the xe-vfio-pci review raised (the reset zaps the
 // BAR mappings under vdev->memory_lock, taken for write; a BAR fault takes it for read under

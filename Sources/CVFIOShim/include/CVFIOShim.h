@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * CVFIOShim: the kernel uAPI this project speaks, defined here rather than taken from the
  * host's linux-libc-dev (Debian 12 ships Linux 6.1 headers: no iommufd cdev, no liveupdate).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The Intel Data Streaming Accelerator selftest driver (tools/testing/selftests/vfio/lib/drivers/
 // dsa/dsa.c, Linux 7.3), x86_64 only as in C. Registers from drivers/dma/idxd/registers.h,
 // descriptor and completion record from include/uapi/linux/idxd.h; Tests/UAPIConformanceTests/

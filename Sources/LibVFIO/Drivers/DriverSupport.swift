@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // What the ports of the C selftest drivers (tools/testing/selftests/vfio/lib/drivers/, Linux 7.3)
 // share: the typed errors their VFIO_ASSERT/VFIO_FAIL become, bounds-checked MMIO on a BAR,
 // what a probe reads (so the probe logic runs on config-space values in unit tests), and

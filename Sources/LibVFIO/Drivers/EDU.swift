@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The selftest driver for QEMU's edu device (1234:11e8; QEMU's docs/specs/edu.rst and
 // hw/misc/edu.c), this port's own: the C selftests have no driver for a device every QEMU has.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The Intel 82576 (igb) selftest driver (tools/testing/selftests/vfio/lib/drivers/igb/igb.c,
 // Linux 7.3), all architectures as in C. Registers and layouts in IGBHW.swift.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The 82576 registers and bits the igb selftest driver uses, named as in Linux 7.3's
 // drivers/net/ethernet/intel/igb/e1000_regs.h, e1000_defines.h, e1000_82575.h (E1000.X is
 // E1000_X) and include/uapi/linux/mii.h (MII.BMCR is MII_BMCR, MII.BMCR_X is BMCR_X), and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The Intel I/OAT DMA engine selftest driver (tools/testing/selftests/vfio/lib/drivers/ioat/ioat.c,
 // Linux 7.3), x86_64 only as in C. Registers from drivers/dma/ioat/{registers,hw}.h, descriptor
 // from hw.h's struct ioat_dma_descriptor; Tests/UAPIConformanceTests/DriverConformanceTests.swift

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The NVIDIA GPU falcon DMA selftest driver (tools/testing/selftests/vfio/lib/drivers/nv_falcon/
 // {nv_falcon.c,hw.h}, Linux 7.3), on every architecture as in C. Tests/UAPIConformanceTests/
 // DriverConformanceTests.swift checks every register, bit, table entry and helper here against
