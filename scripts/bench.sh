@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Side-by-side benchmark of the Swift port (LibVFIO, LibLiveUpdate) against the kernel's C
 # selftest library (tools/testing/selftests/vfio/lib + liveupdate/lib of linux-source-7.3).
 # Builds both (C: scripts/build-c-selftests.sh --bench, the selftests' CFLAGS; Swift: vfio-bench and the CLI

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Builds the kernel's own C selftests this project mirrors, once, for every script that runs them
 # (scripts/compare-c.sh, scripts/bench.sh): from Debian's linux-source-7.3, with the selftests'
 # own Makefiles and flags:

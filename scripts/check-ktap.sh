@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Checks a KTAP file written by `vfio-selftests run --ktap` with the kernel's own parser
 # (tools/testing/kunit/kunit.py parse, fetched by scripts/fetch-kunit.sh) and, given the
 # run's JUnit, that kunit.py counts the same passed/failed/skipped tests as Swift Testing did.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Side by side with the kernel's own C selftests: the C VFIO and Live Update selftest programs
 # of Debian's linux-source-7.3 (built by scripts/build-c-selftests.sh with the selftests' own
 # Makefiles) and their Swift twins, on the same devices in the same boot, with one table:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
 """The verdict on a C-vs-Swift table (compare.tsv of scripts/guest/compare-c.sh), stdlib only.
 
 Usage: compare-verdict.py COMPARE_TSV ALLOW_FILE [--quiet]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Downloads Debian's stock 7.x amd64 kernel (trixie-backports) without installing it and lays it
 # out like ../shared/kernel: OUTDIR/bzImage, OUTDIR/lib/modules/<kver>/ (an unpacked tree,
 # .ko.xz modules, no modules.dep: vm-test.sh runs depmod), OUTDIR/VERSION.

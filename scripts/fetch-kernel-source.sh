@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Fetches the C selftests (tools/testing/selftests/vfio with its drivers, .../liveupdate) and the
 # kernel headers they include from Debian's linux-source-<ver> package, through a private
 # apt view (no system apt state touched), into a cache laid out as the kernel tree. The driver

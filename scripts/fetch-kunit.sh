@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Fetches the kernel's KTAP parser, tools/testing/kunit (kunit.py parse), from Debian's
 # linux-source-<ver> package through a private apt view (no system apt state touched), extracting
 # only tools/testing/kunit into a cache. Prints the path of kunit.py on stdout.

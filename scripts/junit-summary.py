@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
 """Summarises the JUnit XML of each vm-test.sh stage (stdlib only).
 
 Usage: junit-summary.py STAGE_DIR [STAGE_DIR...]

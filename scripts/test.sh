@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # The project's test command on this machine: builds, then runs every Swift Testing suite.
 # Unit tests and the uAPI and driver conformance tests run anywhere; the hardware suites run when
 # VFIO_SELFTESTS_BDF names a device bound to vfio-pci and the caller is root, and otherwise

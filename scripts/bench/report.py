@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
 """Compares the C and Swift benchmark runs of one guest boot (stdlib only).
 
 Usage: report.py RESULTS_STAGE_DIR [--json FILE] [--check] [--markdown]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Diagnostics for scripts/bench.sh's ratios (run like scripts/guest/bench.sh, by
 # scripts/vm-test.sh --guest-script scripts/guest/bench-diag.sh with the same binaries):
 # the operations where Swift was slower, each in a fresh process on both sides, alternating,

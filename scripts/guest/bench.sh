@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
 # The guest side of scripts/bench.sh, run by scripts/vm-test.sh --guest-script in the guest chroot
 # (root). Binaries in VFIO_SELFTESTS_BIN_DIR: vfio-selftests (the CLI), bench (C, from
 # scripts/bench/bench.c), vfio-bench (Swift, release). Sets the device under test up for vfio-pci

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Acceptance of the vfio-selftests CLI, run in the vm-test.sh guest (chroot, root):
 #   scripts/vm-test.sh --kernel ../shared/kernel --guest-script scripts/guest/cli-acceptance.sh
 # VFIO_SELFTESTS_RUN_KTAP / _RUN_JUNIT: the reports of a run already made in this boot (by

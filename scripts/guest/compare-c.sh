@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Runs inside the vm-test.sh guest (chrooted into the host tree, as root), started by
 # scripts/compare-c.sh through `vm-test.sh --guest-script`: the kernel's C VFIO and Live Update
 # selftests and the Swift port side by side, on the same devices in the same boot.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
 # PID 1 of the vm-test.sh guest (busybox ash, copied into the initramfs as /init).
 # Mounts the host tree (9p, ro) at /host, the results share (9p, rw) inside it, chroots into
 # /host and runs scripts/guest/run-suites.sh; in stage 1 of a two-stage run it then kexecs the

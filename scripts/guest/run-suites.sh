@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Runs inside the vm-test.sh guest, chrooted into the host tree (read-only 9p), as root.
 # Env (set by the guest /init): VFIO_SELFTESTS_REPO, VFIO_SELFTESTS_BDF, VFIO_SELFTESTS_STAGE,
 # VFIO_SELFTESTS_STAGES, VFIO_SELFTESTS_RESULTS (writable dir for this stage),

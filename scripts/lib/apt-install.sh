@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Sourced by the project's scripts. apt_install PKG...: installs Debian/Ubuntu packages (with
 # sudo when not root), running `apt-get update` only if the first attempt fails. Returns 1, with
 # a message on stderr, when there is no apt-get or the install fails.

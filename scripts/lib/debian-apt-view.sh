@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Sourced by the fetch/build scripts.
 # system_debian_mirror: prints the Debian mirror the system's apt is configured with (deb822
 # *.sources, else sources.list; not the security archive), or says so in one line and fails:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Sourced by the fetch scripts. linux_source_extract WORK PATH...: takes Debian's
 # $pkg (linux-source-7.3) .deb from $LINUX_SOURCE_DEB, else .build-vm/debs, else downloads it
 # from $suite (keeping it in .build-vm/debs) through a private apt view (no system apt state

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Sourced by vm-test.sh. ensure_qemu_devices CACHE DEV...: makes sure there is a QEMU that
 # offers every named device (igb needs QEMU >= 8.0; Debian bookworm ships 7.2) and sets
 #   qemu_bin   the qemu-system-x86_64 to run
