@@ -21,8 +21,16 @@ chmod 1777 /tmp
 [ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
 hostname vfio-dut 2>/dev/null || echo vfio-dut > /proc/sys/kernel/hostname
 echo 1 > /proc/sys/kernel/printk 2>/dev/null || dmesg -n 1
+# Loopback up, as on any booted system (the package's Swift programs wake Foundation's run loop
+# over 127.0.0.1; without it they hang). A minbase root has no ip/ifconfig: perl-base's ioctl
+# (SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP); the kernel gives lo 127.0.0.1 when it goes up.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null ||
+  perl -MSocket -e 'socket(my $s, PF_INET, SOCK_DGRAM, 0) or die "socket: $!\n";
+    my $r = pack("a16 x24", "lo"); ioctl($s, 0x8913, $r) or die "SIOCGIFFLAGS: $!\n";
+    ioctl($s, 0x8914, pack("a16 s x22", "lo", unpack("x16 s", $r) | 1)) or die "SIOCSIFFLAGS: $!\n"' ||
+  echo "vfio-dut: warning: cannot bring up lo"
 exec </dev/ttyS0 >/dev/ttyS0 2>&1
-echo "vfio-dut: $(uname -r), up $(cut -d' ' -f1 /proc/uptime) s, $(cat /etc/motd 2>/dev/null)"
+echo "vfio-dut: $(uname -r), up $(cut -d' ' -f1 /proc/uptime) s, lo flags $(cat /sys/class/net/lo/flags), $(cat /etc/motd 2>/dev/null)"
 # bash without line editing (no bracketed-paste sequences around the prompt), with ttyS0 as its
 # controlling terminal.
 setsid -c -w /bin/bash --noediting -i

@@ -177,12 +177,14 @@ sample_qemu() {
   done
 }
 sample_qemu & sampler=$!
+trap 'kill "$sampler" 2>/dev/null' EXIT
 log "job $job_id: lava-run (log: $out/lava.log)"
 s=$SECONDS rc=0
 lava-run --job-id "$job_id" --output-dir "$out/lava" --device "$here/qemu-device.yaml" \
   --dispatcher "$here/dispatcher.yaml" "$out/job.yaml" 2> "$out/lava.log" > "$out/lava-run.stdout" || rc=$?
 wall=$((SECONDS - s))
 kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+trap - EXIT
 qemu_cpu=?
 if [[ -s $out/.qemu-cpu ]]; then read -r ticks hz < "$out/.qemu-cpu"; qemu_cpu=$((ticks / hz)); fi
 rm -f "$out/.qemu-cpu"

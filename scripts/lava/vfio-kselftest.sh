@@ -86,8 +86,8 @@ vfio_script() {
 
 # The package's CLI, when it has one (a C install has none).
 vfio_cli() {
-  for f in "$1/vfio/vfio-selftests" "$1/vfio-selftests" "$1/bin/vfio-selftests"; do
-    [ -x "$f" ] && { echo "$f"; return 0; }
+  for f in "$1/vfio-selftests/bin/vfio-selftests" "$1/vfio/vfio-selftests" "$1/bin/vfio-selftests"; do
+    [ -f "$f" ] && [ -x "$f" ] && { echo "$f"; return 0; }
   done
   return 1
 }
