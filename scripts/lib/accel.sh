@@ -38,7 +38,7 @@ accel_key() {
 # accel_probe CACHE BZIMAGE BUSYBOX: boots the probe guest under KVM; sets accel_probe_ok (0|1)
 # and accel_probe_why.
 accel_probe() {
-  local cache=$1 bzimage=$2 busybox=$3 dir pid rc=0 t0 deadline timed_out=0 err line
+  local cache=$1 bzimage=$2 busybox=$3 dir pid rc=0 t0 deadline timed_out=0 err line how
   dir=$(mktemp -d "$cache/probe.XXXXXX")
   mkdir -p "$dir/ird/bin" "$dir/ird/dev"
   cp "$busybox" "$dir/ird/bin/busybox"
@@ -82,7 +82,8 @@ accel_probe() {
   elif ((timed_out == 0)); then
     # QEMU ended by itself before the guest's init ran: its first error line says why.
     err=$(grep -m1 -iE 'error|assert|fail|could not|cannot' "$dir/qemu.log" | sed 's/^[^ ]*qemu-system-[^:]*: //' | cut -c1-120)
-    accel_probe_why="QEMU exited $rc before the guest's init ran${err:+: $err}"
+    if ((rc > 128)); then how="QEMU died of SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"; else how="QEMU exited $rc"; fi
+    accel_probe_why="$how before the guest's init ran${err:+: $err}"
   else
     line=$(tr -d '\r' < "$dir/serial" | sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b.//g' | grep -v '^[[:space:]]*$' | tail -n1 | cut -c1-80)
     accel_probe_why="the guest did not reach its init within $accel_probe_timeout s${line:+ (console: $line)}"

@@ -43,7 +43,7 @@ kernel_tree_check() {
     done < "$d/modules.order"
     if ((${#missing[@]})); then
       n=$((${#missing[@]} - 1))
-      die "--kernel $arg: no ${missing[0]}$( ((n)) && echo " (and $n more of modules.order's ${#kernel_tree_mods[@]})") (run make modules)"
+      die "--kernel $arg: no ${missing[0]}, which modules.order lists$( ((n)) && echo ", nor $n more of its ${#kernel_tree_mods[@]}") (modules not built? run make modules)"
     fi
     [[ -f $d/modules.builtin ]] || die "--kernel $arg: no modules.builtin (not built? run make)"
     grep -qx 'CONFIG_MODULE_SIG_FORCE=y' "$d/.config" &&
