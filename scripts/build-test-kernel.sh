@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Builds a Live Update / iommufd / VFIO-cdev test guest kernel from Debian's linux-source-7.x
-# (trixie-backports) and lays it out like /work/shared/kernel, usable as `vm-test.sh --kernel OUTDIR`:
+# (trixie-backports) and lays it out like ../shared/kernel, usable as `vm-test.sh --kernel OUTDIR`:
 #   bzImage, modules.tar.xz (lib/modules/<kver>/, uncompressed .ko, modules.dep), uapi-headers.tar.xz,
 #   config, luo-test.config, VERSION.
 # Config: x86_64_defconfig + kernel/configs/kvm_guest.config + scripts/kernel-config/luo-test.config.
 # Usage: build-test-kernel.sh [--check-apt] [OUTDIR]   (default OUTDIR: <repo>/.build-vm/kernels/luo-test)
 #   --check-apt   only resolve the source package in the private apt view and print it (no download)
 # Env: KERNEL_SUITE (default trixie-backports), KERNEL_SOURCE_PKG (default: newest linux-source-7.*),
-#      JOBS (default nproc), KEEP_WORK=1 (keep the build tree).
+#      JOBS (default nproc), KEEP_WORK=1 (keep the work dir .build-vm/kbuild.XXXXXX; its build/ is
+#      the O= build tree, bootable as is with `vm-test.sh --kernel .build-vm/kbuild.XXXXXX/build`).
 # Needs (installed when missing): build-essential flex bison bc libelf-dev libssl-dev dwarves rsync
 # xz-utils cpio kmod. About 45 min on 2 cores.
 set -euo pipefail
@@ -81,3 +83,5 @@ tar -C "$stage/usr" -cJf "$out.new/uapi-headers.tar.xz" include
   sha256sum bzImage modules.tar.xz uapi-headers.tar.xz config; } > VERSION )
 rm -rf "$out"; mv "$out.new" "$out"
 log "built $kver into $out (use: scripts/vm-test.sh --kernel $out)"
+[[ -n ${KEEP_WORK:-} ]] && log "build tree kept: $build (source $src; use: scripts/vm-test.sh --kernel $build)"
+exit 0

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs the vfio-selftests Swift suites inside a QEMU guest (TCG, q35 + intel-iommu), with the
-# host tree shared read-only over 9p and a read-write 9p share for the results.
+# SPDX-License-Identifier: GPL-2.0-only
+# Runs the vfio-selftests Swift suites inside a QEMU guest (KVM when it works, else TCG; q35 +
+# intel-iommu), with the host tree shared read-only over 9p and a read-write 9p share for the results.
 # See usage() below; the guest side is scripts/guest/init.sh (/init) and scripts/guest/run-suites.sh.
+# The kernel (--kernel) is resolved by scripts/lib/kernel-dir.sh, the accelerator chosen by
+# scripts/lib/accel.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,10 +14,13 @@ prog=vm-test
 usage() {
   cat <<EOF
 Usage: scripts/vm-test.sh [options]
-  --kernel debian|DIR   guest kernel (default: debian = Debian's stock 7.x from trixie-backports,
-                        fetched by scripts/fetch-debian-kernel.sh). DIR holds bzImage and
-                        modules.tar.xz or lib/modules/<kver>/ (like /work/shared/kernel).
-  --label NAME          results label (default: debian, or the basename of DIR)
+  --kernel debian|DIR|TREE   guest kernel (default: debian = Debian's stock 7.x from
+                        trixie-backports, fetched by scripts/fetch-debian-kernel.sh). DIR holds
+                        bzImage and modules.tar.xz or lib/modules/<kver>/ (like ../shared/kernel).
+                        TREE is a built kernel tree (in-tree, or the make O= dir), used as built
+                        with no install step: arch/x86/boot/bzImage and the .ko files that
+                        modules.order lists (hard-linked into .build-vm/modules/<key>, depmod'ed).
+  --label NAME          results label (default: debian, or the basename of DIR or TREE)
   --stages 1|2          2 = stage 1, kexec into the same kernel, stage 2 (default 1)
   --device edu|nvme-sriov|igb|igb2   extra guest device (repeatable): edu at 0000:00:04.0;
                         nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0,
@@ -48,6 +54,8 @@ Usage: scripts/vm-test.sh [options]
   --skip-build          do not run swift build
   --keep                keep the work dir (.build-vm/run-<label>)
   --quiet               do not stream the serial console (it is always in <results>/<label>/serial.log)
+  --accel auto|kvm|tcg  accelerator (default auto: KVM if a short probe guest boots under it,
+                        verdict cached in .build-vm/accel; else TCG). Printed with the reason.
   --tcg-thread single|multi  TCG's threading (default single: multi-threaded TCG stalled guests on
                         a loaded host)
   -h, --help            this text
@@ -64,7 +72,7 @@ log() { echo "$prog: $*" >&2; }
 die() { echo "$prog: error: $*" >&2; exit 2; }
 
 kernel_arg=debian label="" stages=1 results_root="$repo/results" timeout_s=600 boot_timeout_s=60 filter=""
-tcg_thread=single skip_build=0 keep=0 quiet=0 devices=() guest_script="" guest_env=() memory=4G under_test=virtio-net
+tcg_thread=single accel=auto skip_build=0 keep=0 quiet=0 devices=() guest_script="" guest_env=() memory=4G under_test=virtio-net
 rootfs_mode=0 package="" c_install=""
 while (($#)); do
   case $1 in
@@ -87,6 +95,7 @@ while (($#)); do
     --keep) keep=1; shift ;;
     --quiet) quiet=1; shift ;;
     --tcg-thread) tcg_thread=${2:?--tcg-thread needs single or multi}; shift 2 ;;
+    --accel) accel=${2:?--accel needs auto, kvm or tcg}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -118,17 +127,13 @@ done
 [[ $memory =~ ^[0-9]+[MG]$ ]] || die "--memory must be like 4G or 3072M"
 bdf=${VFIO_SELFTESTS_BDF:-${device_bdf[$under_test]}}
 
-# ---- kernel dir: resolve (relative to the caller's cwd) and check before anything slow ----
-if [[ $kernel_arg != debian ]]; then
-  [[ -d $kernel_arg ]] || die "--kernel $kernel_arg: no such directory"
-  kdir=$(cd "$kernel_arg" && pwd -P)
-  [[ -f $kdir/bzImage ]] || die "--kernel $kdir: no bzImage in it"
-  [[ -f $kdir/modules.tar.xz ]] || compgen -G "$kdir/lib/modules/*/" >/dev/null ||
-    die "--kernel $kdir: neither modules.tar.xz nor lib/modules/<kver>/"
-  label=${label:-$(basename "$kdir")}
-else
-  label=${label:-debian}
-fi
+# ---- kernel (dir, build tree or debian; relative to the caller's cwd) and accelerator: check
+# before anything slow ----
+. "$here/lib/kernel-dir.sh"
+. "$here/lib/accel.sh"
+kernel_resolve "$kernel_arg"
+accel_check "$accel"
+label=${label:-$kernel_label}
 label=${label//[^A-Za-z0-9._+-]/_}
 
 # ---- host tools: install what is missing (Debian/Ubuntu) ----
@@ -196,43 +201,12 @@ for b in "${needed_bins[@]}"; do
   [[ -x $bin_dir/$b ]] || die "missing $bin_dir/$b (build first, or drop --skip-build)"
 done
 
-# ---- kernel: fetch (debian), prepare modules (cached) ----
-if [[ $kernel_arg == debian ]]; then
-  kdir="$repo/.build-vm/kernels/debian"
-  "$here/fetch-debian-kernel.sh" "$kdir" || die "fetching the Debian kernel failed"
-fi
-bzimage=$kdir/bzImage
-# A bzImage has "HdrS" at offset 0x202: catch garbage before booting.
-[[ $(dd if="$bzimage" bs=1 skip=514 count=4 status=none 2>/dev/null) == HdrS ]] ||
-  die "$bzimage is not an x86 bzImage (no HdrS header magic)"
-
-if [[ -f $kdir/modules.tar.xz ]]; then modsrc=$kdir/modules.tar.xz; else modsrc=$kdir/lib/modules; fi
-key=$( { echo "$kdir"; stat -L -c '%n %s %Y' "$bzimage" "$modsrc"; } | sha256sum | cut -c1-16)
-mcache=$repo/.build-vm/modules/$key
-if [[ ! -e $mcache/ok ]]; then
-  log "preparing modules from $modsrc (cache $mcache)"
-  rm -rf "$mcache"; mkdir -p "$mcache/root/lib/modules"
-  if [[ -f $modsrc ]]; then
-    tar -C "$mcache/root" -xJf "$modsrc" --strip-components=0 || die "cannot unpack $modsrc"
-    [[ -d $mcache/root/lib/modules ]] || die "$modsrc does not contain lib/modules/"
-  else
-    cp -al "$modsrc"/. "$mcache/root/lib/modules/" 2>/dev/null || cp -a "$modsrc"/. "$mcache/root/lib/modules/"
-  fi
-  kvers=("$mcache"/root/lib/modules/*/)
-  ((${#kvers[@]} == 1)) || die "expected exactly one lib/modules/<kver> in $modsrc"
-  kver=$(basename "${kvers[0]}")
-  rm -f "$mcache/root/lib/modules/$kver"/{build,source}
-  if [[ ! -s $mcache/root/lib/modules/$kver/modules.dep ]]; then
-    log "depmod -b $mcache/root $kver"
-    depmod -b "$mcache/root" "$kver" || die "depmod failed"
-  fi
-  echo "$kver" > "$mcache/kver"
-  touch "$mcache/ok"
-fi
-kver=$(cat "$mcache/kver")
+# ---- kernel: fetch (debian), prepare modules (cached); the accelerator (probed once, cached) ----
+kernel_prepare "$repo/.build-vm"
+accel_choose "$accel" "$repo/.build-vm" "$bzimage" "$busybox_bin" "$tcg_thread"
 flock -u "$prep_lock"
-moddir=$mcache/root/lib/modules
 log "kernel $label: $bzimage ($kver), modules $moddir/$kver"
+log "accelerator: $accel_line"
 
 # ---- work dir, initramfs ----
 work=$repo/.build-vm/run-$label
@@ -384,15 +358,16 @@ append="console=ttyS0 intel_iommu=on panic=-1 quiet"
 append+=" no_timer_check"
 # Huge pages for the hugetlb variants of vfio_dma_mapping_test (one 1 GiB page, eight 2 MiB).
 append+=" hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=8"
-[[ $kernel_arg != debian ]] && append+=" liveupdate=on"
+[[ $kernel_kind != debian ]] && append+=" liveupdate=on"
 # vfio-pci may enable SR-IOV on the PF (module options on the command line reach libkmod).
 [[ -n $sriov_bdf ]] && append+=" vfio_pci.enable_sriov=1"
 append+=" vfio_selftests.stage=1"
-# TCG round-robin (thread=single) by default: with multi-threaded TCG, guests on a loaded host
-# stalled with a vCPU halted for good ("timer wakeup didn't happen", RCU stalls, no progress; three
-# times on 2026-11-30 with QEMU 10.0.2, once right after the test binary started). One thread per
-# guest also suits CI, which boots three guests on two cores. --tcg-thread multi restores MTTCG.
-qemu=(env "${qemu_env[@]}" "$qemu_bin" "${qemu_data[@]}" -accel "tcg,thread=$tcg_thread" -cpu max -m "$memory" -smp 2
+# accel_args: -accel kvm -cpu host, or TCG with -cpu max. TCG round-robin (thread=single) by
+# default: with multi-threaded TCG, guests on a loaded host stalled with a vCPU halted for good
+# ("timer wakeup didn't happen", RCU stalls, no progress; three times on 2026-11-30 with QEMU
+# 10.0.2, once right after the test binary started). One thread per guest also suits CI, which
+# boots three guests on two cores. --tcg-thread multi restores MTTCG.
+qemu=(env "${qemu_env[@]}" "$qemu_bin" "${qemu_data[@]}" "${accel_args[@]}" -m "$memory" -smp 2
   -M q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on
   -nographic -no-reboot -monitor none -serial "file:$serial"
   -kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" -append "$append"
