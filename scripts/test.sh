@@ -28,15 +28,19 @@ command -v swift >/dev/null || { echo "test.sh: no swift toolchain on PATH (Swif
 [[ ${1:-} == --deps ]] && exit 0
 
 # The C selftest drivers and their kernel headers (from Debian's linux-source) for the driver
-# conformance test; one download also brings kunit.py when it is missing. Without them the test
-# skips, saying so.
+# conformance test, and the kernel's KTAP parser (tools/testing/kunit) for the KTAP tests and
+# scripts/lib/results.py. Without them those tests skip, saying so; in CI (CI=true) a failed
+# fetch is fatal, so that CI cannot pass with the conformance test skipped.
+fetch_failed() {
+  if [[ ${CI:-} == true ]]; then
+    echo "test.sh: error: $1 failed (CI=true: $2 must not skip)" >&2; exit 2
+  fi
+  echo "test.sh: warning: $1 failed; $2 will skip" >&2
+}
 [[ -e .build-vm/kernel-source/VERSION ]] || scripts/fetch-kernel-source.sh >&2 ||
-  echo "test.sh: warning: could not fetch the kernel's selftest drivers; the driver conformance test will skip" >&2
-
-# The kernel's KTAP parser (tools/testing/kunit from Debian's linux-source) for the KTAP tests;
-# without it they skip, saying so.
+  fetch_failed scripts/fetch-kernel-source.sh "the driver conformance test"
 [[ -e .build-vm/kunit/tools/testing/kunit/kunit.py ]] || scripts/fetch-kunit.sh >&2 ||
-  echo "test.sh: warning: could not fetch kunit.py; the KTAP parse tests will skip" >&2
+  fetch_failed scripts/fetch-kunit.sh "the KTAP parse tests"
 
 mkdir -p results/host
 swift build --build-tests
