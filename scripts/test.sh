@@ -4,6 +4,7 @@
 # Unit tests and the uAPI and driver conformance tests run anywhere; the hardware suites run when
 # VFIO_SELFTESTS_BDF names a device bound to vfio-pci and the caller is root, and otherwise
 # skip, each with its reason. Installs what it lacks (libkmod-dev, a C compiler) on Debian/Ubuntu.
+# Before the build, the Python unit tests of scripts/lib/results.py (scripts/lib/test_results.py).
 # Extra arguments go to `swift test` (e.g. --filter vfio_dma_mapping_test).
 # `test.sh --prepare`: only install, fetch and build (CI starts its guests then, while the tests
 # run); `test.sh --deps`: only install what is missing.
@@ -16,6 +17,7 @@ pkg-config --exists libkmod 2>/dev/null || missing+=(libkmod-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v xz >/dev/null || missing+=(xz-utils)
+command -v python3 >/dev/null || missing+=(python3)
 # The kernel's C selftests (scripts/build-c-selftests.sh, for the C-vs-Swift comparison).
 command -v make >/dev/null || missing+=(make)
 [[ -e /usr/include/uuid/uuid.h ]] || missing+=(uuid-dev)
@@ -41,6 +43,14 @@ fetch_failed() {
   fetch_failed scripts/fetch-kernel-source.sh "the driver conformance test"
 [[ -e .build-vm/kunit/tools/testing/kunit/kunit.py ]] || scripts/fetch-kunit.sh >&2 ||
   fetch_failed scripts/fetch-kunit.sh "the KTAP parse tests"
+
+# scripts/lib/results.py (the one reader of KTAP and JUnit for the scripts) and the scripts that
+# read results through it, on recorded results: stdlib unittest, a few seconds.
+if [[ ${1:-} != --prepare ]]; then
+  echo "test.sh: python3 -m unittest discover -s scripts/lib (scripts/lib/test_results.py)" >&2
+  python3 -B -m unittest discover -s scripts/lib -p 'test_*.py' >&2 ||
+    { echo "test.sh: error: the Python unit tests of scripts/lib/results.py failed" >&2; exit 1; }
+fi
 
 mkdir -p results/host
 swift build --build-tests

@@ -3,7 +3,8 @@
 # (here = scripts/, repo, the parsed options, device_qemu) and its log and die.
 #   vm_prepare_host      under .build-vm/.prepare.lock: installs the missing host tools (Debian/
 #                        Ubuntu), picks the QEMU (lib/qemu-backports.sh: qemu_bin, qemu_env,
-#                        qemu_data), builds the minimal root (--rootfs: rootfs), creates
+#                        qemu_data), builds the minimal root (--rootfs: rootfs), fetches kunit.py
+#                        (scripts/fetch-kunit.sh, for scripts/lib/results.py), creates
 #                        /lib/modules for the guest's bind mount, builds the Swift products
 #                        (bin_dir), fetches and prepares the kernel (lib/kernel-dir.sh: bzimage,
 #                        kver, moddir, mcache) and chooses the accelerator (lib/accel.sh:
@@ -36,6 +37,11 @@ vm_prepare_host() {
     rootfs=$("$here/build-rootfs.sh") || die "scripts/build-rootfs.sh failed"
     log "guest root: $rootfs (no Swift)"
   fi
+
+  # The kernel's KTAP parser (kunit_parser, scripts/fetch-kunit.sh, cached): the summary's C
+  # comparison (--rootfs) and the guest's scripts (compare-c.sh, cli-acceptance.sh, check-ktap.sh,
+  # from this tree) read KTAP with it through scripts/lib/results.py.
+  "$here/fetch-kunit.sh" >/dev/null || die "scripts/fetch-kunit.sh failed (KTAP is read with the kernel's kunit_parser)"
 
   # libkmod in the guest looks in /lib/modules/$(uname -r): /init bind-mounts the prepared modules
   # over /lib/modules, which therefore has to exist on the (read-only shared) host tree.
