@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash disable=SC2034,SC2154  # the globals vm-test.sh and the other vm-*.sh share
 # Sourced by vm-test.sh: the guest's initramfs, built in the work dir. Uses vm-test.sh's globals
 # (here = scripts/, repo, work, the parsed options, what lib/vm-prepare.sh and lib/vm-qemu.sh's
 # vm_qemu_devices set) and its log and die.

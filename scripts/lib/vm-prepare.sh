@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash disable=SC2034,SC2154  # the globals vm-test.sh and the other vm-*.sh share
 # Sourced by vm-test.sh: the host preparation, before anything boots. Uses vm-test.sh's globals
 # (here = scripts/, repo, the parsed options, device_qemu) and its log and die.
 #   vm_prepare_host      under .build-vm/.prepare.lock: installs the missing host tools (Debian/

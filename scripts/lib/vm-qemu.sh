@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash disable=SC2034,SC2154,SC2054  # the globals vm-test.sh and the other vm-*.sh share; QEMU options have commas
 # Sourced by vm-test.sh: the QEMU side, from the work dir to the watchdog's verdict. Uses
 # vm-test.sh's globals (repo, label, the parsed options, device_bdf, what lib/vm-prepare.sh set)
 # and its log and die.

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash disable=SC2034,SC2154  # the globals vm-test.sh and the other vm-*.sh share
 # Sourced by vm-test.sh: the summary after the boot. Uses vm-test.sh's globals (here = scripts/,
 # results, stages, rootfs_mode, keep, work).
 #   vm_summary   --rootfs: per stage, C's run_kselftest.sh KTAP against the port's by test name
