@@ -50,7 +50,9 @@ def kunit_dir():
     return os.path.join(REPO, ".build-vm", "kunit", "tools", "testing", "kunit")
 
 
-_kp = None
+_kp = None          # kunit_parser, once imported
+_quiet = None       # a kunit_printer.Printer that prints nothing
+_Printer = None     # kunit_printer.Printer
 
 
 def read_text(path, errors="replace"):
@@ -61,7 +63,7 @@ def read_text(path, errors="replace"):
 def kunit_parser():
     """The kernel's kunit_parser module, with parse_test_result wrapped to keep each test's raw
     result line (test.ktap_line)."""
-    global _kp
+    global _kp, _quiet, _Printer
     if _kp is not None:
         return _kp
     d = kunit_dir()
@@ -86,8 +88,7 @@ def kunit_parser():
         return parsed
 
     kp.parse_test_result = parse_test_result
-    kp.quiet_printer = kunit_printer.Printer(print=False)
-    kp.Printer = kunit_printer.Printer
+    _quiet, _Printer = kunit_printer.Printer(print=False), kunit_printer.Printer
     _kp = kp
     return kp
 
@@ -132,7 +133,7 @@ def _flat_results(lines):
     must not hide a result, and kselftest nests by "# ", not by indentation."""
     kp = kunit_parser()
     doc = ["KTAP version 1"] + [l for l in lines if _RESULT.match(l)]
-    top = kp.parse_run_tests(doc, kp.quiet_printer)
+    top = kp.parse_run_tests(doc, _quiet)
     out = []
     for t in top.subtests:
         line = getattr(t, "ktap_line", None)
@@ -189,7 +190,7 @@ def kselftest_plan(text):
     """The top-level plan's count (1..N) of kselftest output, read by kunit_parser; None without one."""
     kp = kunit_parser()
     top = [l.rstrip("\r\n") for l in text.splitlines() if not l.startswith("# ") and l != "#"]
-    test = kp.parse_run_tests(top, kp.quiet_printer)
+    test = kp.parse_run_tests(top, _quiet)
     return None if test.status == kp.TestStatus.FAILURE_TO_PARSE_TESTS else test.expected_count
 
 
@@ -253,7 +254,7 @@ def parse_ktap(text):
     "[ERROR]" lines, the "Testing complete." summary), as `kunit.py parse` prints them."""
     kp = kunit_parser()
     buf = io.StringIO()
-    printer = kp.Printer(print=True, output=buf)
+    printer = _Printer(print=True, output=buf)
     test = kp.parse_run_tests(text.splitlines(), printer)
     kp.print_summary_line(test, printer)
     return test, buf.getvalue()
@@ -264,7 +265,7 @@ def ktap_tree_results(text):
     `vfio-selftests run --ktap` writes them), in the document's order, from kunit_parser's tree;
     depth 0 is the top level."""
     kp = kunit_parser()
-    test = kp.parse_run_tests(text.splitlines(), kp.quiet_printer)
+    test = kp.parse_run_tests(text.splitlines(), _quiet)
     out = []
 
     def visit(t, depth):

@@ -10,7 +10,6 @@ what kselftest-compare.py, compare-verdict.py and junit-summary.py printed and w
 before they read results through this module (their own parsers): the outputs must not change.
 The KTAP tests need kunit_parser (scripts/fetch-kunit.sh); without it they fail, saying so.
 """
-import io
 import os
 import subprocess
 import sys
