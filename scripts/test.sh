@@ -20,6 +20,7 @@ command -v xz >/dev/null || missing+=(xz-utils)
 command -v python3 >/dev/null || missing+=(python3)
 # The kernel's C selftests (scripts/build-c-selftests.sh, for the C-vs-Swift comparison).
 command -v make >/dev/null || missing+=(make)
+command -v rsync >/dev/null || missing+=(rsync)  # its --gen-tar: kselftest's make install
 [[ -e /usr/include/uuid/uuid.h ]] || missing+=(uuid-dev)
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}" >&2
