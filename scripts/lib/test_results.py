@@ -5,7 +5,8 @@
 
 The fixtures are in scripts/lib/testdata: run_kselftest.sh outputs (c.ktap, swift.ktap, the
 kexec and swift-only files), a `vfio-selftests run` KTAP (run.ktap, run-bad.ktap), a C harness
-program's output (c-program.log), JUnit (junit.xml, stage1/, stage2/). testdata/expected holds
+program's output (c-program.log), JUnit (junit.xml, stage1/, stage2/), and results recorded by
+real guest runs (testdata/recorded). testdata/expected and testdata/recorded/expected-* hold
 what kselftest-compare.py, compare-verdict.py and junit-summary.py printed and wrote on them
 before they read results through this module (their own parsers): the outputs must not change.
 The KTAP tests need kunit_parser (scripts/fetch-kunit.sh); without it they fail, saying so.
@@ -179,6 +180,51 @@ class ScriptsUnchanged(unittest.TestCase):
     def test_junit_summary(self):
         out = run([os.path.join(SCRIPTS, "junit-summary.py"), "stage1", "stage2", "nonexistent"])
         self.assertEqual(out, text("expected/junit-summary.out"))
+
+
+class Recorded(unittest.TestCase):
+    """Results recorded by real guest runs (testdata/recorded, 2026-12-07, ../shared/kernel):
+    a `vm-test.sh --rootfs` boot's two run_kselftest.sh outputs (kselftest-stage1) and a
+    `vm-test.sh` boot's `vfio-selftests run` KTAP and JUnit (run-stage1). The expected-* files are
+    what the scripts printed and wrote with their own parsers, before results.py."""
+
+    maxDiff = None
+    REC = os.path.join(DATA, "recorded")
+
+    def expected(self, name):
+        return text(os.path.join("recorded", "expected-" + name))
+
+    def test_kselftest_compare_and_verdict(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = run([os.path.join(SCRIPTS, "kselftest-compare.py"), "--c", "kselftest-stage1/c.ktap",
+                       "--swift", "kselftest-stage1/swift.ktap", "--tsv", os.path.join(tmp, "compare.tsv"),
+                       "--junit", os.path.join(tmp, "junit.xml")], cwd=self.REC)
+            self.assertEqual(out, self.expected("kselftest-compare.out"))
+            for f in ("compare.tsv", "junit.xml"):
+                with open(os.path.join(tmp, f)) as got:
+                    self.assertEqual(got.read(), self.expected(f), f)
+            out = run([os.path.join(SCRIPTS, "compare-verdict.py"), os.path.join(tmp, "compare.tsv"),
+                       os.path.join(SCRIPTS, "compare-c.allow")], cwd=self.REC)
+            self.assertEqual(out, self.expected("compare-verdict.out"))
+
+    def test_junit_summary(self):
+        out = run([os.path.join(SCRIPTS, "junit-summary.py"), "run-stage1", "kselftest-stage1"], cwd=self.REC)
+        self.assertEqual(out, self.expected("junit-summary.out"))
+
+    def test_check_ktap(self):
+        lines = []
+        rc = results.check_ktap(os.path.join(self.REC, "run-stage1/results-1.ktap"),
+                                os.path.join(self.REC, "run-stage1/junit-1.xml"), out=lines.append)
+        self.assertEqual("".join(l + "\n" for l in lines) + f"rc={rc}\n", self.expected("check-ktap.out"))
+
+    def test_both_sides_through_kunit_parser(self):
+        # The C install's and the port's run_kselftest.sh outputs: three programs each, every
+        # C test with a verdict on both sides where C ran it.
+        c = results.kselftest_programs([os.path.join(self.REC, "kselftest-stage1/c.ktap")])
+        swift = results.kselftest_programs([os.path.join(self.REC, "kselftest-stage1/swift.ktap")])
+        self.assertEqual(list(c), list(swift))
+        self.assertEqual(len(c["liveupdate"]["tests"]), 15)
+        self.assertEqual(c["liveupdate"]["tests"], swift["liveupdate"]["tests"])
 
 
 if __name__ == "__main__":
