@@ -127,6 +127,19 @@ def _status_word(kp, test):
 _RESULT = re.compile(r"^(not ok|ok) \d+")
 
 
+def _result_of(kp, t):
+    """The Result of a kunit_parser Test that has a result line of its own, else None (kunit's
+    placeholders for missing subtests and the main test have none)."""
+    line = getattr(t, "ktap_line", None)
+    if line is None:
+        return None
+    m = re.match(r"^(not ok|ok) (\d+) ?(?:- )?(.*)$", line)
+    rest = " " + (m.group(3) if m else "")
+    directive = rest[rest.index(" # ") + 3:].strip() if " # " in rest else ""
+    return Result((t.name or "").strip(), _status_word(kp, t), m.group(1) if m else "", directive, line,
+                  int(m.group(2)) if m else 0)
+
+
 def _flat_results(lines):
     """The result lines of one flat level of KTAP (no nesting), in order, read by kunit_parser.
     Only the lines that begin with ok or not ok are given to it: a plan cut short or exceeded
@@ -134,21 +147,7 @@ def _flat_results(lines):
     kp = kunit_parser()
     doc = ["KTAP version 1"] + [l for l in lines if _RESULT.match(l)]
     top = kp.parse_run_tests(doc, _quiet)
-    out = []
-    for t in top.subtests:
-        line = getattr(t, "ktap_line", None)
-        if line is None:
-            continue  # kunit_parser's placeholder for a missing subtest
-        m = re.match(r"^(not ok|ok) (\d+) ?(?:- )?", line)
-        rest = line[m.end():] if m else line
-        name = (t.name or "").strip()
-        directive = ""
-        if " # " in " " + rest:
-            i = (" " + rest).index(" # ")
-            directive = (" " + rest)[i + 3:].strip()
-        out.append(Result(name, _status_word(kp, t), m.group(1) if m else "", directive, line,
-                          int(m.group(2)) if m else 0))
-    return out
+    return [r for r in (_result_of(kp, t) for t in top.subtests) if r is not None]
 
 
 def kselftest_results(text):
@@ -271,13 +270,9 @@ def ktap_tree_results(text):
     def visit(t, depth):
         for sub in t.subtests:
             visit(sub, depth + 1)
-        line = getattr(t, "ktap_line", None)
-        if line is not None and depth >= 0:
-            m = re.match(r"^(not ok|ok) (\d+) ?(?:- )?(.*)$", line)
-            rest = " " + (m.group(3) if m else "")
-            directive = rest[rest.index(" # ") + 3:].strip() if " # " in rest else ""
-            out.append((depth, Result((t.name or "").strip(), _status_word(kp, t), m.group(1) if m else "",
-                                      directive, line, int(m.group(2)) if m else 0)))
+        r = _result_of(kp, t)
+        if r is not None and depth >= 0:
+            out.append((depth, r))
 
     visit(test, -1)
     return out
