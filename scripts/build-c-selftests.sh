@@ -39,8 +39,6 @@ done
 missing=()
 for c in make cc; do command -v "$c" >/dev/null || missing+=("$c"); done
 [[ -e /usr/include/uuid/uuid.h ]] || missing+=("uuid-dev (libvfio links -luuid)")
-# kselftest's `make install` (lib.mk) copies with rsync.
-((gen_tar)) && ! command -v rsync >/dev/null && missing+=("rsync (kselftest's make install)")
 ((${#missing[@]} == 0)) || { log "needs: ${missing[*]}"; exit 2; }
 # The kernel's `make install` (lib.mk) copies with rsync, which a minimal Debian lacks.
 if ((gen_tar)) && ! command -v rsync >/dev/null; then
