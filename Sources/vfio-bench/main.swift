@@ -165,7 +165,13 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   }
 }
 
-var bdf = ProcessInfoLite.env("VFIO_SELFTESTS_BDF") ?? "0000:00:03.0"
+var bdf: String
+do {
+  bdf = try SelftestsEnvironment.current.address(.bdf)?.description ?? "0000:00:03.0"
+} catch {
+  eprint("vfio-bench: \(error.description)\n")
+  exit(2)
+}
 var divisor = 1
 var filter: String?
 var diagnostics = false
@@ -191,7 +197,7 @@ guard let address = PCIAddress(bdf) else {
   eprint("vfio-bench: bad BDF \(bdf)\n")
   exit(2)
 }
-let modes: [IOMMUMode] = [.vfioType1, .vfioType1v2, .iommufdCompatType1, .iommufdCompatType1v2, .iommufd]
+let modes = IOMMUMode.allCases
 var ops: [Op] = []
 for m in modes { ops.append(Op(name: "init_cleanup:\(m.rawValue)", kind: .initCleanup, mode: m, rounds: rounds(100))) }
 for m in modes { ops.append(Op(name: "dma_map_unmap_4k:\(m.rawValue)", kind: .map(size: 4096), mode: m, rounds: rounds(10_000))) }
@@ -220,10 +226,3 @@ for op in ops {
   fflush(nil)
 }
 
-enum ProcessInfoLite {
-  static func env(_ name: String) -> String? {
-    guard let v = getenv(name) else { return nil }
-    let s = String(cString: v)
-    return s.isEmpty ? nil : s
-  }
-}
