@@ -38,6 +38,9 @@ command -v swift >/dev/null || { echo "test.sh: no swift toolchain on PATH (Swif
 [[ -e .build-vm/kunit/tools/testing/kunit/kunit.py ]] || scripts/fetch-kunit.sh >&2 ||
   echo "test.sh: warning: could not fetch kunit.py; the KTAP parse tests will skip" >&2
 
+# The source rules the compiler does not check (the xResult naming rule, ...): one line each.
+python3 scripts/check-sources.py || { echo "test.sh: scripts/check-sources.py found violations" >&2; exit 1; }
+
 mkdir -p results/host
 swift build --build-tests
 [[ ${1:-} == --prepare ]] && exit 0

@@ -17,7 +17,7 @@ public enum Memfd {
     do throws(LiveUpdateError) {
       let page = MappedMemory.pageSize
       _ = try valueOrErrno { ftruncate(fd.rawValue, off_t(page)) }.get("ftruncate(\(page))", "memfd '\(name)'")
-      let map = try MappedMemory.shared(fd, offset: 0, size: page, protection: [.read, .write]).get("mmap", "memfd '\(name)'")
+      let map = try MappedMemory.sharedResult(fd, offset: 0, size: page, protection: [.read, .write]).get("mmap", "memfd '\(name)'")
       map.write(Array(data.utf8.prefix(page - 1)) + [0])
       map.unmap()
       return fd
@@ -43,7 +43,7 @@ public enum Memfd {
   /// The string at the start of a memfd (up to the first NUL, within one page).
   public static func contents(of fd: FileDescriptor) throws(LiveUpdateError) -> String {
     let page = MappedMemory.pageSize
-    let map = try MappedMemory.shared(fd, offset: 0, size: page, protection: [.read]).get("mmap", "memfd fd \(fd.rawValue)")
+    let map = try MappedMemory.sharedResult(fd, offset: 0, size: page, protection: [.read]).get("mmap", "memfd fd \(fd.rawValue)")
     defer { map.unmap() }
     let bytes = map.bytes(count: page)
     return String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
@@ -70,7 +70,7 @@ public enum Memfd {
 
 /// `luo_ensure_nofile_limit`: makes sure `minimum` (+32 spare) fds can be open; EPERM when
 /// the hard limit is lower and the caller may not raise it.
-public func ensureNoFileLimit(_ minimum: Int) -> Result<Void, Errno> {
+public func ensureNoFileLimitResult(_ minimum: Int) -> Result<Void, Errno> {
   let want = rlim_t(minimum + 32)
   return LiveUpdateSyscalls.noFileLimit().flatMap { current in
     if current.rlim_cur >= want { return .success(()) }

@@ -82,7 +82,7 @@ func withMapSetup<T>(_ mode: IOMMUMode, _ address: PCIAddress, size: Int,
   let device = try VFIOPCIDevice(address: address, iommu: iommu)
   defer { device.close() }
   var allocator = IOVAAllocator(ranges: try iommu.iovaRanges())
-  let memory = try MappedMemory.anonymous(size: size).get()
+  let memory = try MappedMemory.anonymousResult(size: size).get()
   defer { memory.unmap() }
   return try body(iommu, &allocator, memory)
 }

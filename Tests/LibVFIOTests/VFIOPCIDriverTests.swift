@@ -67,7 +67,7 @@ struct VFIOPCIDriverTests {
   let calls = DriverCalls()
 
   func region(size: Int = 8192, iova: UInt64 = 0x10_0000) throws -> VFIOPCIDriverRegion {
-    VFIOPCIDriverRegion(memory: try MappedMemory.anonymous(size: size).get(), iova: iova)
+    VFIOPCIDriverRegion(memory: try MappedMemory.anonymousResult(size: size).get(), iova: iova)
   }
 
   func driver(maxSize: UInt64 = 4096, maxCount: UInt64 = 16, waitResults: [Int32] = [], failStart: Bool = false, hasSendMSI: Bool = true) -> VFIOPCIDriver {
