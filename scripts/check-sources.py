@@ -4,6 +4,10 @@
 
 1. The `xResult` rule: a public function that returns `Result<_, _>` is named `fooResult(...)`
    (its throwing twin is `foo(...)`), and none both throws and returns a Result.
+2. One syscall layer per library: only the layer (Sources/LibVFIO/Syscalls/,
+   Sources/LibLiveUpdate/Syscalls.swift) imports Glibc or calls a system call or the C shim's
+   raw entry points (`vst_ioctl`, `vst_errno`, ...); everything else, the CLI and vfio-bench
+   included, goes through the layer's typed, EINTR-retrying wrappers and its one errno bridge.
 
 Prints one line per violation (file:line: what) and exits 1 when there is any.
 Usage: scripts/check-sources.py [REPO]   (default: the repository this script is in)
@@ -36,12 +40,45 @@ def naming_violations(path, text):
             yield f"{path}:{line_of(text, m.start())}: {name} returns a Result: name it {name}Result (and its throwing twin {name})"
 
 
+LAYER = ('Sources/LibVFIO/Syscalls/', 'Sources/LibLiveUpdate/Syscalls.swift')
+# Calls that are system calls (or libc's thin wrappers of them) and the C shim's raw entry
+# points. A call preceded by `.` (a method: `fd.close()`, `FileSystem.read(...)`) or by `func`
+# is not one. (`close`, `read`, `write` are left out: methods of those names abound. In the
+# libraries the Glibc import rule catches them; `open` is listed, so an open/close pair is.)
+RAW_CALL = re.compile(
+    r'(?<![.\w])(?<!func )(?:'
+    r'ioctl|vst_\w+|fcntl|usleep|nanosleep|eventfd|kill|raise|signal|getpid|geteuid|getuid|'
+    r'mmap|munmap|madvise|pread|pwrite|ftruncate|fallocate|memfd_create|unlink|opendir|readlink|'
+    r'uname|getenv|setenv|fflush|sysconf|clock_gettime|waitpid|fork|getrlimit|setrlimit|access|'
+    r'getdtablesize|exit|open'
+    r')\s*\(|\bGlibc\.')
+STRIP = re.compile(r'"""[\s\S]*?"""|"(?:\\.|[^"\\\n])*"|//[^\n]*|/\*[\s\S]*?\*/')
+
+
+def blank(match):
+    # Keeps line numbers: a stripped comment or string leaves its newlines.
+    newlines = '\n' * match.group(0).count('\n')
+    return '""' + newlines if match.group(0).startswith('"') else newlines
+
+
+def layer_violations(path, text):
+    if str(path).startswith(LAYER):
+        return
+    for m in re.finditer(r'^import\s+Glibc\b', text, re.M):
+        yield f"{path}:{line_of(text, m.start())}: imports Glibc outside the syscall layer"
+    code = STRIP.sub(blank, text)
+    for m in RAW_CALL.finditer(code):
+        call = m.group(0).rstrip('(').strip()
+        yield f"{path}:{line_of(code, m.start())}: raw call {call}(...) outside the syscall layer (use the layer's wrapper)"
+
+
 def main():
     violations = []
     for path in sorted((repo / 'Sources').rglob('*.swift')):
         text = path.read_text()
         rel = path.relative_to(repo)
         violations += naming_violations(rel, text)
+        violations += layer_violations(rel, text)
     for v in violations:
         print(v)
     if violations:

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import CKmod
-import Glibc
 import SystemPackage
 
 /// Loads kernel modules by name with their dependencies through libkmod (no modprobe), the way
@@ -72,8 +71,13 @@ import SystemPackage
     let dir = directory ?? "/lib/modules/\(Self.kernelRelease())"
     let ctx: OpaquePointer?
     if let configPaths {
-      let copies = unsafe configPaths.map { unsafe strdup($0) }
-      defer { for unsafe p in unsafe copies { unsafe free(p) } }
+      let copies = unsafe configPaths.map { path in
+        let c = Array(path.utf8CString)
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: c.count)
+        unsafe p.initialize(from: c, count: c.count)
+        return unsafe p
+      }
+      defer { for unsafe p in unsafe copies { unsafe p.deallocate() } }
       var argv = unsafe copies.map { unsafe UnsafePointer($0) } + [nil]
       unsafe ctx = unsafe argv.withUnsafeMutableBufferPointer { unsafe kmod_new(dir, $0.baseAddress) }
     } else {
@@ -83,7 +87,7 @@ import SystemPackage
       throw .failed(module: "-", operation: "kmod_new(\(dir))", errno: .noMemory)
     }
     // Failures are this type's errors, each one line; libkmod's own log (stderr) stays quiet.
-    unsafe kmod_set_log_priority(ctx, LOG_CRIT)
+    unsafe kmod_set_log_priority(ctx, 2 /* LOG_CRIT, <syslog.h> */)
     unsafe context = ctx
     self.directory = dir
   }
@@ -92,9 +96,7 @@ import SystemPackage
 
   /// `uname -r`.
   public static func kernelRelease() -> String {
-    var u = utsname()
-    _ = unsafe uname(&u)
-    return unsafe withUnsafeBytes(of: u.release) { unsafe String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    Syscalls.kernelRelease()
   }
 
   /// Resolves `name` (a module name or alias; `-` and `_` are equivalent) to libkmod modules.
@@ -288,7 +290,7 @@ import SystemPackage
         outcome = .loaded
         continue
       }
-      let e = Errno(rawValue: r < 0 ? -r : EINVAL)
+      let e = Errno(rawValue: r < 0 ? -r : Errno.invalidArgument.rawValue)
       switch e {
       case .notPermitted, .permissionDenied: throw .notPermitted(module: name, errno: e)
       case .fileExists: continue  // raced with another loader

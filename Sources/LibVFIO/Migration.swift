@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import CVFIOShim
-import Glibc
 import SystemPackage
 
 /// `enum vfio_device_mig_state`, with the kernel's values.

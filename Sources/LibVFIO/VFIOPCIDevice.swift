@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import CVFIOShim
-import Glibc
 import SystemPackage
 
 /// A PCI BAR as the device reports it, and its mapping when the region supports mmap.
@@ -231,7 +230,7 @@ public final class VFIOPCIDevice {
     let size = Int(r.size)
     let m = try MappedMemory.sharedAlignedResult(fd, fileOffset: Int64(r.offset), size: size, align: min(size, 1 << 30), protection: prot)
       .get("mmap(BAR\(index), size 0x\(String(r.size, radix: 16)))", device: name)
-    _ = m.advise(MADV_HUGEPAGE)
+    _ = m.adviseHugePages()
     return m
   }
 
@@ -317,7 +316,7 @@ public final class VFIOPCIDevice {
     var result = resetResult()
     var tries = 1
     while case .failure(.resourceTemporarilyUnavailable) = result, tries < 20 {
-      usleep(10_000)
+      Syscalls.sleep(microseconds: 10_000)
       result = resetResult()
       tries += 1
     }
@@ -361,9 +360,9 @@ public final class VFIOPCIDevice {
       guard eventfds[v] == nil else {
         throw .unexpected(operation: "\(irqName(index)) enable", device: name, detail: "vector \(v) already has an eventfd")
       }
-      let e = try valueOrErrno { vst_eventfd(0, 0) }.get("eventfd()", device: name)
-      eventfds[v] = FileDescriptor(rawValue: e)
-      fds.append(e)
+      let e = try FileDescriptor.eventfd().get("eventfd()", device: name)
+      eventfds[v] = e
+      fds.append(e.rawValue)
     }
     try setIRQs(index: index, flags: VFIO.IRQ_SET_DATA_EVENTFD | VFIO.IRQ_SET_ACTION_TRIGGER, start: vector, count: count,
                 eventfds: fds, operation: "enable \(irqName(index)) \(vector)..<\(vector + count)")
@@ -414,8 +413,7 @@ public final class VFIOPCIDevice {
     guard let e = eventfds[vector] else {
       return .failure(.unexpected(operation: "eventfd read", device: name, detail: "vector \(vector) is not enabled"))
     }
-    let flags = fcntl(e.rawValue, F_GETFL)
-    _ = fcntl(e.rawValue, F_SETFL, nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
+    _ = e.setNonblocking(nonblocking)
     let value: UInt64
     let n: Int
     switch e.readValue(UInt64.self) {

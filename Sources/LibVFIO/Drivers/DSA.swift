@@ -8,7 +8,6 @@
 // C driver line by line; only its probe (on config-space values) has been exercised.
 #if arch(x86_64)
 import CVFIOShim
-import Glibc
 
 /// drivers/dma/idxd/registers.h, include/uapi/linux/idxd.h and linux/pci_ids.h: what dsa.c uses.
 enum DSAHW {
@@ -285,7 +284,7 @@ public final class DSADriver: VFIOPCIDriverOps {
         throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "command \(hex(cmd))",
                                                limit: "5000 polls 1 ms apart", detail: "CMDSTS still active (\(hex(status)))")
       }
-      usleep(sleepMs * 1000)
+      Syscalls.sleep(microseconds: sleepMs * 1000)
     }
 
     let err = status & DSAHW.IDXD_CMDSTS_ERR_MASK
@@ -366,7 +365,7 @@ public final class DSADriver: VFIOPCIDriverOps {
                                                limit: "\(driverUnboundedPollLimitMilliseconds) ms (C polls without a limit)",
                                                detail: "completion record status still 0")
       }
-      usleep(1000)
+      Syscalls.sleep(microseconds: 1000)
     }
     if status == DSAHW.DSA_COMP_SUCCESS { return 0 }
     devErr(device.name, "Error detected during memcpy operation: \(hex(status))\n")

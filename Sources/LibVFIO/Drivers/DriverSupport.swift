@@ -4,7 +4,6 @@
 // what a probe reads (so the probe logic runs on config-space values in unit tests), and
 // libvfio's dev_err/dev_info.
 import CVFIOShim
-import Glibc
 import SystemPackage
 
 /// A selftest driver's failure on a device: C's `VFIO_ASSERT_*`/`VFIO_FAIL` in a driver (which

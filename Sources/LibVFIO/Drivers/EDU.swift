@@ -26,7 +26,7 @@
 // - MSI (one vector, no MSI-X): writing a value to the raise register (0x60) ORs it into the
 //   interrupt status and, with MSI on, sends the MSI then and there; the acknowledge register
 //   (0x64) clears it. The driver enables MSI vector 0 through VFIO, and `msi` is 0.
-import Glibc
+import SystemPackage
 
 /// What the edu driver refuses, or finds wrong with the device; each names the device.
 public enum EDUError: Error, Equatable, CustomStringConvertible {
@@ -118,7 +118,7 @@ public final class EDU: VFIOPCIDriverOps {
 
   /// How long one transfer may take (100 ms nominal; TCG on a loaded host is slower).
   static let transferTimeout: Duration = .seconds(3)
-  static let pollInterval: useconds_t = 1000
+  static let pollInterval: UInt32 = 1000
 
   public let maxMemcpySize: UInt64 = EDU.maxTransfer
   public let maxMemcpyCount: UInt64 = EDU.maxCount
@@ -197,7 +197,7 @@ public final class EDU: VFIOPCIDriverOps {
     if count > 0 { startTransfer(from: src, to: Self.bufferAddress, size: size, toRAM: false) }
   }
 
-  /// Runs the pending copies one transfer at a time; -ETIMEDOUT when a transfer does not finish
+  /// Runs the pending copies one transfer at a time; -Errno.timedOut.rawValue when a transfer does not finish
   /// within `transferTimeout` (the device reports no other error).
   public func memcpyWait() throws -> Int32 {
     guard let p = pending else { return 0 }
@@ -205,11 +205,11 @@ public final class EDU: VFIOPCIDriverOps {
     for i in 0..<p.count {
       if i > 0 { startTransfer(from: p.src, to: Self.bufferAddress, size: p.size, toRAM: false) }
       guard transferDone("RAM -> edu, 0x\(String(p.size, radix: 16)) bytes from IOVA 0x\(String(p.src, radix: 16)), copy \(i + 1) of \(p.count)") else {
-        return -ETIMEDOUT
+        return -Errno.timedOut.rawValue
       }
       startTransfer(from: Self.bufferAddress, to: p.dst, size: p.size, toRAM: true)
       guard transferDone("edu -> RAM, 0x\(String(p.size, radix: 16)) bytes to IOVA 0x\(String(p.dst, radix: 16)), copy \(i + 1) of \(p.count)") else {
-        return -ETIMEDOUT
+        return -Errno.timedOut.rawValue
       }
     }
     return 0
@@ -240,7 +240,7 @@ public final class EDU: VFIOPCIDriverOps {
     let deadline = ContinuousClock.now + timeout
     while dmaCommand & DMACommand.start != 0 {
       if ContinuousClock.now >= deadline { return dmaCommand & DMACommand.start == 0 }
-      usleep(Self.pollInterval)
+      Syscalls.sleep(microseconds: Self.pollInterval)
     }
     return true
   }

@@ -8,7 +8,6 @@
 // the C driver line by line; only its probe (on config-space values) has been exercised.
 #if arch(x86_64)
 import CVFIOShim
-import Glibc
 
 /// drivers/dma/ioat/hw.h and registers.h: the values the C driver uses.
 enum IOATHW {
@@ -192,7 +191,7 @@ public final class IOATDriver: VFIOPCIDriverOps {
         throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "channel reset",
                                                limit: "5000 polls 1 ms apart", detail: "CHANCMD still \(hex(chancmd))")
       }
-      usleep(sleepMs * 1000)
+      Syscalls.sleep(microseconds: sleepMs * 1000)
     }
 
     let status = try channelStatus()

@@ -7,7 +7,7 @@
 // NOT RUN ON HARDWARE: the lab has no NVIDIA GPU and no emulator for one. This port follows the
 // C driver line by line; only its probe (on config-space and PMC_BOOT_0 values) has been
 // exercised.
-import Glibc
+import SystemPackage
 
 /// nv_falcon/hw.h and linux/pci_ids.h: what nv_falcon.c uses.
 enum NVFalconHW {
@@ -327,7 +327,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
   /// The value C's int-returning helpers give for `e` (nil: C would have aborted).
   private func errnoCode(_ e: VFIOPCIDriverDeviceError) -> Int32? {
     switch e {
-    case .timeout: -ETIMEDOUT
+    case .timeout: -Errno.timedOut.rawValue
     case .failed(_, _, _, let code, _): code
     case .assertion, .barUnavailable: nil
     }
@@ -348,7 +348,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
       if value & mask == expected { return }
       elapsed = monotonicMilliseconds() - start
       if elapsed >= timeoutMs { break }
-      usleep(1000)
+      Syscalls.sleep(microseconds: 1000)
     }
     let detail = "Timeout polling \(name) (\(hex(offset))): value=\(hex(value)) expected=\(hex(expected)) mask=\(hex(mask)) after \(elapsed) ms"
     devErr(device.name, detail + "\n")
@@ -367,7 +367,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
       if waitEmpty ? head == tail : head != tail { return }
       elapsed = monotonicMilliseconds() - start
       if elapsed >= timeoutMs { break }
-      usleep(1000)
+      Syscalls.sleep(microseconds: 1000)
     }
     let detail = "Timeout polling \(name): head=\(hex(head)) tail=\(hex(tail)) wait_empty=\(waitEmpty ? 1 : 0) after \(elapsed) ms"
     devErr(device.name, detail + "\n")
@@ -433,15 +433,15 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
   private func fspRPCSendCommand(nvdmType: UInt8, data: [UInt32], timeoutMs: UInt64) throws {
     let op = "FSP RPC \(hex(nvdmType))"
     let maxPacketWords = HW.NV_FSP_RPC_MAX_PACKET_SIZE / 4
-    guard 2 + data.count <= Int(maxPacketWords) else { throw cError(op, -EINVAL, "\(2 + data.count) words > \(maxPacketWords)") }
+    guard 2 + data.count <= Int(maxPacketWords) else { throw cError(op, -Errno.invalidArgument.rawValue, "\(2 + data.count) words > \(maxPacketWords)") }
     let packet = [HW.mctpHeader(seid: 0, seq: 0, som: true, eom: true), HW.mctpMessageHeader(nvdmType: nvdmType)] + data
     try fspRPCSendData(packet)
 
     let resp = try fspRPCReceiveData(maxCount: 256, timeoutMs: timeoutMs)
-    guard resp.count >= HW.NV_FSP_RPC_MIN_RESPONSE_WORDS else { throw cError(op, -EPROTO, "response of \(resp.count) words") }
+    guard resp.count >= HW.NV_FSP_RPC_MIN_RESPONSE_WORDS else { throw cError(op, -Errno.protocolError.rawValue, "response of \(resp.count) words") }
     let respType = HW.nvdmType(ofMessageHeader: resp[1])
-    guard UInt32(respType) == HW.NV_NVDM_TYPE_RESPONSE else { throw cError(op, -EPROTO, "response NVDM type \(hex(respType))") }
-    guard resp[3] == UInt32(nvdmType) else { throw cError(op, -EPROTO, "response to NVDM type \(hex(resp[3]))") }
+    guard UInt32(respType) == HW.NV_NVDM_TYPE_RESPONSE else { throw cError(op, -Errno.protocolError.rawValue, "response NVDM type \(hex(respType))") }
+    guard resp[3] == UInt32(nvdmType) else { throw cError(op, -Errno.protocolError.rawValue, "response to NVDM type \(hex(resp[3]))") }
     guard resp[4] == 0 else {
       // C returns -resp_buf[4]
       throw cError(op, Int32(bitPattern: 0 &- resp[4]), "FSP status \(hex(resp[4]))")
@@ -526,7 +526,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
       }
       guard try fspCheckOFADMASupport() else {
         devErr(device.name, "OFA DMA not supported with current firmware\n")
-        throw cError("init", -EOPNOTSUPP, "OFA DMA not supported with current firmware")
+        throw cError("init", -Errno.notSupported.rawValue, "OFA DMA not supported with current firmware")
       }
     }
 
@@ -602,14 +602,14 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
   }
 
   /// `nv_falcon_memcpy_wait`: each chunk read into DMEM, then written out. As C, a DMA that
-  /// does not complete in time ends the copy with -ETIMEDOUT (after saying so).
+  /// does not complete in time ends the copy with -Errno.timedOut.rawValue (after saying so).
   public func memcpyWait() throws -> Int32 {
     for c in HW.chunks(src: memcpySrc, dst: memcpyDst, size: memcpySize) {
       do {
         try dma(address: c.src, size: c.size, write: false)
         try dma(address: c.dst, size: c.size, write: true)
       } catch VFIOPCIDriverDeviceError.timeout {
-        return -ETIMEDOUT
+        return -Errno.timedOut.rawValue
       }
     }
     return 0

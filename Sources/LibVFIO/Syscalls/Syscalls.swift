@@ -176,9 +176,10 @@ extension FileDescriptor {
 }
 
 /// Opens `path`, returning the errno instead of throwing.
-package func openFile(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [.closeOnExec]) -> Result<FileDescriptor, Errno> {
+package func openFile(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [.closeOnExec],
+                      permissions: FilePermissions? = nil) -> Result<FileDescriptor, Errno> {
   do {
-    return .success(try FileDescriptor.open(FilePath(path), mode, options: options))
+    return .success(try FileDescriptor.open(FilePath(path), mode, options: options, permissions: permissions))
   } catch let e as Errno {
     return .failure(e)
   } catch {
@@ -209,5 +210,19 @@ package enum Syscalls {
     var ts = timespec()
     unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
     return ts
+  }
+
+  /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds; inlined into callers that time one call
+  /// (vfio-bench), so it adds no call of its own.
+  @inlinable @inline(__always)
+  package static func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+  }
+
+  /// `fflush(NULL)`: writes out every stdio stream's buffer (`print`'s included).
+  package static func flushOutput() {
+    _ = fflush(nil)
   }
 }

@@ -81,6 +81,11 @@ public final class MappedMemory {
     return valueOrErrno(retryOnInterrupt: false) { unsafe madvise(UnsafeMutableRawPointer(bitPattern: address), size, advice) }.map { _ in () }
   }
 
+  /// `madvise(MADV_HUGEPAGE)` over the whole region (as libvfio does for BAR mappings).
+  package func adviseHugePages() -> Result<Void, Errno> {
+    advise(MADV_HUGEPAGE)
+  }
+
   /// The kernel's `iosubmit_cmds512`: copies `count` 64-byte units from `source` at
   /// `sourceOffset` to this region at `offset` with MOVDIR64B, each unit one 64-byte store (a
   /// DSA or IOAT portal write).
