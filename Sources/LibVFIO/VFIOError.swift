@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import SystemPackage
 
-/// Every failure LibVFIO reports: what was attempted, on which device, and why.
+/// Every failure LibVFIO reports, its one error type: what was attempted, on which device, and
+/// why. A failed system call carries its errno; the selftest drivers', edu's and the IOVA
+/// allocator's failures are nested kinds, each with its own description.
 public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   /// A system call failed: the operation (`ioctl(VFIO_GROUP_GET_DEVICE_FD)`, `open(/dev/vfio/7)`),
   /// the device or object it was for, and the errno.
@@ -16,6 +18,15 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   case noSuchDevice(String)
   /// The kernel answered, but not as the uAPI promises (for example a group that is not viable).
   case unexpected(operation: String, device: String, detail: String)
+  /// A selftest driver's library check refused the call (`vfio_check_driver_op` and friends).
+  case driver(VFIOPCIDriverError)
+  /// A selftest driver failed on its device: C's `VFIO_ASSERT_*` in a driver, a poll that ran
+  /// out of time, a C helper's negative errno.
+  case driverDevice(VFIOPCIDriverDeviceError)
+  /// The edu driver refused a call or found the device wrong.
+  case edu(EDUError)
+  /// The IOVA allocator could not allocate.
+  case iovaAllocation(IOVAAllocator.AllocationError)
 
   /// The errno, when the failure is a system call's.
   public var errno: Errno? {
@@ -37,6 +48,10 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
       return "no PCI device \(s) (nothing at /sys/bus/pci/devices/\(s))"
     case .unexpected(let op, let dev, let detail):
       return "\(op) on \(dev): \(detail)"
+    case .driver(let kind): return kind.description
+    case .driverDevice(let kind): return kind.description
+    case .edu(let kind): return kind.description
+    case .iovaAllocation(let kind): return kind.description
     }
   }
 }

@@ -182,7 +182,7 @@ enum VFIOPCIDriverTest {
     defer { iommu.close() }
     let device = try VFIOPCIDevice(address: address, iommu: iommu)
     defer { device.close() }
-    guard let driver = VFIOPCIDriver.probe(device) else { throw VFIOPCIDriverError.noDriver(device: address.description) }
+    guard let driver = VFIOPCIDriver.probe(device) else { throw VFIOError.driver(.noDriver(device: address.description)) }
 
     let mask = driver.ops.dmaMask
     let layout = Layout(dmaMask: mask)

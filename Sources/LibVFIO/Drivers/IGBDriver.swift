@@ -9,7 +9,7 @@
 // `struct igb` keeps them. MSI-X vector 0 is the driver's MSI (RX queue 0 through IVAR; EICS
 // bit 0 for send_msi). A copy that has not completed after about 200 ms resets the device
 // (VFIO_DEVICE_RESET), re-arms MSI-X with the same eventfd, programs it again, and the wait
-// returns -ETIMEDOUT, as C does. C's VFIO_ASSERTs are VFIOPCIDriverDeviceError here.
+// returns -ETIMEDOUT, as C does. C's VFIO_ASSERTs are VFIOError.driverDevice here.
 //
 // QEMU's model (hw/net/igb*.c, 10.0) is the lab's 82576: 8086:10c9, revision 1, with QEMU's
 // default subsystem IDs 1af4:1100 (`isQEMUModel`). Its transmit path maps each TX buffer with
@@ -74,8 +74,8 @@ public final class IGBDriver: VFIOPCIDriverOps {
     self.region = region
     bar0 = try DriverMMIO(device, bar: 0, driver: Self.name)
     guard region.memory.size >= IGBState.size else {
-      throw VFIOPCIDriverDeviceError.assertion(driver: Self.name, device: device.name, operation: "init",
-                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct igb) \(IGBState.size)")
+      throw VFIOError.driverDevice(.assertion(driver: Self.name, device: device.name, operation: "init",
+                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct igb) \(IGBState.size)"))
     }
     try reset()
     try device.enableIRQ(index: VFIO.PCI_MSIX_IRQ_INDEX, vector: Self.MSIX_VECTOR, count: 1)
@@ -162,8 +162,8 @@ public final class IGBDriver: VFIOPCIDriverOps {
 
   // MARK: registers
 
-  private func fail(_ op: String, _ detail: String) -> VFIOPCIDriverDeviceError {
-    .assertion(driver: Self.name, device: device.name, operation: op, detail: detail)
+  private func fail(_ op: String, _ detail: String) -> VFIOError {
+    .driverDevice(.assertion(driver: Self.name, device: device.name, operation: op, detail: detail))
   }
 
   /// `writel`: a write barrier (descriptors are visible before the doorbell), then the store.
@@ -299,8 +299,8 @@ public final class IGBDriver: VFIOPCIDriverOps {
       Syscalls.sleep(microseconds: 10)
     }
     guard enabled else {
-      throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "init (queue enable)",
-                                             limit: "2000 polls 10 us apart", detail: "TXDCTL0 \(hex(txdctl)), RXDCTL0 \(hex(rxdctl))")
+      throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "init (queue enable)",
+                                             limit: "2000 polls 10 us apart", detail: "TXDCTL0 \(hex(txdctl)), RXDCTL0 \(hex(rxdctl))"))
     }
 
     // MSI-X routing: causes through IVAR and EIAM applied on assertion (GPIE); vector 0

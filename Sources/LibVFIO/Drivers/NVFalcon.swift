@@ -290,15 +290,15 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     self.device = device
     bar0 = try DriverMMIO(device, bar: 0, driver: Self.name)
     guard region.memory.size >= Self.gpuDeviceSize else {
-      throw VFIOPCIDriverDeviceError.assertion(driver: Self.name, device: device.name, operation: "init",
-                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct gpu_device) \(Self.gpuDeviceSize)")
+      throw VFIOError.driverDevice(.assertion(driver: Self.name, device: device.name, operation: "init",
+                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct gpu_device) \(Self.gpuDeviceSize)"))
     }
     let pmcBoot0 = try bar0.read(HW.NV_PMC_BOOT_0, as: UInt32.self)
     arch = HW.gpuArch(pmcBoot0: pmcBoot0)
     // C indexes gpu_properties_map with it unchecked (probe refused unknown architectures).
     guard arch != .unknown else {
-      throw VFIOPCIDriverDeviceError.assertion(driver: Self.name, device: device.name, operation: "init",
-                                               detail: "Unsupported GPU architecture for PMC_BOOT_0: \(hex(pmcBoot0))")
+      throw VFIOError.driverDevice(.assertion(driver: Self.name, device: device.name, operation: "init",
+                                               detail: "Unsupported GPU architecture for PMC_BOOT_0: \(hex(pmcBoot0))"))
     }
     let props = HW.gpuPropertiesMap[arch.rawValue]
     isMemoryClearSupported = props.memoryClearSupported
@@ -308,9 +308,9 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     // Initialize falcon for DMA
     do {
       try dmaInit()
-    } catch let e as VFIOPCIDriverDeviceError {
+    } catch let VFIOError.driverDevice(e) {
       devErr(device.name, "Failed to initialize falcon DMA: \(errnoCode(e).map(String.init) ?? "?")\n")
-      throw e
+      throw VFIOError.driverDevice(e)
     }
 
     maxMemcpySize = HW.NV_FALCON_DMA_MAX_TRANSFER_SIZE
@@ -320,8 +320,8 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
   private func read32(_ offset: Int) throws -> UInt32 { try bar0.read(offset, as: UInt32.self) }
   private func write32(_ offset: Int, _ value: UInt32) throws { try bar0.write(value, offset) }
 
-  private func fail(_ op: String, _ detail: String) -> VFIOPCIDriverDeviceError {
-    .assertion(driver: Self.name, device: device.name, operation: op, detail: detail)
+  private func fail(_ op: String, _ detail: String) -> VFIOError {
+    .driverDevice(.assertion(driver: Self.name, device: device.name, operation: op, detail: detail))
   }
 
   /// The value C's int-returning helpers give for `e` (nil: C would have aborted).
@@ -334,8 +334,8 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
   }
 
   /// C's `return -E...;` as a typed error.
-  private func cError(_ op: String, _ code: Int32, _ what: String) -> VFIOPCIDriverDeviceError {
-    .failed(driver: Self.name, device: device.name, operation: op, code: code, detail: what)
+  private func cError(_ op: String, _ code: Int32, _ what: String) -> VFIOError {
+    .driverDevice(.failed(driver: Self.name, device: device.name, operation: op, code: code, detail: what))
   }
 
   /// `gpu_poll_register`: every 1 ms until (value & mask) == expected, up to `timeoutMs`.
@@ -352,7 +352,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     }
     let detail = "Timeout polling \(name) (\(hex(offset))): value=\(hex(value)) expected=\(hex(expected)) mask=\(hex(mask)) after \(elapsed) ms"
     devErr(device.name, detail + "\n")
-    throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "poll \(name)", limit: "\(timeoutMs) ms", detail: detail)
+    throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "poll \(name)", limit: "\(timeoutMs) ms", detail: detail))
   }
 
   /// `fsp_poll_queue`: every 1 ms until the queue is empty (head == tail) or not, up to `timeoutMs`.
@@ -371,7 +371,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     }
     let detail = "Timeout polling \(name): head=\(hex(head)) tail=\(hex(tail)) wait_empty=\(waitEmpty ? 1 : 0) after \(elapsed) ms"
     devErr(device.name, detail + "\n")
-    throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "poll \(name)", limit: "\(timeoutMs) ms", detail: detail)
+    throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "poll \(name)", limit: "\(timeoutMs) ms", detail: detail))
   }
 
   /// `fsp_emem_write`: through EMEM port 2, auto-incrementing.
@@ -421,7 +421,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     // Best-effort drain; timeout is expected if no pending message.
     do {
       try pollQueue("fsp_msg_queue_drain", head: HW.NV_FSP_MSG_QUEUE_HEAD, tail: HW.NV_FSP_MSG_QUEUE_TAIL, waitEmpty: false, timeoutMs: 5000)
-    } catch VFIOPCIDriverDeviceError.timeout {}
+    } catch VFIOError.driverDevice(.timeout) {}
     try write32(HW.NV_FSP_QUEUE_TAIL, HW.NV_FSP_RPC_EMEM_BASE)
     try write32(HW.NV_FSP_QUEUE_HEAD, HW.NV_FSP_RPC_EMEM_BASE)
     try write32(HW.NV_FSP_MSG_QUEUE_TAIL, HW.NV_FSP_RPC_EMEM_BASE)
@@ -516,13 +516,13 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     try device.commandSet(PCIConfig.COMMAND_MASTER)
 
     if arch >= .hopper {
-      do { try fspInit() } catch let e as VFIOPCIDriverDeviceError {
+      do { try fspInit() } catch let VFIOError.driverDevice(e) {
         devErr(device.name, "Failed to init FSP: \(errnoCode(e).map(String.init) ?? "?")\n")
-        throw e
+        throw VFIOError.driverDevice(e)
       }
-      do { try fspFBDMAEnable() } catch let e as VFIOPCIDriverDeviceError {
+      do { try fspFBDMAEnable() } catch let VFIOError.driverDevice(e) {
         devErr(device.name, "Failed to enable FSP FBDMA: \(errnoCode(e).map(String.init) ?? "?")\n")
-        throw e
+        throw VFIOError.driverDevice(e)
       }
       guard try fspCheckOFADMASupport() else {
         devErr(device.name, "OFA DMA not supported with current firmware\n")
@@ -577,9 +577,9 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     do {
       try pollRegister("dma_done", falcon.basePage + HW.NV_FALCON_DMA_CMD_OFFSET,
                        expected: HW.NV_FALCON_DMA_CMD_DONE_BIT, mask: HW.NV_FALCON_DMA_CMD_DONE_BIT, timeoutMs: 1000)
-    } catch let e as VFIOPCIDriverDeviceError {
+    } catch let VFIOError.driverDevice(e) {
       devErr(device.name, "Failed DMA \(write ? "write" : "read") (addr=\(hex(address)), size=\(size))\n")
-      throw e
+      throw VFIOError.driverDevice(e)
     }
   }
 
@@ -608,7 +608,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
       do {
         try dma(address: c.src, size: c.size, write: false)
         try dma(address: c.dst, size: c.size, write: true)
-      } catch VFIOPCIDriverDeviceError.timeout {
+      } catch VFIOError.driverDevice(.timeout) {
         return -Errno.timedOut.rawValue
       }
     }
