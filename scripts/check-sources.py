@@ -8,6 +8,9 @@
    Sources/LibLiveUpdate/Syscalls.swift) imports Glibc or calls a system call or the C shim's
    raw entry points (`vst_ioctl`, `vst_errno`, ...); everything else, the CLI and vfio-bench
    included, goes through the layer's typed, EINTR-retrying wrappers and its one errno bridge.
+3. One error type per library: in LibVFIO only VFIOError conforms to Error, in LibLiveUpdate
+   only LiveUpdateError (other failures are their nested kinds). SelftestsEnvironment.Invalid
+   is let through until the environment reading is reworked (issue 17's other half).
 
 Prints one line per violation (file:line: what) and exits 1 when there is any.
 Usage: scripts/check-sources.py [REPO]   (default: the repository this script is in)
@@ -72,6 +75,24 @@ def layer_violations(path, text):
         yield f"{path}:{line_of(code, m.start())}: raw call {call}(...) outside the syscall layer (use the layer's wrapper)"
 
 
+ERROR_TYPES = {
+    'Sources/LibVFIO': {'VFIOError', 'Invalid'},
+    'Sources/LibLiveUpdate': {'LiveUpdateError'},
+}
+ERROR_DECL = re.compile(r'\b(?:enum|struct|class|actor)\s+(\w+)\s*(?:<[^>]*>)?\s*:\s*([^{]*)\{')
+
+
+def error_type_violations(path, text):
+    allowed = next((v for k, v in ERROR_TYPES.items() if str(path).startswith(k + '/')), None)
+    if allowed is None:
+        return
+    code = STRIP.sub(blank, text)
+    for m in ERROR_DECL.finditer(code):
+        conformances = {c.strip() for c in m.group(2).split(',')}
+        if 'Error' in conformances and m.group(1) not in allowed:
+            yield f"{path}:{line_of(code, m.start())}: {m.group(1)} is an Error of its own: make it a nested kind of the library's one error type ({', '.join(sorted(allowed - {'Invalid'}))})"
+
+
 def main():
     violations = []
     for path in sorted((repo / 'Sources').rglob('*.swift')):
@@ -79,6 +100,7 @@ def main():
         rel = path.relative_to(repo)
         violations += naming_violations(rel, text)
         violations += layer_violations(rel, text)
+        violations += error_type_violations(rel, text)
     for v in violations:
         print(v)
     if violations:

@@ -2,8 +2,9 @@
 import SystemPackage
 
 /// Every failure LibVFIO reports, its one error type: what was attempted, on which device, and
-/// why. A failed system call carries its errno; the selftest drivers', edu's and the IOVA
-/// allocator's failures are nested kinds, each with its own description.
+/// why. A failed system call carries its errno; the selftest drivers', edu's, the IOVA
+/// allocator's, module loading's and the xe-vfio-pci check's failures are nested kinds, each
+/// with its own description.
 public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   /// A system call failed: the operation (`ioctl(VFIO_GROUP_GET_DEVICE_FD)`, `open(/dev/vfio/7)`),
   /// the device or object it was for, and the errno.
@@ -27,11 +28,23 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   case edu(EDUError)
   /// The IOVA allocator could not allocate.
   case iovaAllocation(IOVAAllocator.AllocationError)
+  /// Loading or unloading a kernel module failed (libkmod).
+  case moduleLoad(KernelModules.LoadError)
+  /// A journaled module load failed, and so did unloading what it had brought in: `left` stay
+  /// loaded and journaled (`vfio-selftests cleanup` tries again).
+  indirect case moduleRollback(VFIOError, left: [String])
+  /// The resource journal (`/run/vfio-selftests`) could not record or drop an entry.
+  indirect case resourceJournal(VFIOError)
+  /// A device the migration suite cannot use: not an xe-vfio-pci VF, or not set up as one.
+  case xeVFRefusal(XeVFRefusal)
 
   /// The errno, when the failure is a system call's.
   public var errno: Errno? {
-    if case .syscall(_, _, let e) = self { return e }
-    return nil
+    switch self {
+    case .syscall(_, _, let e): e
+    case .moduleRollback(let e, _), .resourceJournal(let e): e.errno
+    default: nil
+    }
   }
 
   public var description: String {
@@ -52,6 +65,11 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
     case .driverDevice(let kind): return kind.description
     case .edu(let kind): return kind.description
     case .iovaAllocation(let kind): return kind.description
+    case .moduleLoad(let kind): return kind.description
+    case .moduleRollback(let e, let left):
+      return "\(e); the modules it had loaded stay loaded: \(left.joined(separator: ", ")) (journaled: vfio-selftests cleanup)"
+    case .resourceJournal(let e): return "resource journal: \(e)"
+    case .xeVFRefusal(let refusal): return refusal.description
     }
   }
 }
