@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The one layer that touches raw pointers and C return conventions. Everything above it is
-// typed and throws VFIOError.
+// LibVFIO's one syscall layer (this folder): the only code that imports Glibc, touches raw
+// pointers or reads errno. Syscalls.swift: ioctl, pread/pwrite/read/write, open, the EINTR
+// retry (`valueOrErrno`) and the one errno bridge (`Result<_, Errno>.get(operation, device:)`
+// to VFIOError); FileSystem.swift: sysfs and /dev files; MappedMemory.swift: mmap, madvise,
+// MMIO; Process.swift: sleeping, signals, identity, exit, eventfd, O_NONBLOCK. Everything above
+// it (LibLiveUpdate, the CLI and vfio-bench included) is typed and throws VFIOError.
+// scripts/check-sources.py enforces it.
 //
 // Naming rule for a call that can fail: the throwing call has the plain name (`reset()`), and
 // where callers need the errno as a value its twin returning `Result<_, Errno>` is the same name
-// with a `Result` suffix (`resetResult()`).
+// with a `Result` suffix (`resetResult()`); none both throws and returns a Result.
 import CVFIOShim
 import Glibc
 import SystemPackage
