@@ -198,7 +198,7 @@ public final class EDU: VFIOPCIDriverOps {
     if count > 0 { startTransfer(from: src, to: Self.bufferAddress, size: size, toRAM: false) }
   }
 
-  /// Runs the pending copies one transfer at a time; -Errno.timedOut.rawValue when a transfer does not finish
+  /// Runs the pending copies one transfer at a time; -ETIMEDOUT when a transfer does not finish
   /// within `transferTimeout` (the device reports no other error).
   public func memcpyWait() throws -> Int32 {
     guard let p = pending else { return 0 }

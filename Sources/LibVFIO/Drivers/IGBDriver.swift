@@ -129,7 +129,7 @@ public final class IGBDriver: VFIOPCIDriverOps {
   }
 
   /// `igb_memcpy_wait`: polls the last RX descriptor's DD bit, up to 200 times 1 ms apart; 0
-  /// once it is set. Otherwise `igb_error_reset_and_reinit` and -Errno.timedOut.rawValue.
+  /// once it is set. Otherwise `igb_error_reset_and_reinit` and -ETIMEDOUT.
   public func memcpyWait() throws -> Int32 {
     let prevTail = (rxTail + IGBState.ringSize - 1) % IGBState.ringSize
     let statusOffset = IGBState.rxRingOffset + prevTail * IGBState.descriptorSize + IGBState.rxStatusErrorOffset

@@ -602,7 +602,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
   }
 
   /// `nv_falcon_memcpy_wait`: each chunk read into DMEM, then written out. As C, a DMA that
-  /// does not complete in time ends the copy with -Errno.timedOut.rawValue (after saying so).
+  /// does not complete in time ends the copy with -ETIMEDOUT (after saying so).
   public func memcpyWait() throws -> Int32 {
     for c in HW.chunks(src: memcpySrc, dst: memcpyDst, size: memcpySize) {
       do {
