@@ -40,6 +40,11 @@ missing=()
 for c in make cc; do command -v "$c" >/dev/null || missing+=("$c"); done
 [[ -e /usr/include/uuid/uuid.h ]] || missing+=("uuid-dev (libvfio links -luuid)")
 ((${#missing[@]} == 0)) || { log "needs: ${missing[*]}"; exit 2; }
+# The kernel's `make install` (lib.mk) copies with rsync, which a minimal Debian lacks.
+if ((gen_tar)) && ! command -v rsync >/dev/null; then
+  . "$here/lib/apt-install.sh"
+  apt_install rsync >&2 || { log "needs rsync (the kernel's kselftest install copies with it) and could not install it"; exit 2; }
+fi
 cache=$repo/.build-vm/c-selftests
 out=$cache/bin
 # The source tree: scripts/fetch-kernel-source.sh's (one extraction for the driver conformance

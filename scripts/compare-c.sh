@@ -77,6 +77,9 @@ fi
 cdir=$("$here/build-c-selftests.sh" --kernel "$uapi_kernel") || die "building the C selftests failed"
 for p in $programs; do [[ -x $cdir/$p ]] || die "no C program $p in $cdir"; done
 log "C programs in $cdir${programs:+: $programs}"
+# The C programs' KTAP is read by the kernel's kunit_parser (scripts/lib/results.py), in the
+# guest from this tree's .build-vm/kunit.
+"$here/fetch-kunit.sh" >/dev/null || die "scripts/fetch-kunit.sh failed (the C programs' KTAP is read with kunit_parser)"
 ((build_only)) && exit 0
 
 t0=$SECONDS

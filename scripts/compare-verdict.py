@@ -7,19 +7,17 @@ A row agrees when C and Swift have the same kind of verdict (ok, not ok, skip); 
 not is allowed when ALLOW_FILE (scripts/compare-c.allow: a glob over the test name, TAB, the
 reason) lists it. Prints every unexplained disagreement, then per program the counts, then one
 line of totals. Exit status: 0 when nothing disagrees unexplained, 1 otherwise (or an empty
-table), 2 on an unreadable table or allow file.
+table), 2 on an unreadable table or allow file. The verdict kinds are scripts/lib/results.py's.
 """
 import csv
 import fnmatch
+import os
 import sys
 from collections import Counter, OrderedDict
 
-
-def kind(v):
-    for k in ("not ok", "ok", "skip"):
-        if v.startswith(k):
-            return k
-    return v.split(" ")[0] or "?"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+sys.dont_write_bytecode = True
+from results import verdict_kind as kind  # noqa: E402
 
 
 def main(argv):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Summarises the JUnit XML of each vm-test.sh stage (stdlib only).
+"""Summarises the JUnit XML of each vm-test.sh stage (stdlib; read by scripts/lib/results.py).
 
 Usage: junit-summary.py STAGE_DIR [STAGE_DIR...]
 Each STAGE_DIR (results/<label>/stageN) should hold junit*.xml (Swift Testing --xunit-output;
@@ -15,6 +15,10 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+sys.dont_write_bytecode = True
+import results  # noqa: E402
 
 
 def one_line(text, limit=400):
@@ -72,24 +76,21 @@ def summarise(stage_dir):
             problems.append("no junit*.xml (test binary missing, crashed or never ran)")
     for junit in junits:
         try:
-            root = ET.parse(junit).getroot()
+            cases = results.junit_cases(junit)
         except ET.ParseError as e:
             problems.append(f"{os.path.basename(junit)} does not parse ({e}); the test binary probably crashed")
             continue
-        for case in root.iter("testcase"):
-            suite = case.get("classname") or "(no suite)"
+        for case in cases:
+            suite = case.classname or "(no suite)"
             s = suites.setdefault(suite, {"passed": 0, "failed": 0, "skipped": 0, "notes": []})
-            test = case.get("name", "?")
-            fails = case.findall("failure") + case.findall("error")
-            skip = case.find("skipped")
-            if fails:
+            test = "?" if case.name is None else case.name
+            if case.failures:
                 s["failed"] += 1
-                for f in fails:
-                    msg = f.get("message") or f.text or ""
+                for msg in case.failures:
                     s["notes"].append(f"    FAIL {test}: {one_line(msg)}")
-            elif skip is not None:
+            elif case.skipped is not None:
                 s["skipped"] += 1
-                reason = skip.get("message") or skip.text or "(no reason given)"
+                reason = case.skipped or "(no reason given)"
                 s["notes"].append(f"    SKIP {test}: {one_line(reason)}")
             else:
                 s["passed"] += 1

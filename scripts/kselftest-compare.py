@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""C against Swift from two kselftest runs by name (stdlib only).
+"""C against Swift from two kselftest runs by name (scripts/lib/results.py: the kernel's kunit_parser).
 
 Usage: kselftest-compare.py --c FILE [--c FILE...] --swift FILE [--swift FILE...]
                             [--swift-only FILE...] [--tsv OUT] [--junit OUT] [--program-level REGEX]
@@ -12,53 +12,24 @@ scripts/compare-verdict.py judges) and a JUnit file of the Swift side (one testc
 scripts/junit-summary.py; --swift-only files, programs the port ran without C in this boot, are
 in it too but not compared). Programs matching --program-level (default: the kexec programs, plain
 kselftest programs with one result each), or with no per-test lines on one side, are compared
-by the program's own result. Prints one line of counts.
+by the program's own result. Prints one line of counts. Exit 4 when kunit_parser is not in
+.build-vm/kunit (scripts/fetch-kunit.sh brings it).
 """
 import argparse
+import os
 import re
 import sys
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 
-TOP = re.compile(r"^(not ok|ok) \d+ selftests: (\S+): (\S+)(?: # (.*))?$")
-SUB = re.compile(r"^# (not ok|ok) \d+ (\S+)(?: # (SKIP|TIMEOUT)\b ?(.*))?$")
-HEAD = re.compile(r"^# selftests: (\S+): (\S+)$")
-
-
-def verdict(result, directive, reason):
-    if directive and directive.startswith("SKIP"):
-        return ("skip " + (reason or "")).strip()
-    if directive and result == "not ok":
-        return f"not ok ({directive} {reason or ''})".strip()
-    return result
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+sys.dont_write_bytecode = True
+import results  # noqa: E402
 
 
 def parse(paths):
     """program -> {"verdict": str, "tests": OrderedDict(name -> verdict), "collection": str}"""
-    out = OrderedDict()
-    for path in paths:
-        try:
-            lines = open(path, errors="replace").read().splitlines()
-        except OSError as e:
-            print(f"kselftest-compare: {e}", file=sys.stderr)
-            continue
-        tests = OrderedDict()
-        for line in lines:
-            line = line.rstrip("\r")
-            if HEAD.match(line):
-                tests = OrderedDict()
-                continue
-            m = SUB.match(line)
-            if m:
-                tests[m.group(2)] = verdict(m.group(1), m.group(3), m.group(4))
-                continue
-            m = TOP.match(line)
-            if m:
-                result, coll, prog, directive = m.groups()
-                d, _, reason = (directive or "").partition(" ")
-                out[prog] = {"verdict": verdict(result, d or None, reason), "tests": tests, "collection": coll}
-                tests = OrderedDict()
-    return out
+    return results.kselftest_programs(paths, warn=lambda e: print(f"kselftest-compare: {e}", file=sys.stderr))
 
 
 def main():
@@ -70,8 +41,11 @@ def main():
     ap.add_argument("--junit")
     ap.add_argument("--program-level", default=r"^(luo_.*|vfio_pci_liveupdate_kexec_test)$")
     a = ap.parse_args()
-    c, s = parse(a.c), parse(a.swift)
-    only = parse(a.swift_only)
+    try:
+        c, s, only = parse(a.c), parse(a.swift), parse(a.swift_only)
+    except results.KunitUnavailable as e:
+        print(f"kselftest-compare: {e}", file=sys.stderr)
+        return results.EXIT_NO_KUNIT
     flat = re.compile(a.program_level)
     rows = [["program", "test", "C", "Swift", "C s", "Swift s", "note"]]
     for prog in list(OrderedDict.fromkeys(list(c) + list(s))):

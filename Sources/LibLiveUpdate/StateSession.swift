@@ -9,9 +9,12 @@ public enum LiveUpdateStage: Int, Sendable, CustomStringConvertible {
 
   public var description: String { "\(rawValue)" }
 
-  /// Parses `1` or `2` (from `--stage`, `-s`, or `VFIO_SELFTESTS_STAGE`).
+  /// Parses `1` or `2` (from `--stage`, `-s`, or `VFIO_SELFTESTS_STAGE`) with the environment's
+  /// stage parser.
   public init(parsing text: String) throws(LiveUpdateError) {
-    guard let n = Int(text), let s = LiveUpdateStage(rawValue: n) else { throw .invalidStage(text) }
+    let n: Int
+    do throws(SelftestsEnvironment.Mismatch) { n = try SelftestsEnvironment.Parse.stage(text) } catch { throw .invalidStage(text) }
+    guard let s = LiveUpdateStage(rawValue: n) else { throw .invalidStage(text) }
     self = s
   }
 

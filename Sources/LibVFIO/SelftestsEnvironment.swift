@@ -1,62 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/// The environment variables the suites and the command line read, in one place: each has one
-/// parser here, the suites read their values through it, and `vfio-selftests run` checks every
-/// one before it starts anything, so garbage is a one-line error naming the variable, the value
-/// and what was expected, never a silent default or a half-run.
+/// The environment variables the suites, the command line, vfio-bench and the scripts read, in
+/// one place: `Variable` names each with its type and meaning, `Parse` has one parser per type,
+/// every reader goes through the typed accessors here, and `vfio-selftests run` checks every
+/// variable (and refuses unknown `VFIO_SELFTESTS_*` names) before it starts anything, so garbage
+/// is a one-line error naming the variable, the value and what was expected, never a silent
+/// default or a half-run.
 public struct SelftestsEnvironment: Sendable {
-  public enum Variable: String, CaseIterable, Sendable {
-    /// The device under test (C: the BDF argument, `$VFIO_SELFTESTS_BDF`).
-    case bdf = "VFIO_SELFTESTS_BDF"
-    /// Several devices (space or comma separated): the driver test's, init_perf's.
-    case bdfs = "VFIO_SELFTESTS_BDFS"
-    /// The SR-IOV PF of vfio_pci_sriov_uapi_test.
-    case sriovBDF = "VFIO_SELFTESTS_SRIOV_BDF"
-    /// Intel Xe VFs bound to xe-vfio-pci, the PCI migration suites' devices (`XeVFCheck`).
-    case migrationBDFS = "VFIO_SELFTESTS_MIGRATION_BDFS"
-    /// 1 or 2: the stage of a two-stage kexec run.
-    case stage = "VFIO_SELFTESTS_STAGE"
-    /// `1`, or capabilities that must not be missing.
-    case strict = "VFIO_SELFTESTS_STRICT"
-    /// Only this mode's suites run.
-    case iommuMode = "VFIO_SELFTESTS_IOMMU_MODE"
-    /// C's time limits times this.
-    case timeoutScale = "VFIO_SELFTESTS_TIMEOUT_SCALE"
-    /// The kexec test's preserved memfd, in bytes.
-    case liveUpdateMemfdSize = "VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE"
-    /// The migration stress's duration.
-    case migrationStressSeconds = "VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS"
-    /// Fault injection: `setup`/`cleanup` stop themselves (SIGSTOP) at this checkpoint.
-    case stopAt = "VFIO_SELFTESTS_STOP_AT"
-    /// Put before the LUO kexec tests' session names (C's names otherwise), so the C luo_*
-    /// programs can hold theirs across the same kexec (scripts/compare-c.sh).
-    case luoSessionPrefix = "VFIO_SELFTESTS_LUO_SESSION_PREFIX"
-  }
+  /// The prefix every variable has.
+  public static let prefix = "VFIO_SELFTESTS_"
 
   /// A value that does not parse.
   public struct Invalid: Error, Equatable, Sendable, CustomStringConvertible {
     public var variable: Variable
     public var value: String
     public var expected: String
+    public init(variable: Variable, value: String, expected: String) {
+      self.variable = variable
+      self.value = value
+      self.expected = expected
+    }
     public var description: String { "\(variable.rawValue)='\(value)': expected \(expected)" }
   }
 
-  /// The capabilities `VFIO_SELFTESTS_STRICT` may name.
-  public static let strictCapabilities = ["vfio-container", "iommufd", "vfio-cdev", "liveupdate", "vfio-liveupdate", "sriov"]
+  /// A `VFIO_SELFTESTS_*` name no code reads (a typo, or a variable that no longer exists).
+  public struct Unknown: Error, Equatable, Sendable, CustomStringConvertible {
+    public var name: String
+    /// The registered name nearest to it, if one is near.
+    public var suggestion: Variable?
+    public var description: String {
+      "\(name): unknown variable" + (suggestion.map { " (did you mean \($0.rawValue)?)" } ?? " (vfio-selftests env lists them)")
+    }
+  }
+
   /// The kexec test's memfd: 1 GiB + 1 MiB as in C, at least 2 MiB when set.
   public static let defaultLiveUpdateMemfdSize = (1 << 30) + (1 << 20)
   public static let minimumLiveUpdateMemfdSize = 2 << 20
   public static let defaultMigrationStressSeconds = 3.0
 
+  /// The `VFIO_SELFTESTS_*` variables, registered or not.
   public var values: [String: String]
 
-  public init(values: [String: String]) { self.values = values }
+  public init(values: [String: String]) { self.values = values.filter { $0.key.hasPrefix(Self.prefix) } }
 
-  /// The process's own environment (only the variables above).
-  public static var current: SelftestsEnvironment {
-    var values: [String: String] = [:]
-    for v in Variable.allCases { if let s = Syscalls.environmentValue(v.rawValue) { values[v.rawValue] = s } }
-    return SelftestsEnvironment(values: values)
-  }
+  /// The process's own environment (its `VFIO_SELFTESTS_*` variables), read once.
+  public static let current = SelftestsEnvironment(values: Syscalls.environment(prefix: prefix))
 
   /// The value, nil when unset or empty (empty counts as unset, as for C's getenv checks).
   public func raw(_ v: Variable) -> String? {
@@ -64,156 +51,125 @@ public struct SelftestsEnvironment: Sendable {
     return s
   }
 
-  /// Every variable checked; the problems found, in `Variable` order.
+  /// Every registered variable that is set checked by its type's parser; the problems found, in
+  /// `Variable` order.
   public func validate() -> [Invalid] {
-    let checks: [Result<Void, Invalid>] = [
-      Result { () throws(Invalid) in _ = try address(.bdf) },
-      Result { () throws(Invalid) in _ = try addresses(.bdfs) },
-      Result { () throws(Invalid) in _ = try address(.sriovBDF) },
-      Result { () throws(Invalid) in _ = try addresses(.migrationBDFS) },
-      Result { () throws(Invalid) in _ = try stage() },
-      Result { () throws(Invalid) in _ = try strict() },
-      Result { () throws(Invalid) in _ = try iommuMode() },
-      Result { () throws(Invalid) in _ = try timeoutScale() },
-      Result { () throws(Invalid) in _ = try liveUpdateMemfdSize() },
-      Result { () throws(Invalid) in _ = try migrationStressSeconds(.iommufd) },
-      Result { () throws(Invalid) in _ = try stopAt() },
-      Result { () throws(Invalid) in _ = try luoSessionPrefix() },
-    ]
-    let out = checks.compactMap { r -> Invalid? in if case .failure(let e) = r { e } else { nil } }
-    return out
+    Variable.allCases.compactMap { v -> Invalid? in
+      guard let s = raw(v) else { return nil }
+      do throws(Mismatch) {
+        try v.type.check(s)
+        return nil
+      } catch {
+        return Invalid(variable: v, value: s, expected: error.expected)
+      }
+    }
   }
 
-  // MARK: the parsers
+  /// The `VFIO_SELFTESTS_*` names set here that are not registered, sorted.
+  public func unknown() -> [Unknown] {
+    values.keys.filter { Variable(rawValue: $0) == nil }.sorted().map { Unknown(name: $0, suggestion: Self.nearest(to: $0)) }
+  }
+
+  /// Unknown names, then bad values: one line each.
+  public func problems() -> [String] {
+    unknown().map(\.description) + validate().map(\.description)
+  }
+
+  /// The registered name within a few edits of `name` (a typo), nearest first.
+  static func nearest(to name: String) -> Variable? {
+    let scored = Variable.allCases.map { ($0, editDistance(Array(name.utf8), Array($0.rawValue.utf8))) }
+    guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, (name.utf8.count - prefix.utf8.count) / 3) else { return nil }
+    return best.0
+  }
+
+  static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    var previous = Array(0...b.count)
+    for (i, x) in a.enumerated() {
+      var row = [i + 1] + Array(repeating: 0, count: b.count)
+      for (j, y) in b.enumerated() {
+        row[j + 1] = Swift.min(previous[j + 1] + 1, row[j] + 1, previous[j] + (x == y ? 0 : 1))
+      }
+      previous = row
+    }
+    return previous[b.count]
+  }
+
+  /// The table of `audience`'s variables in README.md's format.
+  public static func markdownTable(_ audience: Variable.Audience) -> String {
+    var lines = ["| variable | value | meaning |", "|---|---|---|"]
+    for v in Variable.allCases where v.audience == audience {
+      lines.append("| `\(v.rawValue)` | \(v.type.syntax) | \(v.meaning) |")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The value of `v` through its type's parser: nil when unset.
+  func parsed<T>(_ v: Variable, _ parse: (String) throws(Mismatch) -> T) throws(Invalid) -> T? {
+    guard let s = raw(v) else { return nil }
+    do throws(Mismatch) {
+      return try parse(s)
+    } catch {
+      throw Invalid(variable: v, value: s, expected: error.expected)
+    }
+  }
+
+  // MARK: the typed accessors
 
   /// One of `DeviceSetup.checkpoints`, nil when unset.
-  public func stopAt() throws(Invalid) -> String? {
-    guard let s = raw(.stopAt) else { return nil }
-    guard DeviceSetup.checkpoints.contains(s) else {
-      throw Invalid(variable: .stopAt, value: s, expected: "one of \(DeviceSetup.checkpoints.joined(separator: ", "))")
-    }
-    return s
-  }
+  public func stopAt() throws(Invalid) -> String? { try parsed(.stopAt, Parse.checkpoint) }
 
   /// The longest `VFIO_SELFTESTS_LUO_SESSION_PREFIX`: the longest C session name
   /// ("kexec_many_files_state", 22 bytes) plus it stays well inside LIVEUPDATE_SESSION_NAME_LENGTH (64).
   public static let maximumLUOSessionPrefix = 16
 
   /// Letters, digits, `-`, `_` and `.`, at most 16; "" when unset.
-  public func luoSessionPrefix() throws(Invalid) -> String {
-    guard let s = raw(.luoSessionPrefix) else { return "" }
-    let allowed = s.utf8.allSatisfy { c in
-      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F || c == 0x2E
-    }
-    guard allowed, s.utf8.count <= Self.maximumLUOSessionPrefix else {
-      throw Invalid(variable: .luoSessionPrefix, value: s, expected: "at most \(Self.maximumLUOSessionPrefix) letters, digits, '-', '_' or '.'")
-    }
-    return s
-  }
+  public func luoSessionPrefix() throws(Invalid) -> String { try parsed(.luoSessionPrefix, Parse.sessionPrefix) ?? "" }
 
-  /// One PCI address, nil when unset.
-  public func address(_ v: Variable) throws(Invalid) -> PCIAddress? {
-    guard let s = raw(v) else { return nil }
-    guard let a = PCIAddress(s) else { throw Invalid(variable: v, value: s, expected: "a PCI address, DDDD:BB:DD.F or BB:DD.F (hex)") }
-    return a
-  }
+  /// One PCI address (`VFIO_SELFTESTS_BDF`, `_SRIOV_BDF`), nil when unset.
+  public func address(_ v: Variable) throws(Invalid) -> PCIAddress? { try parsed(v, Parse.bdf) }
 
-  /// Addresses separated by spaces or commas, nil when unset; at least one.
-  public func addresses(_ v: Variable) throws(Invalid) -> [PCIAddress]? {
-    guard let s = raw(v) else { return nil }
-    var out: [PCIAddress] = []
-    for part in s.split(whereSeparator: { $0 == " " || $0 == "," }) {
-      guard let a = PCIAddress(String(part)) else {
-        throw Invalid(variable: v, value: s, expected: "PCI addresses separated by spaces or commas ('\(part)' is not one)")
-      }
-      out.append(a)
-    }
-    guard !out.isEmpty else { throw Invalid(variable: v, value: s, expected: "at least one PCI address") }
-    return out
-  }
+  /// Addresses separated by spaces or commas (`_BDFS`, `_MIGRATION_BDFS`, `_EXTRA_BDFS`), nil when unset; at least one.
+  public func addresses(_ v: Variable) throws(Invalid) -> [PCIAddress]? { try parsed(v, Parse.bdfList) }
 
-  public func stage() throws(Invalid) -> Int? {
-    guard let s = raw(.stage) else { return nil }
-    guard let n = Int(s), n == 1 || n == 2 else { throw Invalid(variable: .stage, value: s, expected: "1 (before kexec) or 2 (after kexec)") }
-    return n
-  }
+  /// 1 or 2, nil when unset.
+  public func stage() throws(Invalid) -> Int? { try parsed(.stage, Parse.stage) }
 
-  /// `.all` for `1`, else the capabilities named.
-  public enum Strictness: Equatable, Sendable {
-    case all
-    case only(Set<String>)
+  /// The guest run's stages: 1 or 2; 1 when unset.
+  public func stages() throws(Invalid) -> Int { try parsed(.stages, Parse.stageCount) ?? 1 }
 
-    public func expects(_ capability: String) -> Bool {
-      switch self {
-      case .all: true
-      case .only(let names): names.contains(capability)
-      }
-    }
-  }
+  /// Nothing expected when unset.
+  public func strict() throws(Invalid) -> Strictness { try parsed(.strict, Parse.strictCapabilities) ?? .only([]) }
 
-  public func strict() throws(Invalid) -> Strictness {
-    guard let s = raw(.strict) else { return .only([]) }
-    if s == "1" { return .all }
-    if s == "0" { return .only([]) }
-    var names = Set<String>()
-    for part in s.split(separator: ",") {
-      let name = part.trimmingSpaces
-      guard Self.strictCapabilities.contains(name) else {
-        throw Invalid(variable: .strict, value: s, expected: "1, 0, or a comma-separated list of \(Self.strictCapabilities.joined(separator: ", "))")
-      }
-      names.insert(name)
-    }
-    return .only(names)
-  }
+  public func iommuMode() throws(Invalid) -> IOMMUMode? { try parsed(.iommuMode, Parse.iommuMode) }
 
-  public func iommuMode() throws(Invalid) -> IOMMUMode? {
-    guard let s = raw(.iommuMode) else { return nil }
-    guard let m = IOMMUMode(rawValue: s) else {
-      throw Invalid(variable: .iommuMode, value: s, expected: "one of \(IOMMUMode.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return m
-  }
+  /// The modes of a parameterized test run by `vfio-selftests kselftest`; nil when unset.
+  public func iommuModes() throws(Invalid) -> [IOMMUMode]? { try parsed(.iommuModes, Parse.iommuModeList) }
 
   /// A number from 1 to 100; 1 when unset.
-  public func timeoutScale() throws(Invalid) -> Double {
-    guard let s = raw(.timeoutScale) else { return 1 }
-    guard let v = Double(s), v.isFinite, v >= 1, v <= 100 else {
-      throw Invalid(variable: .timeoutScale, value: s, expected: "a number from 1 to 100 (C's time limits are multiplied by it)")
-    }
-    return v
-  }
+  public func timeoutScale() throws(Invalid) -> Double { try parsed(.timeoutScale, Parse.scale) ?? 1 }
 
   /// Bytes, at least 2 MiB (the driver's half and the memcpy region's); C's size when unset.
-  public func liveUpdateMemfdSize() throws(Invalid) -> Int {
-    guard let s = raw(.liveUpdateMemfdSize) else { return Self.defaultLiveUpdateMemfdSize }
-    guard let n = Int(s), n >= Self.minimumLiveUpdateMemfdSize else {
-      throw Invalid(variable: .liveUpdateMemfdSize, value: s, expected: "a size in bytes of at least \(Self.minimumLiveUpdateMemfdSize) (2 MiB)")
-    }
-    return n
-  }
+  public func liveUpdateMemfdSize() throws(Invalid) -> Int { try parsed(.liveUpdateMemfdSize, Parse.bytes) ?? Self.defaultLiveUpdateMemfdSize }
 
   /// `N` seconds for every mode, or `mode=N[,mode=N...]` for those modes (3 s for the others).
   public func migrationStressSeconds(_ mode: IOMMUMode) throws(Invalid) -> Double {
-    guard let s = raw(.migrationStressSeconds) else { return Self.defaultMigrationStressSeconds }
-    if let n = Double(s), n.isFinite, n > 0 { return n }
-    var seconds = Self.defaultMigrationStressSeconds
-    for entry in s.split(separator: ",") {
-      let kv = entry.split(separator: "=", maxSplits: 1).map(String.init)
-      guard kv.count == 2, let m = IOMMUMode(rawValue: kv[0]), let n = Double(kv[1]), n.isFinite, n > 0 else {
-        throw Invalid(variable: .migrationStressSeconds, value: s,
-                      expected: "seconds, or mode=seconds[,mode=seconds] with a mode of \(IOMMUMode.allCases.map(\.rawValue).joined(separator: ", "))")
-      }
-      if m == mode { seconds = n }
-    }
-    return seconds
+    guard let byMode = try parsed(.migrationStressSeconds, Parse.secondsPerMode) else { return Self.defaultMigrationStressSeconds }
+    return byMode[nil] ?? byMode[mode] ?? Self.defaultMigrationStressSeconds
   }
-}
 
-extension Substring {
-  fileprivate var trimmingSpaces: String {
-    var s = self
-    while s.first == " " { s.removeFirst() }
-    while s.last == " " { s.removeLast() }
-    return String(s)
-  }
+  /// A path variable (`_UAPI_HEADERS`, `_KERNEL_SOURCE`, `_RESULTS`, ...), nil when unset.
+  public func path(_ v: Variable) throws(Invalid) -> String? { try parsed(v, Parse.path) }
+
+  /// A regex variable (`_FILTER`, `_SKIP`, `_STAGE2_FILTER`), nil when unset.
+  public func regex(_ v: Variable) throws(Invalid) -> String? { try parsed(v, Parse.regex) }
+
+  /// `VFIO_SELFTESTS_CLI_ACCEPTANCE`: nil when unset, `.some(nil)` for `1` (the device under
+  /// test), else the device named.
+  public func cliAcceptance() throws(Invalid) -> PCIAddress?? { try parsed(.cliAcceptance, Parse.flagOrBDF) }
+
+  /// `VFIO_SELFTESTS_COMPARE_C`: the C programs, nil when unset.
+  public func compareC() throws(Invalid) -> [String]? { try parsed(.compareC, Parse.nameList) }
+
+  /// `VFIO_SELFTESTS_KERNEL`: the kernel's label, nil when unset.
+  public func kernelLabel() throws(Invalid) -> String? { try parsed(.kernel, Parse.text) }
 }

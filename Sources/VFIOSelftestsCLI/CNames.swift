@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+import LibVFIO
+
 /// The names the C selftests give the tests this port mirrors, so a KTAP or JUnit consumer
 /// (KernelCI, LAVA, NIPA, `scripts/compare-c.sh`) lines C and Swift results up by name.
 ///
@@ -27,9 +29,9 @@ public struct CName: Equatable, Hashable, Sendable {
     self.name = name
   }
 
-  static let modes = ["vfio_type1_iommu", "vfio_type1v2_iommu", "iommufd_compat_type1", "iommufd_compat_type1v2", "iommufd"]
+  static let modes = IOMMUMode.allCases.map(\.rawValue)
   /// libvfio's `default_iommu_mode` (lib/iommu.c), which the C tests without mode variants use.
-  static let defaultMode = "iommufd"
+  static let defaultMode = IOMMUMode.default.rawValue
 
   /// The C name of test `test` (its name without `()`) of the suite displayed as `suite`.
   public static func of(suite: String, test: String) -> CName {

@@ -255,9 +255,9 @@ extension KselftestProgram {
   public func missingCapability(exists: (String) -> Bool, strict: SelftestsEnvironment.Strictness) -> String? {
     switch collection {
     case "vfio" where !["/dev/vfio/vfio", "/dev/vfio/devices", "/dev/iommu"].contains(where: exists)
-      && !["vfio-container", "vfio-cdev", "iommufd"].contains(where: strict.expects):
+      && !StrictCapability.vfio.contains(where: strict.expects):
       return "kernel has no VFIO: no /dev/vfio/vfio, /dev/vfio/devices or /dev/iommu (vfio-pci not loaded? vfio/setup.sh loads it)"
-    case "liveupdate" where !exists("/dev/liveupdate") && !strict.expects("liveupdate"):
+    case "liveupdate" where !exists("/dev/liveupdate") && !strict.expects(.liveUpdate):
       return "no /dev/liveupdate (kernel without CONFIG_LIVEUPDATE, or booted without liveupdate=on)"
     default:
       return nil

@@ -23,16 +23,13 @@ public struct RunRequest: Equatable, Sendable {
     }
   }
 
-  /// Parses `--stage` (1 or 2) and `--iommu-mode` (one of the five C mode names).
+  /// Parses `--stage` (1 or 2, with the environment's stage parser) and `--iommu-mode` (one of
+  /// the five C mode names).
   public init(stage: String?, iommuMode: String?, filter: String? = nil, skip: String? = nil, extraDevices: [PCIAddress] = []) throws {
     if let stage {
-      guard let n = Int(stage), n == 1 || n == 2 else { throw Invalid.stage(stage) }
-      self.stage = n
+      do throws(SelftestsEnvironment.Mismatch) { self.stage = try SelftestsEnvironment.Parse.stage(stage) } catch { throw Invalid.stage(stage) }
     }
-    if let iommuMode {
-      guard let m = IOMMUMode(rawValue: iommuMode) else { throw VFIOError.unknownIOMMUMode(iommuMode) }
-      self.iommuMode = m
-    }
+    if let iommuMode { self.iommuMode = try IOMMUMode(named: iommuMode) }
     self.filter = filter
     self.skip = skip
     self.extraDevices = extraDevices
@@ -40,22 +37,22 @@ public struct RunRequest: Equatable, Sendable {
 
   /// The devices to run against: those named, else the journal's, else `VFIO_SELFTESTS_BDF`;
   /// an empty list means one run without a device (the hardware suites skip).
-  public static func devices(named: [PCIAddress], journaled: [PCIAddress], environment: [String: String]) throws(VFIOError) -> [PCIAddress] {
+  public static func devices(named: [PCIAddress], journaled: [PCIAddress], environment: SelftestsEnvironment) throws(SelftestsEnvironment.Invalid) -> [PCIAddress] {
     if !named.isEmpty { return named }
     if !journaled.isEmpty { return journaled }
-    if let raw = environment["VFIO_SELFTESTS_BDF"], !raw.isEmpty { return [try PCIAddress(parsing: raw)] }
-    return []
+    return try environment.address(.bdf).map { [$0] } ?? []
   }
 
   /// The test binary's environment for one device: the caller's, plus the device, stage and mode.
   public func environment(device: PCIAddress?, base: [String: String]) -> [String: String] {
+    typealias V = SelftestsEnvironment.Variable
     var env = base
-    if let device { env["VFIO_SELFTESTS_BDF"] = device.description } else { env.removeValue(forKey: "VFIO_SELFTESTS_BDF") }
+    if let device { env[V.bdf.rawValue] = device.description } else { env.removeValue(forKey: V.bdf.rawValue) }
     if !extraDevices.isEmpty {
-      env["VFIO_SELFTESTS_BDFS"] = ((device.map { [$0] } ?? []) + extraDevices.filter { $0 != device }).map(\.description).joined(separator: " ")
+      env[V.bdfs.rawValue] = ((device.map { [$0] } ?? []) + extraDevices.filter { $0 != device }).map(\.description).joined(separator: " ")
     }
-    if let stage { env["VFIO_SELFTESTS_STAGE"] = String(stage) }
-    if let iommuMode { env["VFIO_SELFTESTS_IOMMU_MODE"] = iommuMode.rawValue }
+    if let stage { env[V.stage.rawValue] = String(stage) }
+    if let iommuMode { env[V.iommuMode.rawValue] = iommuMode.rawValue }
     return env
   }
 

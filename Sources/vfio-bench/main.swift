@@ -50,7 +50,7 @@ func timed(_ rounds: Int, _ body: () throws -> Void) rethrows -> [UInt64] {
 
 /// BENCH_PAGEMAP=1: the number of physically contiguous runs of [vaddr, vaddr + size).
 func pagemapReport(_ name: String, _ vaddr: UInt, _ size: Int) {
-  guard Syscalls.environmentValue("BENCH_PAGEMAP") != nil else { return }
+  guard Syscalls.environment(prefix: "BENCH_PAGEMAP")["BENCH_PAGEMAP"] != nil else { return }
   guard case .success(let fd) = openFile("/proc/self/pagemap", .readOnly) else { return }
   defer { try? fd.close() }
   var prev: UInt64 = 0, runs = 0
@@ -161,7 +161,13 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   }
 }
 
-var bdf = ProcessInfoLite.env("VFIO_SELFTESTS_BDF") ?? "0000:00:03.0"
+var bdf: String
+do {
+  bdf = try SelftestsEnvironment.current.address(.bdf)?.description ?? "0000:00:03.0"
+} catch {
+  eprint("vfio-bench: \(error.description)\n")
+  Syscalls.exit(2)
+}
 var divisor = 1
 var filter: String?
 var diagnostics = false
@@ -187,7 +193,7 @@ guard let address = PCIAddress(bdf) else {
   eprint("vfio-bench: bad BDF \(bdf)\n")
   Syscalls.exit(2)
 }
-let modes: [IOMMUMode] = [.vfioType1, .vfioType1v2, .iommufdCompatType1, .iommufdCompatType1v2, .iommufd]
+let modes = IOMMUMode.allCases
 var ops: [Op] = []
 for m in modes { ops.append(Op(name: "init_cleanup:\(m.rawValue)", kind: .initCleanup, mode: m, rounds: rounds(100))) }
 for m in modes { ops.append(Op(name: "dma_map_unmap_4k:\(m.rawValue)", kind: .map(size: 4096), mode: m, rounds: rounds(10_000))) }
@@ -216,9 +222,3 @@ for op in ops {
   Syscalls.flushOutput()
 }
 
-enum ProcessInfoLite {
-  static func env(_ name: String) -> String? {
-    guard let s = Syscalls.environmentValue(name) else { return nil }
-    return s.isEmpty ? nil : s
-  }
-}

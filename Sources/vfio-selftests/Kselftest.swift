@@ -50,8 +50,10 @@ struct Kselftest: ParsableCommand {
       writeStderr(KselftestArguments.usage(p))
       throw ExitCode(KselftestExit.skip)
     }
+    typealias V = SelftestsEnvironment.Variable
     var env = ProcessInfo.processInfo.environment
-    if let bad = SelftestsEnvironment(values: env).validate().first { throw CLIError("\(p.name): \(bad.description)") }
+    let selftestsEnv = SelftestsEnvironment.current
+    if let bad = selftestsEnv.validate().first { throw CLIError("\(p.name): \(bad.description)") }
     let binary = try TestBinary()
     let declarations = try binary.declarations(environment: env)
     let selection = KselftestSelection(declarations: declarations, program: p, arguments: args)
@@ -60,31 +62,30 @@ struct Kselftest: ParsableCommand {
       throw ExitCode(KselftestExit.skip)
     }
     guard Syscalls.effectiveUserID == 0 else { return finish(KselftestReport.skipAll("not root (euid \(Syscalls.effectiveUserID))")) }
-    let strict = (try? SelftestsEnvironment(values: env).strict()) ?? .only([])
+    let strict = (try? selftestsEnv.strict()) ?? .only([])
     if let missing = p.missingCapability(exists: { FileManager.default.fileExists(atPath: $0) }, strict: strict) {
       return finish(KselftestReport.skipAll(missing))
     }
 
     // The devices, as libvfio takes them: argv's trailing BDFs, else VFIO_SELFTESTS_BDF.
-    let fromEnv = env["VFIO_SELFTESTS_BDF"].flatMap { $0.isEmpty ? nil : $0 }
+    // (validated above: a bad value has already been refused).
+    let fromEnv = try? selftestsEnv.address(.bdf)
     switch p.devices {
     case .none:
       break
     case .one, .many:
-      let devices = args.devices.isEmpty ? (fromEnv.flatMap(PCIAddress.init).map { [$0] } ?? []) : args.devices
+      let devices = args.devices.isEmpty ? (fromEnv.flatMap { $0 }.map { [$0] } ?? []) : args.devices
       guard let first = devices.first else {
-        return finish(KselftestReport.skipAll(fromEnv == nil
-          ? "Unable to determine which device(s) to use: VFIO_SELFTESTS_BDF not set and no device given"
-          : "VFIO_SELFTESTS_BDF=\(fromEnv!) is not a PCI address"))
+        return finish(KselftestReport.skipAll("Unable to determine which device(s) to use: VFIO_SELFTESTS_BDF not set and no device given"))
       }
-      env["VFIO_SELFTESTS_BDF"] = first.description
-      env["VFIO_SELFTESTS_BDFS"] = (p.devices == .one ? [first] : devices).map(\.description).joined(separator: " ")
+      env[V.bdf.rawValue] = first.description
+      env[V.bdfs.rawValue] = (p.devices == .one ? [first] : devices).map(\.description).joined(separator: " ")
     case .sriovPF:
-      let pf = args.devices.first?.description ?? env["VFIO_SELFTESTS_SRIOV_BDF"].flatMap { $0.isEmpty ? nil : $0 } ?? fromEnv
+      let pf = args.devices.first ?? (try? selftestsEnv.address(.sriovBDF)).flatMap { $0 } ?? fromEnv.flatMap { $0 }
       guard let pf else { return finish(KselftestReport.skipAll("Unable to determine which device to use: no SR-IOV PF given (argv, VFIO_SELFTESTS_SRIOV_BDF or VFIO_SELFTESTS_BDF)")) }
-      env["VFIO_SELFTESTS_SRIOV_BDF"] = pf
+      env[V.sriovBDF.rawValue] = pf.description
     }
-    if p.staged { env["VFIO_SELFTESTS_STAGE"] = String(args.stage ?? 1) }
+    if p.staged { env[V.stage.rawValue] = String(args.stage ?? 1) }
 
     guard !selection.entries.isEmpty else {
       return finish(KselftestReport.document(program: p, selection: selection, run: TestRunResults(records: []), diagnostics: []))

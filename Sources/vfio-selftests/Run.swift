@@ -21,7 +21,7 @@ struct Run: ParsableCommand {
   @Option(name: [.customShort("s"), .customLong("stage")], help: "Stage of a two-stage (kexec) run: 1 or 2.")
   var stage: String?
 
-  @Option(name: .customLong("iommu-mode"), help: "Run only the suites of this mode: vfio_type1_iommu, vfio_type1v2_iommu, iommufd_compat_type1, iommufd_compat_type1v2, iommufd.")
+  @Option(name: .customLong("iommu-mode"), help: "Run only the suites of this mode: \(IOMMUMode.allCases.map(\.rawValue).joined(separator: ", ")).")
   var iommuMode: String?
 
   @Option(help: "Write KTAP version 1 to FILE ('-' for stdout).")
@@ -52,13 +52,19 @@ struct Run: ParsableCommand {
   static let defaultFilter = "^VFIOHardwareTests\\."
 
   func run() throws {
+    // Every VFIO_SELFTESTS_* variable, before anything else: an unknown name or a bad value is a
+    // line each, and nothing runs.
+    let selftestsEnv = SelftestsEnvironment.current
+    let problems = selftestsEnv.problems()
+    if problems.count == 1 { throw CLIError(problems[0]) }
+    if !problems.isEmpty {
+      for p in problems { printError(p) }
+      throw ExitCode.failure
+    }
     let named = try parseDevices(devices, mustExist: true)
     let extra = try parseDevices(extraDevices, mustExist: true)
     let request = try RunRequest(stage: stage, iommuMode: iommuMode, filter: all ? filter : (filter ?? Self.defaultFilter),
                                  skip: skip, extraDevices: extra)
-    // Every variable the suites read, checked before anything runs.
-    let selftestsEnv = SelftestsEnvironment(values: ProcessInfo.processInfo.environment)
-    if let bad = selftestsEnv.validate().first { throw CLIError(bad.description) }
     // The migration suites' PCI devices: Xe VFs on xe-vfio-pci, each other device refused in a line.
     if let migration = try? selftestsEnv.addresses(.migrationBDFS) {
       let check = XeVFCheck(modules: try? KernelModules())
@@ -72,7 +78,7 @@ struct Run: ParsableCommand {
     let binary = try TestBinary(testBinary)
     let env = ProcessInfo.processInfo.environment
     let setup = DeviceSetup()
-    let targets = try RunRequest.devices(named: named, journaled: setup.journaledDevices(), environment: env)
+    let targets = try RunRequest.devices(named: named, journaled: setup.journaledDevices(), environment: selftestsEnv)
     // Every device, before anything runs: present, bound to vfio-pci, not open elsewhere.
     for a in targets + extra { try setup.checkReadyForTests(a, busyIsExpected: request.stage == 2) }
     let runs: [PCIAddress?] = targets.isEmpty ? [nil] : targets

@@ -110,9 +110,8 @@ extension DeviceSetup {
   /// that checkpoint so a test can kill it at an exact step (fault injection).
   static func forCommandLine() throws -> DeviceSetup {
     var setup = DeviceSetup()
-    let env = SelftestsEnvironment(values: ProcessInfo.processInfo.environment)
     do {
-      if let stop = try env.stopAt() {
+      if let stop = try SelftestsEnvironment.current.stopAt() {
         setup.checkpoint = { name in
           guard name == stop else { return }
           writeStderr("vfio-selftests: stopping at \(name) (VFIO_SELFTESTS_STOP_AT)\n")

@@ -15,7 +15,7 @@ struct VFIOSelftests: ParsableCommand {
         vfio-selftests cleanup
       Exit codes follow kselftest: 0 pass, 1 fail, 4 skip.
       """,
-    subcommands: [DoctorCommand.self, Modprobe.self, Setup.self, Run.self, Kselftest.self, Cleanup.self, KernelReports.self]
+    subcommands: [DoctorCommand.self, Modprobe.self, Setup.self, Run.self, Kselftest.self, Cleanup.self, KernelReports.self, EnvCommand.self]
   )
 
   /// Errors are one line on stderr (`vfio-selftests: error: ...`) and a non-zero exit; help

@@ -65,7 +65,7 @@ struct SelftestsEnvironmentTests {
     ])
     #expect(env.validate().isEmpty)
     #expect(try env.addresses(.bdfs)?.map(\.description) == ["0000:00:03.0", "0000:00:04.0", "0000:00:06.0"])
-    #expect(try env.strict() == .only(["iommufd", "sriov"]))
+    #expect(try env.strict() == .only([.iommufd, .sriov]))
     #expect(try env.migrationStressSeconds(.iommufd) == 60)
     #expect(try env.migrationStressSeconds(.vfioType1) == 5)
     #expect(try env.migrationStressSeconds(.vfioType1v2) == 3)

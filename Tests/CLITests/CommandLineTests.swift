@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import Foundation
+import LibVFIO
 import Testing
 import VFIOSelftestsCLI
 
@@ -27,7 +28,7 @@ enum BuiltCLI {
       p.arguments = args
     }
     var env = ProcessInfo.processInfo.environment
-    for k in env.keys where k.hasPrefix("VFIO_SELFTESTS_") { env.removeValue(forKey: k) }
+    for k in env.keys where k.hasPrefix(SelftestsEnvironment.prefix) { env.removeValue(forKey: k) }
     env.merge(extra) { $1 }
     p.environment = env
     let out = Pipe(), err = Pipe()
@@ -128,9 +129,35 @@ struct CommandLineErrorTests {
     ("VFIO_SELFTESTS_STOP_AT", "setup:nowhere",
      "one of setup:journaled, setup:unbound, setup:override-set, setup:bound, cleanup:unbound, cleanup:override-restored"),
     ("VFIO_SELFTESTS_LUO_SESSION_PREFIX", "a/b", "at most 16 letters, digits, '-', '_' or '.'"),
+    ("VFIO_SELFTESTS_STAGES", "two", "1 (one boot) or 2 (a boot, a kexec and a second stage)"),
+    ("VFIO_SELFTESTS_IOMMU_MODES", "iommufd,type1", "mode names separated by spaces or commas ('type1' is not one of \(modes))"),
+    ("VFIO_SELFTESTS_CLI_ACCEPTANCE", "yes", "1, or a PCI address (DDDD:BB:DD.F or BB:DD.F, hex)"),
+    ("VFIO_SELFTESTS_COMPARE_C", "a;b", "names of letters, digits, '-', '_' or '.' separated by commas"),
+    ("VFIO_SELFTESTS_EXTRA_BDFS", "00:03.0 x", "PCI addresses separated by spaces or commas ('x' is not one)"),
   ])
   func garbageInTheEnvironment(_ variable: String, _ value: String, _ expected: String) throws {
     try expectOneLineError(["run"], "\(variable)='\(value)': expected \(expected)", environment: [variable: value])
+  }
+
+  /// A name no code reads: `run` refuses it, naming the nearest registered one.
+  @Test func unknownNameInTheEnvironment() throws {
+    let typo = SelftestsEnvironment.prefix + "TIMEOUT_SCAL"
+    try expectOneLineError(["run"], "\(typo): unknown variable (did you mean VFIO_SELFTESTS_TIMEOUT_SCALE?)", environment: [typo: "4"])
+  }
+
+  /// Several problems: a line each, unknown names first, nothing run.
+  @Test func everyProblemIsALine() throws {
+    let typo = SelftestsEnvironment.prefix + "STAGESS"
+    let env = [typo: "2", "VFIO_SELFTESTS_STAGE": "3", "VFIO_SELFTESTS_FILTER": "a(b"]
+    for args in [["run"], ["env", "--check"]] {
+      let r = try BuiltCLI.run(args, environment: env)
+      #expect(r.status == 1, "\(args): \(r.stderr)")
+      let lines = r.stderr.split(separator: "\n").map(String.init)
+      #expect(lines.count == 3, "\(args): \(r.stderr)")
+      #expect(lines.first == "vfio-selftests: error: \(typo): unknown variable (did you mean VFIO_SELFTESTS_STAGES?)")
+      #expect(lines.dropFirst().first == "vfio-selftests: error: VFIO_SELFTESTS_STAGE='3': expected 1 (before kexec) or 2 (after kexec)")
+      #expect(lines.last?.hasPrefix("vfio-selftests: error: VFIO_SELFTESTS_FILTER='a(b': expected a regular expression (") == true)
+    }
   }
 
   /// Report paths are checked before the run (the run itself needs root; this check does not).
@@ -147,6 +174,29 @@ struct CommandLineErrorTests {
   @Test(arguments: ["", "a/b", "vfio pci"])
   func invalidModuleName(_ name: String) throws {
     try expectOneLineError(["modprobe", name], "invalid module name '\(name)': expected a module name or alias (not empty, no '/', no whitespace)")
+  }
+}
+
+/// `vfio-selftests env`: the registry, as a list, as README's table, and as a check.
+@Suite("vfio-selftests env", .enabled(if: BuiltCLI.missing == nil, "the vfio-selftests executable is not built next to the test binary (swift build first)"))
+struct EnvCommandTests {
+  @Test func listsEveryVariableWithItsValue() throws {
+    let r = try BuiltCLI.run(["env"], environment: ["VFIO_SELFTESTS_BDF": "00:03.0"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.count == SelftestsEnvironment.Variable.allCases.count)
+    #expect(lines.first?.hasPrefix("VFIO_SELFTESTS_BDF ") == true && lines.first?.contains(" '00:03.0'  the device under test") == true)
+    #expect(lines.contains { $0.hasPrefix("VFIO_SELFTESTS_RESULTS ") && $0.hasSuffix(" (internal)") })
+  }
+
+  @Test func markdownIsTheRegistrysTable() throws {
+    #expect(try BuiltCLI.run(["env", "--markdown"]).stdout == SelftestsEnvironment.markdownTable(.user))
+    #expect(try BuiltCLI.run(["env", "--markdown", "--internal"]).stdout == SelftestsEnvironment.markdownTable(.internal))
+  }
+
+  @Test func checkPassesAGoodEnvironment() throws {
+    let r = try BuiltCLI.run(["env", "--check"], environment: ["VFIO_SELFTESTS_TIMEOUT_SCALE": "4", "VFIO_SELFTESTS_STAGE2_FILTER": "luo|kexec"])
+    #expect(r.status == 0 && r.stderr.isEmpty, "\(r.stderr)")
   }
 }
 

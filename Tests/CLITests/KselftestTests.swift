@@ -126,8 +126,8 @@ struct KselftestTests {
     let liveupdate = KselftestProgram.named("liveupdate")!
     #expect(device.missingCapability(exists: none, strict: .only([]))?.hasPrefix("kernel has no VFIO") == true)
     #expect(device.missingCapability(exists: { $0 == "/dev/iommu" }, strict: .only([])) == nil)
-    #expect(device.missingCapability(exists: none, strict: .only(["iommufd"])) == nil)
-    #expect(liveupdate.missingCapability(exists: none, strict: .only(["sriov"]))?.hasPrefix("no /dev/liveupdate") == true)
+    #expect(device.missingCapability(exists: none, strict: .only([.iommufd])) == nil)
+    #expect(liveupdate.missingCapability(exists: none, strict: .only([.sriov]))?.hasPrefix("no /dev/liveupdate") == true)
     #expect(kexec.missingCapability(exists: none, strict: .all) == nil)
     #expect(liveupdate.missingCapability(exists: { $0 == "/dev/liveupdate" }, strict: .only([])) == nil)
   }

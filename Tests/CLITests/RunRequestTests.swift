@@ -27,11 +27,13 @@ struct RunRequestTests {
 
   @Test func devicesNamedThenJournaledThenEnvironment() throws {
     let a = PCIAddress("0000:00:03.0")!, b = PCIAddress("0000:00:04.0")!
-    #expect(try RunRequest.devices(named: [a], journaled: [b], environment: ["VFIO_SELFTESTS_BDF": "00:05.0"]) == [a])
-    #expect(try RunRequest.devices(named: [], journaled: [b], environment: ["VFIO_SELFTESTS_BDF": "00:05.0"]) == [b])
-    #expect(try RunRequest.devices(named: [], journaled: [], environment: ["VFIO_SELFTESTS_BDF": "00:05.0"]) == [PCIAddress("0000:00:05.0")!])
-    #expect(try RunRequest.devices(named: [], journaled: [], environment: [:]) == [])
-    #expect(throws: VFIOError.invalidAddress("zz")) { try RunRequest.devices(named: [], journaled: [], environment: ["VFIO_SELFTESTS_BDF": "zz"]) }
+    #expect(try RunRequest.devices(named: [a], journaled: [b], environment: SelftestsEnvironment(values: ["VFIO_SELFTESTS_BDF": "00:05.0"])) == [a])
+    #expect(try RunRequest.devices(named: [], journaled: [b], environment: SelftestsEnvironment(values: ["VFIO_SELFTESTS_BDF": "00:05.0"])) == [b])
+    #expect(try RunRequest.devices(named: [], journaled: [], environment: SelftestsEnvironment(values: ["VFIO_SELFTESTS_BDF": "00:05.0"])) == [PCIAddress("0000:00:05.0")!])
+    #expect(try RunRequest.devices(named: [], journaled: [], environment: SelftestsEnvironment(values: [:])) == [])
+    #expect(throws: SelftestsEnvironment.Invalid(variable: .bdf, value: "zz", expected: "a PCI address, DDDD:BB:DD.F or BB:DD.F (hex)")) {
+      try RunRequest.devices(named: [], journaled: [], environment: SelftestsEnvironment(values: ["VFIO_SELFTESTS_BDF": "zz"]))
+    }
   }
 
   @Test func extraDevicesGoToBDFSAfterTheDeviceUnderTest() throws {

@@ -181,7 +181,7 @@ enum UAPIHeaders {
   }()
 
   static func locate() throws -> Location {
-    if let dir = ProcessInfo.processInfo.environment["VFIO_SELFTESTS_UAPI_HEADERS"], !dir.isEmpty {
+    if let dir = try SelftestsEnvironment.current.path(.uapiHeaders) {
       let url = URL(fileURLWithPath: dir)
       guard FileManager.default.fileExists(atPath: url.appendingPathComponent("linux/vfio.h").path) else {
         return .missing("VFIO_SELFTESTS_UAPI_HEADERS=\(dir) has no linux/vfio.h")

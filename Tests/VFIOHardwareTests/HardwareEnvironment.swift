@@ -16,24 +16,17 @@ struct Hardware {}
 
 /// The device and switches the hardware suites take from the environment, as the C selftests do.
 enum HardwareEnvironment {
-  /// Kernel capabilities a strict run expects.
-  enum Capability: String, CaseIterable {
-    case vfioContainer = "vfio-container"
-    case iommufd = "iommufd"
-    case vfioCdev = "vfio-cdev"
-    case liveUpdate = "liveupdate"
-    case vfioLiveUpdate = "vfio-liveupdate"
-    case sriov = "sriov"
-  }
+  /// Kernel capabilities a strict run expects (the one list: `StrictCapability`).
+  typealias Capability = StrictCapability
 
   /// `VFIO_SELFTESTS_STRICT`: `1` expects every capability; a comma-separated list of
-  /// `vfio-container,iommufd,vfio-cdev,liveupdate,vfio-liveupdate,sriov` expects those. An expected
+  /// `StrictCapability` names expects those. An expected
   /// capability that is missing fails the test instead of skipping it.
   /// A value that does not parse is recorded as an issue and counts as strict (`vfio-selftests
   /// run` refuses it before the run).
   static func isStrict(_ capability: Capability) -> Bool {
     do {
-      return try SelftestsEnvironment.current.strict().expects(capability.rawValue)
+      return try SelftestsEnvironment.current.strict().expects(capability)
     } catch {
       Issue.record(Comment(rawValue: error.description))
       return true
@@ -41,17 +34,11 @@ enum HardwareEnvironment {
   }
 
   /// The capability a mode, or a device in a mode, needs.
-  static func capability(for mode: IOMMUMode, device: Bool) -> Capability {
-    switch mode {
-    case .vfioType1, .vfioType1v2: .vfioContainer
-    case .iommufdCompatType1, .iommufdCompatType1v2: .iommufd
-    case .iommufd: device ? .vfioCdev : .iommufd
-    }
-  }
+  static func capability(for mode: IOMMUMode, device: Bool) -> Capability { Capability(for: mode, device: device) }
 
   /// `VFIO_SELFTESTS_IOMMU_MODE=<mode>` (set by `vfio-selftests run --iommu-mode`): only the
   /// suites of that mode run; the others skip with the reason "VFIO_SELFTESTS_IOMMU_MODE=<mode>".
-  static var iommuModeFilter: String? { SelftestsEnvironment.current.raw(.iommuMode) }
+  static func iommuModeFilter() throws(SelftestsEnvironment.Invalid) -> IOMMUMode? { try SelftestsEnvironment.current.iommuMode() }
 
   /// `VFIO_SELFTESTS_TIMEOUT_SCALE`: C's harness time limits (30 s a test; some tests more) are
   /// multiplied by this number (at least 1; default 1), for emulators such as QEMU's TCG, where a
@@ -191,12 +178,15 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
   /// Skips unless `VFIO_SELFTESTS_IOMMU_MODE` is unset or names `mode`; false (with an issue
   /// recorded) when it names no mode at all.
   static func modeSelected(_ mode: IOMMUMode) throws -> Bool {
-    guard let only = HardwareEnvironment.iommuModeFilter else { return true }
-    guard IOMMUMode(rawValue: only) != nil else {
-      Issue.record(Comment(rawValue: VFIOError.unknownIOMMUMode(only).description))
+    let only: IOMMUMode
+    do throws(SelftestsEnvironment.Invalid) {
+      guard let m = try HardwareEnvironment.iommuModeFilter() else { return true }
+      only = m
+    } catch {
+      Issue.record(Comment(rawValue: error.description))
       return false
     }
-    if only != mode.rawValue { try Test.cancel(Comment(rawValue: "VFIO_SELFTESTS_IOMMU_MODE=\(only)")) }
+    if only != mode { try Test.cancel(Comment(rawValue: "VFIO_SELFTESTS_IOMMU_MODE=\(only)")) }
     return true
   }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import Foundation
+import LibVFIO
 import Testing
 
 /// The `vfio-selftests` command line next to this test binary (`vfio-selftests run` and vm-test.sh
@@ -30,7 +31,7 @@ enum SelftestsCLI {
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
-    for k in env.keys where k.hasPrefix("VFIO_SELFTESTS_") { env.removeValue(forKey: k) }
+    for k in env.keys where k.hasPrefix(SelftestsEnvironment.prefix) { env.removeValue(forKey: k) }
     env.merge(extra) { $1 }
     p.environment = env
     let out = Pipe(), err = Pipe()

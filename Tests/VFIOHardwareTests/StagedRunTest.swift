@@ -7,9 +7,10 @@ import LibVFIO
 import Testing
 
 enum StagedRun {
-  static var stage: Int? { try? SelftestsEnvironment.current.stage() }
-  static var results: String? { ProcessInfo.processInfo.environment["VFIO_SELFTESTS_RESULTS"] }
-  static var stages: Int { ProcessInfo.processInfo.environment["VFIO_SELFTESTS_STAGES"].flatMap { Int($0) } ?? 1 }
+  /// A bad value of any of these is an error (`vfio-selftests run` refuses it before the run).
+  static func stage() throws -> Int? { try SelftestsEnvironment.current.stage() }
+  static func results() throws -> String? { try SelftestsEnvironment.current.path(.results) }
+  static func stages() throws -> Int { try SelftestsEnvironment.current.stages() }
 
   static func bootID() throws -> String {
     try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -18,10 +19,10 @@ enum StagedRun {
 
 struct RequiresStagedRun: TestTrait {
   func prepare(for test: Test) async throws {
-    guard StagedRun.stage != nil, StagedRun.results != nil else {
+    guard try StagedRun.stage() != nil, try StagedRun.results() != nil else {
       try Test.cancel("VFIO_SELFTESTS_STAGE not set (not a staged guest run)")
     }
-    guard StagedRun.stages == 2 else { try Test.cancel("single-stage run (vm-test.sh --stages 2 runs both stages)") }
+    guard try StagedRun.stages() == 2 else { try Test.cancel("single-stage run (vm-test.sh --stages 2 runs both stages)") }
   }
 }
 
@@ -30,8 +31,8 @@ struct StagedRunTest {
   /// Stage 2 runs after a real kexec.
   @Test(RequiresStagedRun())
   func stage_across_kexec() throws {
-    let stage = try #require(StagedRun.stage)
-    let results = try #require(StagedRun.results)
+    let stage = try #require(try StagedRun.stage())
+    let results = try #require(try StagedRun.results())
     let cmdline = try String(contentsOfFile: "/proc/cmdline", encoding: .utf8)
     #expect(cmdline.contains("vfio_selftests.stage=2") == (stage == 2), "stage \(stage) but cmdline: \(cmdline)")
     let bootFile = URL(fileURLWithPath: results).deletingLastPathComponent().appendingPathComponent("stage1/boot_id")

@@ -25,6 +25,10 @@ scaled() { awk -v s="$1" -v k="$scale" 'BEGIN { printf "%d", s * k }'; }
 mkdir -p "$RESULTS"
 exec > >(tee -a "$RESULTS/cli-acceptance.log") 2>&1
 
+# A KTAP file's results, read by the kernel's kunit_parser (scripts/lib/results.py ktap-tree):
+# depth, result (ok, not ok, skip), name, directive, TAB separated.
+ktap_results() { python3 -B "$REPO/scripts/lib/results.py" ktap-tree "$1"; }
+
 failures=0
 pass() { echo "cli-acceptance: PASS: $*"; }
 fail() { echo "cli-acceptance: FAIL: $*"; failures=$((failures + 1)); }
@@ -82,7 +86,7 @@ check "second setup: exit 0 and says so ($out)" test "$rc" = 0 -a -n "$(grep 'al
 if [[ -n ${VFIO_SELFTESTS_RUN_KTAP:-} ]]; then
   # Folded into run-suites.sh: the stage's main run was this command already; check its reports.
   echo "cli-acceptance: the stage's run: $VFIO_SELFTESTS_RUN_KTAP, $VFIO_SELFTESTS_RUN_JUNIT"
-  check "run passed something" test -n "$(grep -E '^ *ok [0-9]+ ' "$VFIO_SELFTESTS_RUN_KTAP" | grep -v '# SKIP' | head -n1)"
+  check "run passed something" test -n "$(ktap_results "$VFIO_SELFTESTS_RUN_KTAP" | awk -F'\t' '$2 == "ok"' | head -n1)"
   "$REPO/scripts/check-ktap.sh" "$VFIO_SELFTESTS_RUN_KTAP" "$VFIO_SELFTESTS_RUN_JUNIT"; rc=$?
 else
   t0=$(now)
@@ -124,10 +128,11 @@ test_binary_once() {
 "$cli" setup "$BDF" >/dev/null
 "$cli" run --iommu-mode iommufd --stage 1 --filter 'VFIOPCIDevice' --ktap "$RESULTS/iommufd.ktap" "$BDF" > "$RESULTS/iommufd-console.log" 2>&1; rc=$?
 check "run --iommu-mode iommufd exit 0/1 ($rc)" test "$rc" = 0 -o "$rc" = 1
-check "other modes skip with VFIO_SELFTESTS_IOMMU_MODE=iommufd" grep -q '# SKIP VFIO_SELFTESTS_IOMMU_MODE=iommufd' "$RESULTS/iommufd.ktap"
+iommufd_results=$(ktap_results "$RESULTS/iommufd.ktap")
+check "other modes skip with VFIO_SELFTESTS_IOMMU_MODE=iommufd" test -n "$(awk -F'\t' '$2 == "skip" && index($4, "SKIP VFIO_SELFTESTS_IOMMU_MODE=iommufd") == 1' <<<"$iommufd_results")"
 # C's names for the iommufd (C's default mode) tests carry no mode: vfio_pci_device_test.<test>.
-check "no iommufd test skips for the mode" test -z "$(grep -E '^ *(not )?ok [0-9]+ vfio_pci_device_test\.[a-z_]+( |$)' "$RESULTS/iommufd.ktap" | grep 'IOMMU_MODE=')"
-check "the iommufd tests ran" test -n "$(grep -E '^ *ok [0-9]+ vfio_pci_device_test\.config_space_read_write$' "$RESULTS/iommufd.ktap")"
+check "no iommufd test skips for the mode" test -z "$(awk -F'\t' '$3 ~ /^vfio_pci_device_test\.[a-z_]+$/ && $4 ~ /IOMMU_MODE=/' <<<"$iommufd_results")"
+check "the iommufd tests ran" test -n "$(awk -F'\t' '$2 == "ok" && $3 == "vfio_pci_device_test.config_space_read_write" && $4 == ""' <<<"$iommufd_results")"
 "$cli" cleanup >/dev/null
 
 # --- 3. A device open elsewhere (EBUSY), a device removed between setup and run ----------------

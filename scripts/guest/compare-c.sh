@@ -137,29 +137,27 @@ setup_devices() {
 
 # ---- the table (compare.tsv): after the C programs with Swift "pending", then with both ----
 write_table() { # $1: print it (1) or not (0)
-  python3 - "$RESULTS" "$1" "${programs[@]}" <<'EOF'
+  python3 -B - "$REPO" "$RESULTS" "$1" "${programs[@]}" <<'EOF'
 
 import csv, os, sys, xml.etree.ElementTree as ET
-res, show, programs = sys.argv[1], sys.argv[2], sys.argv[3:]
+repo, res, show, programs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+sys.path.insert(0, os.path.join(repo, "scripts", "lib"))
+import results
 junit = os.path.join(res, "junit-1.xml")
 swift = {}
 try:
-    for case in ET.parse(junit).getroot().iter("testcase"):
+    for case in results.junit_cases(junit):
         # `vfio-selftests run` names each test as the C harness does (classname: the program).
-        prog, name = case.get("classname", ""), case.get("name", "?")
+        prog, name = case.classname or "", "?" if case.name is None else case.name
         if prog not in programs:
             continue  # a suite with no C program here
-        fail = case.find("failure")
-        if fail is None:
-            fail = case.find("error")
-        skip = case.find("skipped")
-        if fail is not None:
-            verdict, why = "not ok", " ".join((fail.get("message") or fail.text or "").split())
-        elif skip is not None:
-            verdict, why = "skip: " + " ".join((skip.get("message") or skip.text or "").split()), ""
+        if case.failures:
+            verdict, why = "not ok", " ".join(case.failures[0].split())
+        elif case.skipped is not None:
+            verdict, why = "skip: " + " ".join(case.skipped.split()), ""
         else:
             verdict, why = "ok", ""
-        swift[(prog, name)] = (verdict, "%.1f" % float(case.get("time") or 0), why)
+        swift[(prog, name)] = (verdict, "%.1f" % case.time, why)
 except (OSError, ET.ParseError) as e:
     print(f"compare: no usable junit-1.xml ({e})", file=sys.stderr)
 rows = [["program", "test", "C", "Swift", "C s", "Swift s", "note"]]
@@ -181,13 +179,13 @@ if show == "1":
 EOF
 }
 
-# verdict_of LINE: a KTAP result line's verdict, as compare.tsv writes it.
-verdict_of() {
-  case $1 in
-    "ok "*"# SKIP"*) echo "skip: $(echo "${1#*# SKIP}" | sed 's/^[[:space:]]*//')" ;;
-    "ok "*) echo ok ;;
-    "not ok "*) echo "not ok" ;;
-  esac
+# c_results OUT: the top-level KTAP results of a C program's output, read by the kernel's
+# kunit_parser (scripts/lib/results.py ktap): "name<TAB>verdict" a line, the verdict as
+# compare.tsv writes it (ok, not ok, "skip: REASON").
+c_results() {
+  python3 -B "$REPO/scripts/lib/results.py" ktap "$1" | awk -F'\t' '$1 == 0 {
+    v = $2; if (v == "skip") { r = $4; sub(/^SKIP[[:space:]]*/, "", r); v = "skip: " r }
+    n = $3; sub(/ .*/, "", n); if (n != "") print n "\t" v }'
 }
 # failure_note OUT: C's assertion text from its output, for the table.
 failure_note() {
@@ -199,7 +197,7 @@ failure_note() {
 # ---- C ----
 row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS/c-results.tsv"; }
 run_driver_cases() { # one process per case
-  local prog=$1 cbin=$2 name note w out rc t0 t1 line result k
+  local prog=$1 cbin=$2 name note w out rc t0 t1 result k
   for name in $(driver_cases | grep -E -- "${VFIO_SELFTESTS_FILTER:-.}"); do
     note=""
     w=$(wait_released) || note="device still held before the case; "
@@ -213,8 +211,7 @@ run_driver_cases() { # one process per case
     if ! w=$(wait_released); then note+="device still held ${w} s after the C process exited; "
     elif ((${w%.*} >= 10)); then note+="device released ${w} s after the C process exited; "; fi
     dmesg | tail -n +"$((dmesg_before + 1))" > "$RESULTS/c/$name.dmesg"
-    line=$(grep -m1 -E "^(not )?ok [0-9]+ $name( |$)" "$out")
-    result=$(verdict_of "$line")
+    result=$(c_results "$out" | awk -F'\t' -v n="$name" '$1 == n { print $2; exit }')
     if [[ -z $result ]]; then
       if ((rc == 124 || rc == 137)); then result="not ok"; note+="outer timeout ($case_timeout s), no harness verdict; "
       else result="error"; note+="no harness verdict (exit $rc): $(grep -v '^$' "$out" | tail -n 3 | tr '\n\t' '  ')"; fi
@@ -231,7 +228,7 @@ run_driver_cases() { # one process per case
   done
 }
 run_program() { # once, whole; every KTAP result line is a row
-  local prog=$1 cbin=$2 args out rc t0 t1 first=1 line name result note k n=0
+  local prog=$1 cbin=$2 args out rc t0 t1 first=1 name result note k n=0
   read -r -a args <<<"$(c_args "$prog")"
   if [[ $prog == vfio_pci_sriov_uapi_test && -z $SRIOV ]]; then
     log "C $prog: no SR-IOV PF in this boot (vm-test.sh --device nvme-sriov): not run"; return
@@ -247,9 +244,7 @@ run_program() { # once, whole; every KTAP result line is a row
   t1=$(now)
   dmesg | tail -n +"$((dmesg_before + 1))" > "$RESULTS/c/$prog.dmesg"
   k=$(grep -cE 'WARNING|BUG|Oops|stall|hung task|soft lockup' "$RESULTS/c/$prog.dmesg")
-  while IFS= read -r line; do
-    name=$(sed -E 's/^(not )?ok [0-9]+ ([^ ]+).*/\2/' <<<"$line")
-    result=$(verdict_of "$line")
+  while IFS=$'\t' read -r name result; do
     note=""
     ((first)) && note="whole program: $(secs "$t0" "$t1") s, exit $rc; "
     [[ $result == "not ok" ]] && note+="$(grep -A12 -E "^# +RUN +$name " "$out" | grep -m1 -A4 -E 'Assertion Failure|:Expected |Test terminated|Test failed' |
@@ -258,7 +253,7 @@ run_program() { # once, whole; every KTAP result line is a row
     note=${note%; }; note=${note%; }
     row "$prog" "$name" "$result" "$( ((first)) && secs "$t0" "$t1")" "$note"
     first=0 n=$((n + 1))
-  done < <(grep -E '^(not )?ok [0-9]+ [^ ]+' "$out")
+  done < <(c_results "$out")
   if ((n == 0)) && [[ $prog == luo_* ]]; then
     # The luo_* programs are plain kselftest programs: one test, the program, its exit code
     # (stage 1 forks the holder and exits 0; stage 2 verifies).

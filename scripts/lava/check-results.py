@@ -7,8 +7,9 @@ Usage: check-results.py LAVA_LOG [--ktap-out FILE] [--tsv-out FILE] [--definitio
 LAVA_LOG is lava-run's log stream (one YAML record a line, as lava-run writes it on stderr, or a
 lava-server job log): the per-case results are its `lvl: results` records; the KTAP is the block
 the test definition prints on the console between VFIO-KTAP-BEGIN and VFIO-KTAP-END (base64,
-with its sha256 and size), which this script decodes and checks. Its own KTAP parser (not the
-DUT's awk) derives the cases LAVA should have, with the same names:
+with its sha256 and size), which this script decodes and checks. The KTAP is read by
+scripts/lib/results.py (the kernel's kunit_parser, not the DUT's awk; exit 4 without it), and
+the cases LAVA should have are derived from it, with the same names:
   top-level "selftests: C: P"              -> case C.P (no test set)
   nested results of that program           -> test set C.P, case <name> (deeper: <a>.<b>)
   "# SKIP"/"# TODO" -> skip, "not ok" -> fail, "ok" -> pass; name characters outside
@@ -23,13 +24,17 @@ import argparse
 import base64
 import collections
 import hashlib
+import os
 import re
 import sys
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+sys.dont_write_bytecode = True
+import results  # noqa: E402
+
 INFRA_SET = "vfio-kselftest-infra"
-RESULT_RE = re.compile(r"^(not ok|ok) (\d+)(?: (.*))?$")
 
 
 def load_records(path):
@@ -53,61 +58,43 @@ def clean(name):
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
+def lava_result(r):
+    """A KTAP result as LAVA records it: "# SKIP"/"# TODO" -> skip, "not ok" -> fail, "ok" -> pass."""
+    if r.directive.upper().startswith(("SKIP", "TODO")):
+        return "skip"
+    return "fail" if r.ok_field == "not ok" else "pass"
+
+
+def lava_name(r, top=False):
+    name = r.name
+    if top:
+        sm = re.match(r"^selftests: ([^:]+): (.+)$", name)
+        if sm:
+            name = f"{sm.group(1)}.{sm.group(2)}"
+    return clean(name or f"test{r.number}")
+
+
+def subtree(r):
+    """(name parts, result) for r and everything below it, children before their parent."""
+    out = [([lava_name(r)] + parts, res) for c in r.children for parts, res in subtree(c)]
+    return out + [([lava_name(r)], lava_result(r))]
+
+
 def parse_ktap(text):
-    """(set, case, result) for every result line, and the top-level plan and count."""
+    """(set, case, result) for every result line, and the top-level plan and count. The KTAP is
+    read by scripts/lib/results.py (the kernel's kunit_parser); the names are LAVA's."""
     cases = []
-    plan = None
     top = 0
-    # Results at each depth that still wait for their parent (the next result one level up).
-    waiting = collections.defaultdict(list)  # depth -> [(path parts, result)]
-    for raw in text.splitlines():
-        line = raw.rstrip("\r")
-        depth = 0
-        while line.startswith("# "):
-            line = line[2:]
-            depth += 1
-        if depth == 0 and re.match(r"^1\.\.\d+", line):
-            plan = int(re.match(r"^1\.\.(\d+)", line).group(1))
-        m = RESULT_RE.match(line)
-        if not m:
+    for r in results.kselftest_results(text):
+        if r.orphan:
+            # Results after the last top-level line: a run cut short.
+            cases += [("unfinished", ".".join(parts), res) for parts, res in subtree(r)]
             continue
-        rest = m.group(3) or ""
-        if rest.startswith("# "):
-            name, directive = "", rest[2:]
-        elif " # " in rest:
-            name, directive = rest.split(" # ", 1)
-        else:
-            name, directive = rest, ""
-        name = name.rstrip()
-        if directive.upper().startswith(("SKIP", "TODO")):
-            result = "skip"
-        elif m.group(1) == "not ok":
-            result = "fail"
-        else:
-            result = "pass"
-        if depth == 0:
-            sm = re.match(r"^selftests: ([^:]+): (.+)$", name)
-            if sm:
-                name = f"{sm.group(1)}.{sm.group(2)}"
-        name = clean(name or f"test{m.group(2)}")
-        children = waiting.pop(depth + 1, [])
-        if depth == 0:
-            top += 1
-            for parts, res in children:
-                cases.append((name, ".".join(parts), res))
-            # Orphans: deeper results that never met a parent, under their own paths.
-            for d in sorted(waiting):
-                for parts, res in waiting[d]:
-                    cases.append((name, ".".join(parts), res))
-            waiting.clear()
-            cases.append(("", name, result))
-        else:
-            waiting[depth] += [([name] + parts, res) for parts, res in children]
-            waiting[depth].append(([name], result))
-    for d in sorted(waiting):
-        for parts, res in waiting[d]:
-            cases.append(("unfinished", ".".join(parts), res))
-    return cases, plan, top
+        top += 1
+        name = lava_name(r, top=True)
+        cases += [(name, ".".join(parts), res) for c in r.children for parts, res in subtree(c)]
+        cases.append(("", name, lava_result(r)))
+    return cases, results.kselftest_plan(text), top
 
 
 def main():
@@ -184,7 +171,11 @@ def main():
 
     ktap_cases = []
     if ktap is not None:
-        ktap_cases, plan, top = parse_ktap(ktap)
+        try:
+            ktap_cases, plan, top = parse_ktap(ktap)
+        except results.KunitUnavailable as e:
+            print(f"check-results: {e}", file=sys.stderr)
+            return results.EXIT_NO_KUNIT
         if plan is None:
             problems.append("KTAP: no top-level plan (1..N): run_kselftest.sh did not start")
         elif plan != top:

@@ -93,6 +93,10 @@ cache=$repo/.build-vm/lava
 mkdir -p "$cache"
 [[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
 
+# check-results.py reads the KTAP with the kernel's kunit_parser (scripts/lib/results.py): fetch
+# it now (cached), not after the job.
+"$repo/scripts/fetch-kunit.sh" >/dev/null || die "scripts/fetch-kunit.sh failed (check-results.py reads the KTAP with kunit_parser)"
+
 # The ramdisk, once per (root, modules, init): concurrent runs share it, built under a lock.
 rootfs=$("$repo/scripts/build-rootfs.sh") || die "scripts/build-rootfs.sh failed"
 if [[ -f $kernel/modules.tar.xz ]]; then

@@ -204,10 +204,16 @@ extension Result where Failure == Errno {
 
 /// Process-wide state read through C.
 package enum Syscalls {
-  /// `getenv(name)`, nil when unset.
-  package static func environmentValue(_ name: String) -> String? {
-    guard let p = unsafe getenv(name) else { return nil }
-    return unsafe String(cString: p)
+  /// The variables of `environ` whose names start with `prefix`.
+  package static func environment(prefix: String) -> [String: String] {
+    var out: [String: String] = [:]
+    guard var p = unsafe Optional(environ) else { return out }
+    while let entry = unsafe p.pointee {
+      let s = unsafe String(cString: entry)
+      if s.hasPrefix(prefix), let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+      unsafe p += 1
+    }
+    return out
   }
 
   /// `clock_gettime(CLOCK_MONOTONIC)`.
