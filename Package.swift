@@ -48,7 +48,7 @@ let package = Package(
     // The CLI's testable logic: event stream parsing, KTAP, run requests, doctor.
     .target(
       name: "VFIOSelftestsCLI",
-      dependencies: ["LibVFIO", "LibLiveUpdate"]
+      dependencies: ["LibVFIO", "LibLiveUpdate", .product(name: "SystemPackage", package: "swift-system")]
     ),
     .executableTarget(
       name: "vfio-selftests",
@@ -69,7 +69,7 @@ let package = Package(
     ),
     .testTarget(
       name: "UAPIConformanceTests",
-      dependencies: ["LibVFIO", "CVFIOShim"]
+      dependencies: ["LibVFIO", "LibLiveUpdate", "CVFIOShim"]
     ),
     .testTarget(
       name: "LibLiveUpdateTests",

@@ -53,6 +53,9 @@ if [[ ${1:-} != --prepare ]]; then
     { echo "test.sh: error: the Python unit tests of scripts/lib/results.py failed" >&2; exit 1; }
 fi
 
+# The source rules the compiler does not check (the xResult naming rule, ...): one line each.
+python3 scripts/check-sources.py || { echo "test.sh: scripts/check-sources.py found violations" >&2; exit 1; }
+
 mkdir -p results/host
 swift build --build-tests
 [[ ${1:-} == --prepare ]] && exit 0

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import CVFIOShim
-import Glibc
 import LibVFIO
 import SystemPackage
 
@@ -20,7 +19,7 @@ public struct LiveUpdateHolder: Sendable {
   /// The pid of a live holder registered under `name`, if any.
   public func runningHolder(_ name: String) -> Int32? {
     guard case .success(let text) = FileSystem.read(pidFile(name)), let pid = Int32(text.trimmingWhitespace()) else { return nil }
-    return kill(pid, 0) == 0 ? pid : nil
+    return Syscalls.processExists(pid) ? pid : nil
   }
 
   /// Fails with `.holderRunning` when an earlier stage-1 run's holder for `name` is alive.
@@ -35,13 +34,13 @@ public struct LiveUpdateHolder: Sendable {
   public func hold(_ sessions: [LiveUpdateSession], alsoKeeping others: [FileDescriptor] = [], name: String) throws(LiveUpdateError) -> Int32 {
     try checkNoHolder(name)
     let fds = sessions.compactMap { $0.fd?.rawValue } + others.map(\.rawValue)
-    let maxfd = Int32(max(getdtablesize(), (fds.max() ?? 0) + 1))
+    let maxfd = Int32(max(LiveUpdateSyscalls.descriptorTableSize(), (fds.max() ?? 0) + 1))
     let pid = try LiveUpdateSyscalls.forkHolder(keeping: fds, maxfd: maxfd).get("fork(holder)", name)
     // The child holds them now; this process's copies may close with it.
     for s in sessions { if let fd = s.release() { try? fd.close() } }
     // Registered, or not kept: an unregistered holder could be stacked by the next run.
     if case .failure(let e) = FileSystem.makeDirectories(directory).flatMap({ FileSystem.create(pidFile(name), "\(pid)\n") }) {
-      kill(pid, SIGKILL)
+      _ = Syscalls.sendSignal(.kill, to: pid)
       LiveUpdateSyscalls.waitForExit(pid)
       throw .syscall(operation: "write(\(pidFile(name)))", object: name, errno: e)
     }

@@ -71,21 +71,28 @@ public final class LiveUpdateDevice {
     return LiveUpdateSession(fd: fd, name: name, incoming: false)
   }
 
-  /// `LIVEUPDATE_IOCTL_RETRIEVE_SESSION`: the errno when there is none (ENOENT) or it was
-  /// already retrieved (EINVAL).
-  public func retrieveSessionResult(_ name: String) throws(LiveUpdateError) -> Result<LiveUpdateSession, Errno> {
-    let field = try LiveUpdate.nameField(name)
-    let fd = try device()
+  /// `LIVEUPDATE_IOCTL_RETRIEVE_SESSION`: the session, or the error; a failed ioctl is a
+  /// `.syscall` whose `errno` is ENOENT when there is none and EINVAL when it was already
+  /// retrieved.
+  public func retrieveSessionResult(_ name: String) -> Result<LiveUpdateSession, LiveUpdateError> {
+    let field: [UInt8]
+    let fd: FileDescriptor
+    do throws(LiveUpdateError) {
+      field = try LiveUpdate.nameField(name)
+      fd = try device()
+    } catch {
+      return .failure(error)
+    }
     var arg = liveupdate_ioctl_retrieve_session()
     arg.size = UInt32(MemoryLayout<liveupdate_ioctl_retrieve_session>.size)
     copyName(field, into: &arg.name)
-    return fd.ioctl(LiveUpdateUAPI.RETRIEVE_SESSION, &arg).map { _ in
-      LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: true)
-    }
+    return fd.ioctl(LiveUpdateUAPI.RETRIEVE_SESSION, &arg)
+      .map { _ in LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: true) }
+      .mapError { .syscall(operation: "ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", object: "session '\(name)'", errno: $0) }
   }
 
   /// Retrieves incoming session `name` after a kexec.
   public func retrieveSession(_ name: String) throws(LiveUpdateError) -> LiveUpdateSession {
-    try retrieveSessionResult(name).get("ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", "session '\(name)'")
+    try retrieveSessionResult(name).get()
   }
 }

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import CVFIOShim
-import Glibc
 import LibVFIO
 import SystemPackage
 
@@ -16,8 +15,8 @@ public enum Memfd {
     let fd = try create(name)
     do throws(LiveUpdateError) {
       let page = MappedMemory.pageSize
-      _ = try valueOrErrno { ftruncate(fd.rawValue, off_t(page)) }.get("ftruncate(\(page))", "memfd '\(name)'")
-      let map = try MappedMemory.shared(fd, offset: 0, size: page, protection: [.read, .write]).get("mmap", "memfd '\(name)'")
+      try LiveUpdateSyscalls.truncate(fd, size: page).get("ftruncate(\(page))", "memfd '\(name)'")
+      let map = try MappedMemory.sharedResult(fd, offset: 0, size: page, protection: [.read, .write]).get("mmap", "memfd '\(name)'")
       map.write(Array(data.utf8.prefix(page - 1)) + [0])
       map.unmap()
       return fd
@@ -37,13 +36,13 @@ public enum Memfd {
 
   /// `fallocate(fd, 0, 0, size)`: backs the whole memfd with memory now.
   public static func allocate(_ fd: FileDescriptor, size: Int) throws(LiveUpdateError) {
-    _ = try valueOrErrno { vst_fallocate(fd.rawValue, 0, 0, off_t(size)) }.get("fallocate(0x\(String(size, radix: 16)))", "memfd fd \(fd.rawValue)")
+    try LiveUpdateSyscalls.allocate(fd, size: size).get("fallocate(0x\(String(size, radix: 16)))", "memfd fd \(fd.rawValue)")
   }
 
   /// The string at the start of a memfd (up to the first NUL, within one page).
   public static func contents(of fd: FileDescriptor) throws(LiveUpdateError) -> String {
     let page = MappedMemory.pageSize
-    let map = try MappedMemory.shared(fd, offset: 0, size: page, protection: [.read]).get("mmap", "memfd fd \(fd.rawValue)")
+    let map = try MappedMemory.sharedResult(fd, offset: 0, size: page, protection: [.read]).get("mmap", "memfd fd \(fd.rawValue)")
     defer { map.unmap() }
     let bytes = map.bytes(count: page)
     return String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
@@ -70,13 +69,10 @@ public enum Memfd {
 
 /// `luo_ensure_nofile_limit`: makes sure `minimum` (+32 spare) fds can be open; EPERM when
 /// the hard limit is lower and the caller may not raise it.
-public func ensureNoFileLimit(_ minimum: Int) -> Result<Void, Errno> {
-  let want = rlim_t(minimum + 32)
+public func ensureNoFileLimitResult(_ minimum: Int) -> Result<Void, Errno> {
+  let want = UInt64(minimum + 32)
   return LiveUpdateSyscalls.noFileLimit().flatMap { current in
-    if current.rlim_cur >= want { return .success(()) }
-    var lim = current
-    lim.rlim_cur = want
-    if lim.rlim_max < want { lim.rlim_max = want }
-    return LiveUpdateSyscalls.setNoFileLimit(lim)
+    if current.soft >= want { return .success(()) }
+    return LiveUpdateSyscalls.setNoFileLimit(soft: want, hard: max(current.hard, want))
   }
 }

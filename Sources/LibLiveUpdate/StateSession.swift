@@ -31,7 +31,14 @@ public enum LiveUpdateStage: Int, Sendable, CustomStringConvertible {
   /// `luo_test()`'s stage check: the requested stage must be the detected one. In stage 2 the
   /// state session comes back retrieved.
   public static func select(requested: LiveUpdateStage, luo: LiveUpdateDevice, stateSession: String) throws(LiveUpdateError) -> LiveUpdateSession? {
-    let (detected, session) = try detect(lookup: try luo.retrieveSessionResult(stateSession), stateSession: stateSession)
+    let lookup: Result<LiveUpdateSession, Errno>
+    switch luo.retrieveSessionResult(stateSession) {
+    case .success(let s): lookup = .success(s)
+    case .failure(let e):
+      guard let errno = e.errno else { throw e }
+      lookup = .failure(errno)
+    }
+    let (detected, session) = try detect(lookup: lookup, stateSession: stateSession)
     guard detected == requested else {
       session?.close()
       throw .stageMismatch(requested: requested.rawValue, detected: detected.rawValue, stateSession: stateSession, exists: detected == .afterKexec)

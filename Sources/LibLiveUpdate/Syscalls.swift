@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The one layer of LibLiveUpdate that touches raw pointers and C conventions: memfd_create,
-// the fd limit, the holder's fork and reaping, and the uAPI's fixed `name[64]` char arrays.
+// ftruncate and fallocate, the fd limit, the holder's fork and reaping, and the uAPI's fixed
+// `name[64]` char arrays (the uAPI itself: UAPI.swift). Nothing else in LibLiveUpdate imports
+// Glibc (scripts/check-sources.py).
 // Everything above it is typed and throws LiveUpdateError; LibVFIO's `package` helpers
 // (`valueOrErrno`, `openFile`, `FileDescriptor.ioctl`) are used where they fit.
 import CVFIOShim
@@ -14,18 +16,33 @@ enum LiveUpdateSyscalls {
     valueOrErrno { unsafe vst_memfd_create(name, 0) }.map { FileDescriptor(rawValue: $0) }
   }
 
-  /// `getrlimit(RLIMIT_NOFILE)`: the limits or the errno.
-  static func noFileLimit() -> Result<rlimit, Errno> {
-    var lim = rlimit()
-    guard unsafe getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
-    return .success(lim)
+  /// `ftruncate(fd, size)` (EINTR retried): the errno on failure.
+  static func truncate(_ fd: FileDescriptor, size: Int) -> Result<Void, Errno> {
+    valueOrErrno { ftruncate(fd.rawValue, off_t(size)) }.map { _ in () }
   }
 
-  /// `setrlimit(RLIMIT_NOFILE, limit)`: the errno on failure.
-  static func setNoFileLimit(_ limit: rlimit) -> Result<Void, Errno> {
-    var lim = limit
+  /// `fallocate(fd, 0, 0, size)` (EINTR retried): the errno on failure.
+  static func allocate(_ fd: FileDescriptor, size: Int) -> Result<Void, Errno> {
+    valueOrErrno { vst_fallocate(fd.rawValue, 0, 0, off_t(size)) }.map { _ in () }
+  }
+
+  /// `getrlimit(RLIMIT_NOFILE)`: the soft and hard limits or the errno.
+  static func noFileLimit() -> Result<(soft: UInt64, hard: UInt64), Errno> {
+    var lim = rlimit()
+    guard unsafe getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
+    return .success((UInt64(lim.rlim_cur), UInt64(lim.rlim_max)))
+  }
+
+  /// `setrlimit(RLIMIT_NOFILE, {soft, hard})`: the errno on failure.
+  static func setNoFileLimit(soft: UInt64, hard: UInt64) -> Result<Void, Errno> {
+    var lim = rlimit(rlim_cur: rlim_t(soft), rlim_max: rlim_t(hard))
     guard unsafe setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return .failure(Errno(rawValue: vst_errno())) }
     return .success(())
+  }
+
+  /// `getdtablesize()`: the size of this process's fd table.
+  static func descriptorTableSize() -> Int32 {
+    getdtablesize()
   }
 
   /// Forks the holder in the C shim (`vst_fork_holder`): the child keeps exactly `fds` (closing

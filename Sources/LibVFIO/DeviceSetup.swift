@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import Glibc
 import SystemPackage
 
 /// Binds a device to vfio-pci and puts it back, like the selftests' `setup.sh` and

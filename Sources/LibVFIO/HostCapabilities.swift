@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import Glibc
 import SystemPackage
 
 /// What this kernel and machine offer for VFIO tests, each missing piece with a reason that a
@@ -13,7 +12,7 @@ public struct HostCapabilities: Sendable {
     self.sysfs = PCISysfs(paths: paths)
   }
 
-  public var isRoot: Bool { geteuid() == 0 }
+  public var isRoot: Bool { Syscalls.effectiveUserID == 0 }
 
   /// The reason `mode` cannot be used on this kernel, or nil when it can. Probes the container
   /// with `VFIO_CHECK_EXTENSION` where the mode needs one.

@@ -44,12 +44,12 @@ public final class IOMMU {
       let path = "\(paths.dev)/iommu"
       let fd = try openFile(path, .readWrite).get("open(\(path))", device: mode.rawValue)
       iommufd = fd
-      ioasID = try Self.allocateIOAS(fd).get("ioctl(IOMMU_IOAS_ALLOC)", device: path)
+      ioasID = try Self.allocateIOASResult(fd).get("ioctl(IOMMU_IOAS_ALLOC)", device: path)
     }
   }
 
   /// `IOMMU_IOAS_ALLOC` on an iommufd; the new IOAS id or the errno.
-  public static func allocateIOAS(_ iommufd: FileDescriptor) -> Result<UInt32, Errno> {
+  public static func allocateIOASResult(_ iommufd: FileDescriptor) -> Result<UInt32, Errno> {
     var alloc = iommu_ioas_alloc()
     alloc.size = UInt32(MemoryLayout<iommu_ioas_alloc>.size)
     return iommufd.ioctl(IOMMUFD.IOAS_ALLOC, &alloc).map { _ in alloc.out_ioas_id }

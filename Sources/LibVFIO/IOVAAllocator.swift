@@ -17,7 +17,8 @@ public struct IOVAAllocator: Sendable {
   private var rangeIndex = 0
   private var rangeOffset: UInt64 = 0
 
-  public enum AllocationError: Error, Equatable, CustomStringConvertible {
+  /// Why an allocation failed: the kind of a `VFIOError.iovaAllocation`.
+  public enum AllocationError: Equatable, CustomStringConvertible, Sendable {
     case sizeNotPowerOfTwo(UInt64)
     case outOfSpace(UInt64)
     public var description: String {
@@ -40,8 +41,8 @@ public struct IOVAAllocator: Sendable {
     }
   }
 
-  public mutating func allocate(size: UInt64) throws(AllocationError) -> UInt64 {
-    guard size > 0, size & (size - 1) == 0 else { throw .sizeNotPowerOfTwo(size) }
+  public mutating func allocate(size: UInt64) throws(VFIOError) -> UInt64 {
+    guard size > 0, size & (size - 1) == 0 else { throw .iovaAllocation(.sizeNotPowerOfTwo(size)) }
     while rangeIndex < ranges.count {
       let range = ranges[rangeIndex]
       let (base, o1) = range.start.addingReportingOverflow(rangeOffset)
@@ -62,6 +63,6 @@ public struct IOVAAllocator: Sendable {
       rangeIndex += 1
       rangeOffset = 0
     }
-    throw .outOfSpace(size)
+    throw .iovaAllocation(.outOfSpace(size))
   }
 }

@@ -11,7 +11,6 @@
 //
 // one line per present leaf: the IOVA's page frame number, then the entry at each level from
 // the top (path[5] .. path[1]); the PDE and PTE columns are left out below a superpage.
-import Glibc
 import SystemPackage
 
 /// The page-table entries that translate one IOVA (C's `struct iommu_mapping`); an entry the

@@ -15,22 +15,6 @@ public struct JournaledModules {
     self.journal = journal
   }
 
-  public enum Failure: Error, Equatable, CustomStringConvertible, Sendable {
-    case module(KernelModules.LoadError)
-    case journal(VFIOError)
-    /// The load failed, and so did unloading what it had brought in: `left` stay loaded and
-    /// journaled (`vfio-selftests cleanup` tries again).
-    case rollback(KernelModules.LoadError, left: [String])
-
-    public var description: String {
-      switch self {
-      case .module(let e): e.description
-      case .journal(let e): "resource journal: \(e)"
-      case .rollback(let e, let left): "\(e); the modules it had loaded stay loaded: \(left.joined(separator: ", ")) (journaled: vfio-selftests cleanup)"
-      }
-    }
-  }
-
   /// What a journaled load did.
   public struct Loaded: Equatable, Sendable {
     public var outcome: KernelModules.LoadOutcome
@@ -45,15 +29,15 @@ public struct JournaledModules {
 
   /// Loads `name` (a module name or alias) and its dependencies, journaling each module it
   /// brings in. A module already loaded or built in is not journaled.
-  public func load(_ name: String) throws(Failure) -> Loaded {
+  public func load(_ name: String) throws(VFIOError) -> Loaded {
     let before = modules.loadedModules()
     let order: [String]
-    do { order = try modules.loadOrder(name) } catch { throw .module(error) }
+    order = try modules.loadOrder(name)
     let planned = order.filter { !before.contains($0) && modules.state($0) != .builtIn }
     for m in planned {
       do { try journal.record(.module, m, "loaded for \(name)") } catch {
         for r in planned { journal.forget(.module, r) }
-        throw .journal(error)
+        throw .resourceJournal(error)
       }
     }
     let outcome: KernelModules.LoadOutcome
@@ -63,11 +47,11 @@ public struct JournaledModules {
       let brought = orderedNew(before: before, order: order)
       let left = unload(brought).filter { !$0.result.isGone }.map(\.module)
       for m in planned where !left.contains(m) { journal.forget(.module, m) }
-      throw left.isEmpty ? .module(error) : .rollback(error, left: left)
+      throw left.isEmpty ? error : .moduleRollback(error, left: left)
     }
     let brought = orderedNew(before: before, order: order)
     for m in brought where !planned.contains(m) {
-      do { try journal.record(.module, m, "loaded for \(name)") } catch { throw .journal(error) }
+      do { try journal.record(.module, m, "loaded for \(name)") } catch { throw .resourceJournal(error) }
     }
     for m in planned where !brought.contains(m) { journal.forget(.module, m) }
     return Loaded(outcome: outcome, brought: brought)
@@ -85,7 +69,7 @@ public struct JournaledModules {
     case unloaded
     case notLoaded
     case builtIn
-    case failed(KernelModules.LoadError)
+    case failed(VFIOError)
     /// Left loaded: these modules hold it and could not be unloaded.
     case heldBy([String])
 
@@ -127,7 +111,7 @@ public struct JournaledModules {
           case .notLoaded: result = .notLoaded
           case .builtIn: result = .builtIn
           }
-        } catch .notFound {
+        } catch .moduleLoad(.notFound) {
           result = .notLoaded
         } catch {
           result = .failed(error)

@@ -3,7 +3,6 @@
 // headers of the kernel's detectors (lockdep, WARNING, BUG, sleeping in atomic context, hung
 // tasks, soft lockups, RCU stalls, oopses), and which of those detectors this kernel has on.
 import CVFIOShim
-import Glibc
 import SystemPackage
 
 /// The kernel log from a point on: `/dev/kmsg`, non-blocking, positioned at its end when opened

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import CKmod
-import Glibc
 import SystemPackage
 
 /// Loads kernel modules by name with their dependencies through libkmod (no modprobe), the way
@@ -23,7 +22,8 @@ import SystemPackage
     case notFound = "not found"
   }
 
-  public enum LoadError: Error, Equatable, CustomStringConvertible, Sendable {
+  /// Why loading or unloading a module failed: the kind of a `VFIOError.moduleLoad`.
+  public enum LoadError: Equatable, CustomStringConvertible, Sendable {
     /// Not something modprobe could take as a module name or alias.
     case invalidName(String)
     /// No module or built-in of that name (or alias) for this kernel.
@@ -68,22 +68,27 @@ import SystemPackage
   /// Opens a libkmod context for `directory` (default: the running kernel's modules) with the
   /// modprobe.d configuration read from `configPaths` (default: the system's, as modprobe reads
   /// it; options given on the kernel command line apply either way).
-  public init(directory: String? = nil, configPaths: [String]? = nil) throws(LoadError) {
+  public init(directory: String? = nil, configPaths: [String]? = nil) throws(VFIOError) {
     let dir = directory ?? "/lib/modules/\(Self.kernelRelease())"
     let ctx: OpaquePointer?
     if let configPaths {
-      let copies = unsafe configPaths.map { unsafe strdup($0) }
-      defer { for unsafe p in unsafe copies { unsafe free(p) } }
+      let copies = unsafe configPaths.map { path in
+        let c = Array(path.utf8CString)
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: c.count)
+        unsafe p.initialize(from: c, count: c.count)
+        return unsafe p
+      }
+      defer { for unsafe p in unsafe copies { unsafe p.deallocate() } }
       var argv = unsafe copies.map { unsafe UnsafePointer($0) } + [nil]
       unsafe ctx = unsafe argv.withUnsafeMutableBufferPointer { unsafe kmod_new(dir, $0.baseAddress) }
     } else {
       unsafe ctx = unsafe kmod_new(dir, nil)
     }
     guard let ctx = unsafe ctx else {
-      throw .failed(module: "-", operation: "kmod_new(\(dir))", errno: .noMemory)
+      throw .moduleLoad(.failed(module: "-", operation: "kmod_new(\(dir))", errno: .noMemory))
     }
     // Failures are this type's errors, each one line; libkmod's own log (stderr) stays quiet.
-    unsafe kmod_set_log_priority(ctx, LOG_CRIT)
+    unsafe kmod_set_log_priority(ctx, 2 /* LOG_CRIT, <syslog.h> */)
     unsafe context = ctx
     self.directory = dir
   }
@@ -92,16 +97,14 @@ import SystemPackage
 
   /// `uname -r`.
   public static func kernelRelease() -> String {
-    var u = utsname()
-    _ = unsafe uname(&u)
-    return unsafe withUnsafeBytes(of: u.release) { unsafe String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    Syscalls.kernelRelease()
   }
 
   /// Resolves `name` (a module name or alias; `-` and `_` are equivalent) to libkmod modules.
-  private func lookup(_ name: String) throws(LoadError) -> [OpaquePointer] {
+  private func lookup(_ name: String) throws(VFIOError) -> [OpaquePointer] {
     var list: OpaquePointer?
     let r = unsafe kmod_module_new_from_lookup(context, name, &list)
-    guard r >= 0 else { throw .failed(module: name, operation: "kmod_module_new_from_lookup", errno: Errno(rawValue: -r)) }
+    guard r >= 0 else { throw .moduleLoad(.failed(module: name, operation: "kmod_module_new_from_lookup", errno: Errno(rawValue: -r))) }
     return unsafe Self.takeModules(list)
   }
 
@@ -170,10 +173,10 @@ import SystemPackage
   /// Every module loading `name` brings in, in the order libkmod loads them: for each module,
   /// its soft dependencies named `pre:`, its dependencies (modules.dep), the module, then its
   /// `post:` soft dependencies. Each once; built-in ones included (they have no dependencies).
-  public func loadOrder(_ name: String) throws(LoadError) -> [String] {
+  public func loadOrder(_ name: String) throws(VFIOError) -> [String] {
     try Self.validate(name)
     let modules = unsafe try lookup(name)
-    guard unsafe !modules.isEmpty else { throw .notFound(module: name, directory: directory) }
+    guard unsafe !modules.isEmpty else { throw .moduleLoad(.notFound(module: name, directory: directory)) }
     defer { unsafe Self.release(modules) }
     var order: [String] = []
     var seen: Set<String> = []
@@ -256,9 +259,9 @@ import SystemPackage
 
   /// Whether `name` can be a module name or alias: not empty, no path separator, no whitespace
   /// or control characters (libkmod would otherwise look up something no module can be called).
-  public static func validate(_ name: String) throws(LoadError) {
+  public static func validate(_ name: String) throws(VFIOError) {
     guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0 == "/" || $0.value <= 0x20 || $0.value == 0x7f }) else {
-      throw .invalidName(name)
+      throw .moduleLoad(.invalidName(name))
     }
   }
 
@@ -267,10 +270,10 @@ import SystemPackage
   /// dependencies loaded before it stay loaded (libkmod does not unload them:
   /// `JournaledModules.load` does).
   @discardableResult
-  public func load(_ name: String) throws(LoadError) -> LoadOutcome {
+  public func load(_ name: String) throws(VFIOError) -> LoadOutcome {
     try Self.validate(name)
     let modules = unsafe try lookup(name)
-    guard unsafe !modules.isEmpty else { throw .notFound(module: name, directory: directory) }
+    guard unsafe !modules.isEmpty else { throw .moduleLoad(.notFound(module: name, directory: directory)) }
     defer { unsafe Self.release(modules) }
     var outcome: LoadOutcome = .alreadyLoaded
     for unsafe m in unsafe modules {
@@ -288,9 +291,9 @@ import SystemPackage
         outcome = .loaded
         continue
       }
-      let e = Errno(rawValue: r < 0 ? -r : EINVAL)
+      let e = Errno(rawValue: r < 0 ? -r : Errno.invalidArgument.rawValue)
       switch e {
-      case .notPermitted, .permissionDenied: throw .notPermitted(module: name, errno: e)
+      case .notPermitted, .permissionDenied: throw .moduleLoad(.notPermitted(module: name, errno: e))
       case .fileExists: continue  // raced with another loader
       default: break
       }
@@ -303,10 +306,10 @@ import SystemPackage
       let before = order.prefix { $0 != own }
       if let failed = before.first(where: { dep in unsafe withModule(named: dep, { unsafe Self.state(of: $0) }) == .notLoaded }) {
         let path = unsafe withModule(named: failed) { unsafe kmod_module_get_path($0).map { unsafe String(cString: $0) } } ?? nil
-        throw .dependencyFailed(module: name, dependency: failed, path: path, errno: e)
+        throw .moduleLoad(.dependencyFailed(module: name, dependency: failed, path: path, errno: e))
       }
-      if e == .noSuchFileOrDirectory { throw .notFound(module: name, directory: directory) }
-      throw .failed(module: name, operation: "kmod_module_probe_insert_module", errno: e)
+      if e == .noSuchFileOrDirectory { throw .moduleLoad(.notFound(module: name, directory: directory)) }
+      throw .moduleLoad(.failed(module: name, operation: "kmod_module_probe_insert_module", errno: e))
     }
     return outcome
   }
@@ -315,14 +318,14 @@ import SystemPackage
   /// is built in or not loaded is left as it is, and says so. A module this directory does not
   /// know is looked up by its loaded name.
   @discardableResult
-  public func unload(_ name: String) throws(LoadError) -> UnloadOutcome {
+  public func unload(_ name: String) throws(VFIOError) -> UnloadOutcome {
     let found = unsafe try lookup(name)
     defer { unsafe Self.release(found) }
     var modules = unsafe found
     var extra: OpaquePointer?
     if unsafe modules.isEmpty {
       guard unsafe kmod_module_new_from_name(context, name, &extra) >= 0, let m = unsafe extra, unsafe Self.state(of: m) != .notLoaded else {
-        throw .notFound(module: name, directory: directory)
+        throw .moduleLoad(.notFound(module: name, directory: directory))
       }
       unsafe modules = unsafe [m]
     }
@@ -338,9 +341,9 @@ import SystemPackage
           let e = Errno(rawValue: -r)
           let own = unsafe Self.name(of: m)
           if e == .resourceTemporarilyUnavailable || e == .resourceBusy {
-            throw .inUse(module: own, holders: holders(own), refcount: referenceCount(own), errno: e)
+            throw .moduleLoad(.inUse(module: own, holders: holders(own), refcount: referenceCount(own), errno: e))
           }
-          throw .failed(module: own, operation: "kmod_module_remove_module", errno: e)
+          throw .moduleLoad(.failed(module: own, operation: "kmod_module_remove_module", errno: e))
         }
         outcome = .unloaded
       default:

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import CVFIOShim
-import Glibc
 import SystemPackage
 
 /// `enum vfio_device_mig_state`, with the kernel's values.
@@ -71,7 +70,7 @@ public final class MigrationDataFile {
   }
 
   /// One `read(2)` of at most `maxCount` bytes; the bytes (empty at end of stream) or the errno.
-  public func read(maxCount: Int) -> Result<[UInt8], Errno> {
+  public func readResult(maxCount: Int) -> Result<[UInt8], Errno> {
     fd.readBytes(maxCount: maxCount)
   }
 
@@ -80,7 +79,7 @@ public final class MigrationDataFile {
   public func readToEnd(chunk: Int = 4096, limit: Int = 1 << 30) throws(VFIOError) -> [UInt8] {
     var out: [UInt8] = []
     while true {
-      let part = try read(maxCount: chunk).get("read(migration data fd, \(chunk))", device: device)
+      let part = try readResult(maxCount: chunk).get("read(migration data fd, \(chunk))", device: device)
       if part.isEmpty { return out }
       out += part
       guard out.count <= limit else {
@@ -90,7 +89,7 @@ public final class MigrationDataFile {
   }
 
   /// One `write(2)`; the count written or the errno.
-  public func write(_ bytes: ArraySlice<UInt8>) -> Result<Int, Errno> {
+  public func writeResult(_ bytes: ArraySlice<UInt8>) -> Result<Int, Errno> {
     fd.writeBytes(bytes)
   }
 
@@ -100,7 +99,7 @@ public final class MigrationDataFile {
     var offset = 0
     while offset < bytes.count {
       let end = min(offset + chunk, bytes.count)
-      let n = try write(bytes[offset..<end]).get("write(migration data fd, \(end - offset) at \(offset))", device: device)
+      let n = try writeResult(bytes[offset..<end]).get("write(migration data fd, \(end - offset) at \(offset))", device: device)
       guard n > 0 else {
         throw .unexpected(operation: "write(migration data fd)", device: device, detail: "wrote 0 bytes at \(offset) of \(bytes.count)")
       }
@@ -126,13 +125,13 @@ public final class MigrationDataFile {
 extension VFIOPCIDevice {
   /// `VFIO_DEVICE_FEATURE` with `flags` (GET/SET/PROBE | feature) and `payload` after the header.
   /// Returns the payload as the kernel left it, or the errno. `T` is a uAPI struct.
-  public func feature<T>(_ flags: UInt32, _ payload: T) -> Result<T, Errno> {
-    Self.feature(on: fd, flags, payload)
+  public func featureResult<T>(_ flags: UInt32, _ payload: T) -> Result<T, Errno> {
+    Self.featureResult(on: fd, flags, payload)
   }
 
   /// `VFIO_DEVICE_FEATURE` on any VFIO device fd (the same, for fds not wrapped in a
   /// `VFIOPCIDevice`, such as a `VFIODeviceFile`'s).
-  public static func feature<T>(on fd: FileDescriptor, _ flags: UInt32, _ payload: T) -> Result<T, Errno> {
+  public static func featureResult<T>(on fd: FileDescriptor, _ flags: UInt32, _ payload: T) -> Result<T, Errno> {
     let header = MemoryLayout<vfio_device_feature>.size
     let size = header + MemoryLayout<T>.size
     let buf = IoctlBuffer(byteCount: size)
@@ -150,13 +149,13 @@ extension VFIOPCIDevice {
   /// `VFIO_DEVICE_FEATURE_MIGRATION` GET: the device's migration flags, or the errno (ENOTTY
   /// when the device does not support migration).
   public func migrationFlagsResult() -> Result<MigrationFlags, Errno> {
-    feature(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIGRATION, vfio_device_feature_migration())
+    featureResult(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIGRATION, vfio_device_feature_migration())
       .map { MigrationFlags(rawValue: $0.flags) }
   }
 
   /// `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE` GET: the raw state value, or the errno.
   public func migrationStateResult() -> Result<UInt32, Errno> {
-    feature(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIG_DEVICE_STATE, vfio_device_feature_mig_state())
+    featureResult(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIG_DEVICE_STATE, vfio_device_feature_mig_state())
       .map { $0.device_state }
   }
 
@@ -185,7 +184,7 @@ extension VFIOPCIDevice {
     var mig = vfio_device_feature_mig_state()
     mig.device_state = raw
     mig.data_fd = -1
-    return feature(VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_MIG_DEVICE_STATE, mig).map { out in
+    return featureResult(VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_MIG_DEVICE_STATE, mig).map { out in
       out.data_fd >= 0 ? MigrationDataFile(fd: FileDescriptor(rawValue: out.data_fd), device: name) : nil
     }
   }
@@ -198,7 +197,7 @@ extension VFIOPCIDevice {
 
   /// `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE` GET: the estimated STOP_COPY stream length, or the errno.
   public func migrationDataSizeResult() -> Result<UInt64, Errno> {
-    feature(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIG_DATA_SIZE, vfio_device_feature_mig_data_size())
+    featureResult(VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_MIG_DATA_SIZE, vfio_device_feature_mig_data_size())
       .map { $0.stop_copy_length }
   }
 }

@@ -6,7 +6,7 @@
 /// `_IO(type, nr)`: every VFIO, IOMMUFD and Live Update command is encoded this way
 /// (direction 0, size 0), so the number is `type << 8 | nr`.
 @inline(__always)
-func _IO(_ type: UInt, _ nr: UInt) -> UInt { type << 8 | nr }
+package func _IO(_ type: UInt, _ nr: UInt) -> UInt { type << 8 | nr }
 
 /// linux/vfio.h
 public enum VFIO {
@@ -117,18 +117,6 @@ public enum IOMMUFD {
   public static let IOAS_MAP_FIXED_IOVA: UInt32 = 1 << 0
   public static let IOAS_MAP_WRITEABLE: UInt32 = 1 << 1
   public static let IOAS_MAP_READABLE: UInt32 = 1 << 2
-}
-
-/// linux/liveupdate.h
-public enum LiveUpdateUAPI {
-  public static let type: UInt = 0xBA
-  public static let sessionNameLength = 64
-  public static let CREATE_SESSION = _IO(type, 0x00)
-  public static let RETRIEVE_SESSION = _IO(type, 0x01)
-  public static let SESSION_PRESERVE_FD = _IO(type, 0x40)
-  public static let SESSION_RETRIEVE_FD = _IO(type, 0x41)
-  public static let SESSION_FINISH = _IO(type, 0x42)
-  public static let SESSION_GET_NAME = _IO(type, 0x43)
 }
 
 /// linux/pci_regs.h, the few registers the selftests touch.

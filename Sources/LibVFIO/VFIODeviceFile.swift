@@ -40,7 +40,7 @@ public final class VFIODeviceFile {
       let group = try VFIOGroup(for: address, iommu: iommu, sysfs: sysfs)
       self.group = group
       accessOperation = "ioctl(VFIO_GROUP_GET_DEVICE_FD, \"\(group.deviceName(vfToken: vfToken))\")"
-      switch group.deviceFD(vfToken: vfToken) {
+      switch group.deviceFDResult(vfToken: vfToken) {
       case .success(let fd): self.fd = fd; refusal = nil
       case .failure(let e): refusal = e
       }
@@ -52,7 +52,7 @@ public final class VFIODeviceFile {
       let cdev = try openFile(path, .readWrite).get("open(\(path))", device: name)
       fd = cdev
       accessOperation = "ioctl(VFIO_DEVICE_BIND_IOMMUFD\(vfToken.map { ", token \($0)" } ?? ""))"
-      switch VFIOPCIDevice.bindIOMMUFD(cdev, iommufd: iommufd.rawValue, vfToken: vfToken) {
+      switch VFIOPCIDevice.bindIOMMUFDResult(cdev, iommufd: iommufd.rawValue, vfToken: vfToken) {
       case .success: refusal = nil
       case .failure(let e): refusal = e
       }
@@ -67,7 +67,7 @@ public final class VFIODeviceFile {
     guard let fd, isGranted else {
       throw .unexpected(operation: operation, device: address.description, detail: "the device was not granted (\(accessOperation) failed)")
     }
-    try token.set(on: fd).get(operation, device: address.description)
+    try token.setResult(on: fd).get(operation, device: address.description)
   }
 
   /// Closes the device fd, then the group (C `device_cleanup`). Safe to call more than once.

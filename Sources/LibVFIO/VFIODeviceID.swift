@@ -18,4 +18,12 @@ public enum VFIODeviceID: Hashable, Sendable, CustomStringConvertible {
     if case .pci(let a) = self { return a }
     return nil
   }
+
+  /// The PCI address, or for an mdev `VFIOError.unexpected` naming `operation` and the mdev.
+  public func requirePCIAddress(for operation: String) throws(VFIOError) -> PCIAddress {
+    guard let a = pciAddress else {
+      throw .unexpected(operation: operation, device: description, detail: "an mdev has no PCI address")
+    }
+    return a
+  }
 }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import SystemPackage
 
-/// Every failure LibVFIO reports: what was attempted, on which device, and why.
+/// Every failure LibVFIO reports, its one error type: what was attempted, on which device, and
+/// why. A failed system call carries its errno; the selftest drivers', edu's, the IOVA
+/// allocator's, module loading's and the xe-vfio-pci check's failures are nested kinds, each
+/// with its own description.
 public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   /// A system call failed: the operation (`ioctl(VFIO_GROUP_GET_DEVICE_FD)`, `open(/dev/vfio/7)`),
   /// the device or object it was for, and the errno.
@@ -16,11 +19,32 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   case noSuchDevice(String)
   /// The kernel answered, but not as the uAPI promises (for example a group that is not viable).
   case unexpected(operation: String, device: String, detail: String)
+  /// A selftest driver's library check refused the call (`vfio_check_driver_op` and friends).
+  case driver(VFIOPCIDriverError)
+  /// A selftest driver failed on its device: C's `VFIO_ASSERT_*` in a driver, a poll that ran
+  /// out of time, a C helper's negative errno.
+  case driverDevice(VFIOPCIDriverDeviceError)
+  /// The edu driver refused a call or found the device wrong.
+  case edu(EDUError)
+  /// The IOVA allocator could not allocate.
+  case iovaAllocation(IOVAAllocator.AllocationError)
+  /// Loading or unloading a kernel module failed (libkmod).
+  case moduleLoad(KernelModules.LoadError)
+  /// A journaled module load failed, and so did unloading what it had brought in: `left` stay
+  /// loaded and journaled (`vfio-selftests cleanup` tries again).
+  indirect case moduleRollback(VFIOError, left: [String])
+  /// The resource journal (`/run/vfio-selftests`) could not record or drop an entry.
+  indirect case resourceJournal(VFIOError)
+  /// A device the migration suite cannot use: not an xe-vfio-pci VF, or not set up as one.
+  case xeVFRefusal(XeVFRefusal)
 
   /// The errno, when the failure is a system call's.
   public var errno: Errno? {
-    if case .syscall(_, _, let e) = self { return e }
-    return nil
+    switch self {
+    case .syscall(_, _, let e): e
+    case .moduleRollback(let e, _), .resourceJournal(let e): e.errno
+    default: nil
+    }
   }
 
   public var description: String {
@@ -37,6 +61,15 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
       return "no PCI device \(s) (nothing at /sys/bus/pci/devices/\(s))"
     case .unexpected(let op, let dev, let detail):
       return "\(op) on \(dev): \(detail)"
+    case .driver(let kind): return kind.description
+    case .driverDevice(let kind): return kind.description
+    case .edu(let kind): return kind.description
+    case .iovaAllocation(let kind): return kind.description
+    case .moduleLoad(let kind): return kind.description
+    case .moduleRollback(let e, let left):
+      return "\(e); the modules it had loaded stay loaded: \(left.joined(separator: ", ")) (journaled: vfio-selftests cleanup)"
+    case .resourceJournal(let e): return "resource journal: \(e)"
+    case .xeVFRefusal(let refusal): return refusal.description
     }
   }
 }

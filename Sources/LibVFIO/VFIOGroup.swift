@@ -58,7 +58,7 @@ public final class VFIOGroup {
 
   /// `VFIO_GROUP_GET_DEVICE_FD` with `"<bdf>"` (or an mdev's `"<uuid>"`) or
   /// `"<bdf> vf_token=<uuid>"`; the errno on failure.
-  public func deviceFD(vfToken: VFToken? = nil) -> Result<FileDescriptor, Errno> {
+  public func deviceFDResult(vfToken: VFToken? = nil) -> Result<FileDescriptor, Errno> {
     guard let fd else { return .failure(.badFileDescriptor) }
     return fd.ioctl(VFIO.GROUP_GET_DEVICE_FD, string: deviceName(vfToken: vfToken)).map { FileDescriptor(rawValue: $0) }
   }

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import CVFIOShim
-import Glibc
 import SystemPackage
 
 /// A PCI BAR as the device reports it, and its mapping when the region supports mmap.
@@ -42,10 +41,13 @@ public final class VFIOPCIDevice {
   public private(set) var enabledIRQIndex: UInt32?
   private var closed = false
 
-  /// The PCI address. Only PCI functions have one: use `id` for a device that may be an mdev.
-  public var address: PCIAddress {
-    guard let a = id.pciAddress else { preconditionFailure("mdev \(id) has no PCI address; use VFIOPCIDevice.id") }
-    return a
+  /// The PCI address; nil for an mdev, which has none (`id` names either).
+  public var pciAddress: PCIAddress? { id.pciAddress }
+
+  /// The PCI address, for an `operation` that needs one (sysfs attributes, IOMMU debugfs); on an
+  /// mdev a typed error naming the operation and the device, never a trap.
+  public func requirePCIAddress(for operation: String) throws(VFIOError) -> PCIAddress {
+    try id.requirePCIAddress(for: operation)
   }
 
   var name: String { id.description }
@@ -73,7 +75,7 @@ public final class VFIOPCIDevice {
         try sysfs.requireDevice(id)
         let group = try VFIOGroup(for: id, iommu: iommu, sysfs: sysfs)
         self.group = group
-        fd = try group.deviceFD().get("ioctl(VFIO_GROUP_GET_DEVICE_FD, \"\(name)\")", device: name)
+        fd = try group.deviceFDResult().get("ioctl(VFIO_GROUP_GET_DEVICE_FD, \"\(name)\")", device: name)
       } else {
         if let deviceFD {
           fd = deviceFD
@@ -119,7 +121,7 @@ public final class VFIOPCIDevice {
 
   /// `VFIO_DEVICE_BIND_IOMMUFD`, presenting `vfToken` (`VFIO_DEVICE_BIND_FLAG_TOKEN`) when
   /// given; the device id, or the errno on failure (the C `__vfio_device_bind_iommufd`).
-  public static func bindIOMMUFD(_ fd: FileDescriptor, iommufd: CInt, vfToken: VFToken? = nil) -> Result<UInt32, Errno> {
+  public static func bindIOMMUFDResult(_ fd: FileDescriptor, iommufd: CInt, vfToken: VFToken? = nil) -> Result<UInt32, Errno> {
     var bind = vfio_device_bind_iommufd()
     bind.argsz = UInt32(MemoryLayout<vfio_device_bind_iommufd>.size)
     bind.iommufd = iommufd
@@ -134,7 +136,7 @@ public final class VFIOPCIDevice {
   }
 
   /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT`; the errno on failure.
-  public static func attachIOMMUFDPT(_ fd: FileDescriptor, ptID: UInt32) -> Result<Void, Errno> {
+  public static func attachIOMMUFDPTResult(_ fd: FileDescriptor, ptID: UInt32) -> Result<Void, Errno> {
     var attach = vfio_device_attach_iommufd_pt()
     attach.argsz = UInt32(MemoryLayout<vfio_device_attach_iommufd_pt>.size)
     attach.pt_id = ptID
@@ -142,14 +144,14 @@ public final class VFIOPCIDevice {
   }
 
   /// `VFIO_DEVICE_DETACH_IOMMUFD_PT`; the errno on failure.
-  public static func detachIOMMUFDPT(_ fd: FileDescriptor) -> Result<Void, Errno> {
+  public static func detachIOMMUFDPTResult(_ fd: FileDescriptor) -> Result<Void, Errno> {
     var detach = vfio_device_detach_iommufd_pt()
     detach.argsz = UInt32(MemoryLayout<vfio_device_detach_iommufd_pt>.size)
     return fd.ioctl(VFIO.DEVICE_DETACH_IOMMUFD_PT, &detach).map { _ in () }
   }
 
   /// `VFIO_DEVICE_GET_INFO` on a device fd; the errno on failure.
-  public static func getInfo(_ fd: FileDescriptor) -> Result<vfio_device_info, Errno> {
+  public static func getInfoResult(_ fd: FileDescriptor) -> Result<vfio_device_info, Errno> {
     var info = vfio_device_info()
     info.argsz = UInt32(MemoryLayout<vfio_device_info>.size)
     return fd.ioctl(VFIO.DEVICE_GET_INFO, &info).map { _ in info }
@@ -159,17 +161,17 @@ public final class VFIOPCIDevice {
     guard let iommufd = iommu.iommufd else {
       throw .unexpected(operation: "bind", device: name, detail: "iommu has no iommufd")
     }
-    _ = try Self.bindIOMMUFD(fd, iommufd: iommufd.rawValue).get("ioctl(VFIO_DEVICE_BIND_IOMMUFD)", device: name)
+    _ = try Self.bindIOMMUFDResult(fd, iommufd: iommufd.rawValue).get("ioctl(VFIO_DEVICE_BIND_IOMMUFD)", device: name)
   }
 
   private func attach(ptID: UInt32) throws(VFIOError) {
-    try Self.attachIOMMUFDPT(fd, ptID: ptID).get("ioctl(VFIO_DEVICE_ATTACH_IOMMUFD_PT, pt_id \(ptID))", device: name)
+    try Self.attachIOMMUFDPTResult(fd, ptID: ptID).get("ioctl(VFIO_DEVICE_ATTACH_IOMMUFD_PT, pt_id \(ptID))", device: name)
   }
 
   // MARK: setup (info, regions, BARs, IRQs)
 
   private func setup() throws(VFIOError) {
-    info = try Self.getInfo(fd).get("ioctl(VFIO_DEVICE_GET_INFO)", device: name)
+    info = try Self.getInfoResult(fd).get("ioctl(VFIO_DEVICE_GET_INFO)", device: name)
 
     configSpace = try regionInfo(index: VFIO.PCI_CONFIG_REGION_INDEX)
     guard configSpace.flags & VFIO.REGION_INFO_FLAG_MMAP == 0 else {
@@ -226,9 +228,9 @@ public final class VFIOPCIDevice {
     if r.flags & VFIO.REGION_INFO_FLAG_READ != 0 { prot.insert(.read) }
     if r.flags & VFIO.REGION_INFO_FLAG_WRITE != 0 { prot.insert(.write) }
     let size = Int(r.size)
-    let m = try MappedMemory.sharedAligned(fd, fileOffset: Int64(r.offset), size: size, align: min(size, 1 << 30), protection: prot)
+    let m = try MappedMemory.sharedAlignedResult(fd, fileOffset: Int64(r.offset), size: size, align: min(size, 1 << 30), protection: prot)
       .get("mmap(BAR\(index), size 0x\(String(r.size, radix: 16)))", device: name)
-    _ = m.advise(MADV_HUGEPAGE)
+    _ = m.adviseHugePages()
     return m
   }
 
@@ -314,7 +316,7 @@ public final class VFIOPCIDevice {
     var result = resetResult()
     var tries = 1
     while case .failure(.resourceTemporarilyUnavailable) = result, tries < 20 {
-      usleep(10_000)
+      Syscalls.sleep(microseconds: 10_000)
       result = resetResult()
       tries += 1
     }
@@ -358,9 +360,9 @@ public final class VFIOPCIDevice {
       guard eventfds[v] == nil else {
         throw .unexpected(operation: "\(irqName(index)) enable", device: name, detail: "vector \(v) already has an eventfd")
       }
-      let e = try valueOrErrno { vst_eventfd(0, 0) }.get("eventfd()", device: name)
-      eventfds[v] = FileDescriptor(rawValue: e)
-      fds.append(e)
+      let e = try FileDescriptor.eventfd().get("eventfd()", device: name)
+      eventfds[v] = e
+      fds.append(e.rawValue)
     }
     try setIRQs(index: index, flags: VFIO.IRQ_SET_DATA_EVENTFD | VFIO.IRQ_SET_ACTION_TRIGGER, start: vector, count: count,
                 eventfds: fds, operation: "enable \(irqName(index)) \(vector)..<\(vector + count)")
@@ -400,22 +402,26 @@ public final class VFIOPCIDevice {
                 operation: "trigger \(irqName(index)) vector \(vector)")
   }
 
+  /// Reads a vector's eventfd counter once, throwing on failure.
+  public func readEventfd(vector: UInt32, nonblocking: Bool) throws(VFIOError) -> UInt64 {
+    try readEventfdResult(vector: vector, nonblocking: nonblocking).get()
+  }
+
   /// Reads a vector's eventfd counter once; with `nonblocking` a read with nothing pending
-  /// fails with EAGAIN.
-  public func readEventfd(vector: UInt32, nonblocking: Bool) throws(VFIOError) -> Result<UInt64, Errno> {
+  /// fails with a `.syscall` error whose `errno` is EAGAIN.
+  public func readEventfdResult(vector: UInt32, nonblocking: Bool) -> Result<UInt64, VFIOError> {
     guard let e = eventfds[vector] else {
-      throw .unexpected(operation: "eventfd read", device: name, detail: "vector \(vector) is not enabled")
+      return .failure(.unexpected(operation: "eventfd read", device: name, detail: "vector \(vector) is not enabled"))
     }
-    let flags = fcntl(e.rawValue, F_GETFL)
-    _ = fcntl(e.rawValue, F_SETFL, nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
+    _ = e.setNonblocking(nonblocking)
     let value: UInt64
     let n: Int
     switch e.readValue(UInt64.self) {
     case .success(let read): (value, n) = read
-    case .failure(let errno): return .failure(errno)
+    case .failure(let errno): return .failure(.syscall(operation: "read(eventfd, vector \(vector))", device: name, errno: errno))
     }
     guard n == 8 else {
-      throw .unexpected(operation: "eventfd read", device: name, detail: "read \(n) bytes, expected 8")
+      return .failure(.unexpected(operation: "eventfd read", device: name, detail: "read \(n) bytes, expected 8"))
     }
     return .success(value)
   }

@@ -66,8 +66,9 @@ public struct VFIOPCIDriverRegion {
   }
 }
 
-/// What the library's checks refuse (`vfio_check_driver_op` and friends), as typed errors.
-public enum VFIOPCIDriverError: Error, Equatable, CustomStringConvertible {
+/// What the library's checks refuse (`vfio_check_driver_op` and friends): the kind of a
+/// `VFIOError.driver`.
+public enum VFIOPCIDriverError: Equatable, CustomStringConvertible, Sendable {
   case noDriver(device: String)
   case noOp(driver: String, op: String)
   case notInitialized(driver: String, op: String)
@@ -144,21 +145,21 @@ public final class VFIOPCIDriver {
     return match.map { VFIOPCIDriver(device: device, ops: $0) }
   }
 
-  private func live(_ op: String) throws(VFIOPCIDriverError) -> any VFIOPCIDriverOps {
-    guard let instance else { throw .notInitialized(driver: name, op: op) }
-    guard !memcpyInProgress else { throw .memcpyInProgress(driver: name, op: op) }
+  private func live(_ op: String) throws(VFIOError) -> any VFIOPCIDriverOps {
+    guard let instance else { throw .driver(.notInitialized(driver: name, op: op)) }
+    guard !memcpyInProgress else { throw .driver(.memcpyInProgress(driver: name, op: op)) }
     return instance
   }
 
   /// `vfio_pci_driver_init`.
   public func initialize(region: VFIOPCIDriverRegion) throws {
-    guard instance == nil else { throw VFIOPCIDriverError.alreadyInitialized(driver: name) }
+    guard instance == nil else { throw VFIOError.driver(.alreadyInitialized(driver: name)) }
     guard region.memory.size >= ops.requiredRegionSize else {
-      throw VFIOPCIDriverError.regionTooSmall(driver: name, size: region.memory.size, needed: ops.requiredRegionSize)
+      throw VFIOError.driver(.regionTooSmall(driver: name, size: region.memory.size, needed: ops.requiredRegionSize))
     }
     let size = UInt64(region.memory.size)
     guard dmaRange(iova: region.iova, size: size, fits: ops.dmaMask) else {
-      throw VFIOPCIDriverError.beyondDMAMask(driver: name, what: "driver region", iova: region.iova, size: size, mask: ops.dmaMask)
+      throw VFIOError.driver(.beyondDMAMask(driver: name, what: "driver region", iova: region.iova, size: size, mask: ops.dmaMask))
     }
     instance = try makeInstance(region)
   }
@@ -178,16 +179,16 @@ public final class VFIOPCIDriver {
   /// `vfio_pci_driver_memcpy_start`.
   public func memcpyStart(src: UInt64, dst: UInt64, size: UInt64, count: UInt64) throws {
     let d = try live("memcpy_start")
-    guard size <= d.maxMemcpySize else { throw VFIOPCIDriverError.sizeTooLarge(driver: name, size: size, max: d.maxMemcpySize) }
-    guard count <= d.maxMemcpyCount else { throw VFIOPCIDriverError.countTooLarge(driver: name, count: count, max: d.maxMemcpyCount) }
+    guard size <= d.maxMemcpySize else { throw VFIOError.driver(.sizeTooLarge(driver: name, size: size, max: d.maxMemcpySize)) }
+    guard count <= d.maxMemcpyCount else { throw VFIOError.driver(.countTooLarge(driver: name, count: count, max: d.maxMemcpyCount)) }
     try d.memcpyStart(src: src, dst: dst, size: size, count: count)
     memcpyInProgress = true
   }
 
   /// `vfio_pci_driver_memcpy_wait`: the driver's result (non-zero on a detected error).
   public func memcpyWait() throws -> Int32 {
-    guard let d = instance else { throw VFIOPCIDriverError.notInitialized(driver: name, op: "memcpy_wait") }
-    guard memcpyInProgress else { throw VFIOPCIDriverError.noMemcpyInProgress(driver: name) }
+    guard let d = instance else { throw VFIOError.driver(.notInitialized(driver: name, op: "memcpy_wait")) }
+    guard memcpyInProgress else { throw VFIOError.driver(.noMemcpyInProgress(driver: name)) }
     defer { memcpyInProgress = false }
     return try d.memcpyWait()
   }
@@ -197,7 +198,7 @@ public final class VFIOPCIDriver {
   /// refused rather than looped on forever (C would spin).
   public func memcpy(src: UInt64, dst: UInt64, size: UInt64) throws -> Int32 {
     let chunk = try live("memcpy_start").maxMemcpySize
-    guard chunk > 0 || size == 0 else { throw VFIOPCIDriverError.sizeTooLarge(driver: name, size: size, max: 0) }
+    guard chunk > 0 || size == 0 else { throw VFIOError.driver(.sizeTooLarge(driver: name, size: size, max: 0)) }
     var done: UInt64 = 0
     while done < size {
       let n = min(chunk, size - done)
@@ -212,7 +213,7 @@ public final class VFIOPCIDriver {
   /// `vfio_pci_driver_send_msi`.
   public func sendMSI() throws {
     let d = try live("send_msi")
-    guard let send = d.sendMSI else { throw VFIOPCIDriverError.noOp(driver: name, op: "send_msi") }
+    guard let send = d.sendMSI else { throw VFIOError.driver(.noOp(driver: name, op: "send_msi")) }
     try send()
   }
 }

@@ -64,14 +64,14 @@ public struct VFToken: Hashable, Sendable, CustomStringConvertible, LosslessStri
   /// `VFIO_DEVICE_FEATURE` with `SET | PCI_VF_TOKEN` and this UUID on a PF's device fd (libvfio's
   /// `vfio_device_set_vf_token`); the errno on failure (ENOTTY for a device that is not a PF
   /// under vfio-pci).
-  public func set(on fd: FileDescriptor) -> Result<Void, Errno> {
-    VFIOPCIDevice.feature(on: fd, VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_PCI_VF_TOKEN, uuid).map { _ in () }
+  public func setResult(on fd: FileDescriptor) -> Result<Void, Errno> {
+    VFIOPCIDevice.featureResult(on: fd, VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_PCI_VF_TOKEN, uuid).map { _ in () }
   }
 }
 
 extension VFIOPCIDevice {
   /// Sets this PF's VF token (`VFIO_DEVICE_FEATURE_PCI_VF_TOKEN`).
   public func setVFToken(_ token: VFToken) throws(VFIOError) {
-    try token.set(on: fd).get("ioctl(VFIO_DEVICE_FEATURE, SET PCI_VF_TOKEN \(token))", device: name)
+    try token.setResult(on: fd).get("ioctl(VFIO_DEVICE_FEATURE, SET PCI_VF_TOKEN \(token))", device: name)
   }
 }

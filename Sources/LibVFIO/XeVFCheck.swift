@@ -49,7 +49,7 @@ public struct XeVFCheck {
 
 /// A device of `VFIO_SELFTESTS_MIGRATION_BDFS` that is not an Xe VF on xe-vfio-pci: one line
 /// naming the device and everything it lacks.
-public struct XeVFRefusal: Error, Equatable, Sendable, CustomStringConvertible {
+public struct XeVFRefusal: Equatable, Sendable, CustomStringConvertible {
   public enum Lack: Equatable, Sendable, CustomStringConvertible {
     /// Nothing at the address.
     case device

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import Foundation
 import LibVFIO
+import SystemPackage
 
 /// What `vfio-selftests run` asks of the test binary, validated: the stage, the iommu mode,
 /// the devices, and the environment and arguments each per-device run gets.
@@ -69,15 +70,16 @@ public struct RunRequest: Equatable, Sendable {
   /// path. Throws a one-line error naming the option, the path and the errno.
   public static func checkOutput(_ path: String, option: String) throws(OutputError) {
     if path == "-" { return }
-    let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-    if fd < 0 { throw OutputError(option: option, path: path, errno: errno) }
-    close(fd)
+    switch openFile(path, .writeOnly, options: [.create, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead]) {
+    case .success(let fd): try? fd.close()
+    case .failure(let e): throw OutputError(option: option, path: path, errno: e.rawValue)
+    }
   }
 
   public struct OutputError: Error, Equatable, CustomStringConvertible {
     public var option: String
     public var path: String
     public var errno: Int32
-    public var description: String { "\(option) \(path): cannot write: \(String(cString: strerror(errno))) (errno \(errno))" }
+    public var description: String { "\(option) \(path): cannot write: \(Errno(rawValue: errno)) (errno \(errno))" }
   }
 }

@@ -8,28 +8,22 @@
 //   -s DIVISOR   divide every round count by DIVISOR (20 for a CI smoke run); at least 5 rounds
 //   -f NAME      only operation NAME; when no operation has that name, those containing it
 //   -x           diagnostics: also the "_raw" twins of the iommufd map and config-read
-//                operations, which make the same system calls straight through Glibc and
-//                CVFIOShim (bypassing LibVFIO's wrappers), to tell the port's cost from the
-//                process's. BENCH_PAGEMAP=1: after a map operation's warm-up round, prints how
+//                operations, which make the same system calls through LibVFIO's syscall layer
+//                alone (`FileDescriptor.ioctl`, `readValue`: no typed API above it), to tell the
+//                port's cost from the process's. BENCH_PAGEMAP=1: after a map operation's warm-up round, prints how
 //                many physically contiguous runs the buffer is made of (as bench.c does).
 // Output, one line per operation: op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
 // or, when the operation cannot run here: op<TAB>SKIP<TAB>reason
 // Each round is timed alone with clock_gettime(CLOCK_MONOTONIC) after one untimed warm-up round.
 import CVFIOShim
-import Glibc
 import LibLiveUpdate
 import LibVFIO
 import SystemPackage
 
-@inline(__always) func nowNS() -> UInt64 {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
+@inline(__always) func nowNS() -> UInt64 { Syscalls.monotonicNanoseconds() }
 
 func eprint(_ text: String) {
-  var text = text
-  text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+  _ = try? FileDescriptor.standardError.writeAll(text.utf8)
 }
 
 struct Skip: Error { let reason: String }
@@ -56,16 +50,15 @@ func timed(_ rounds: Int, _ body: () throws -> Void) rethrows -> [UInt64] {
 
 /// BENCH_PAGEMAP=1: the number of physically contiguous runs of [vaddr, vaddr + size).
 func pagemapReport(_ name: String, _ vaddr: UInt, _ size: Int) {
-  guard getenv("BENCH_PAGEMAP") != nil else { return }
-  let fd = open("/proc/self/pagemap", O_RDONLY)
-  guard fd >= 0 else { return }
-  defer { close(fd) }
+  guard Syscalls.environment(prefix: "BENCH_PAGEMAP")["BENCH_PAGEMAP"] != nil else { return }
+  guard case .success(let fd) = openFile("/proc/self/pagemap", .readOnly) else { return }
+  defer { try? fd.close() }
   var prev: UInt64 = 0, runs = 0
   let pages = size / 4096
   for i in 0..<pages {
-    var e: UInt64 = 0
     let va = vaddr + UInt(i * 4096)
-    guard pread(fd, &e, 8, off_t(va / 4096 * 8)) == 8 else { break }
+    guard case .success(let read) = fd.readValue(UInt64.self, atAbsoluteOffset: Int64(va / 4096 * 8)), read.count == 8 else { break }
+    var e = read.value
     e &= (1 << 55) - 1
     if i == 0 || e != prev &+ 1 { runs += 1 }
     prev = e
@@ -82,7 +75,7 @@ func withMapSetup<T>(_ mode: IOMMUMode, _ address: PCIAddress, size: Int,
   let device = try VFIOPCIDevice(address: address, iommu: iommu)
   defer { device.close() }
   var allocator = IOVAAllocator(ranges: try iommu.iovaRanges())
-  let memory = try MappedMemory.anonymous(size: size).get()
+  let memory = try MappedMemory.anonymousResult(size: size).get()
   defer { memory.unmap() }
   return try body(iommu, &allocator, memory)
 }
@@ -109,10 +102,10 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   case .rawMap(let size):
     return try withMapSetup(.iommufd, address, size: size) { iommu, allocator, memory in
       let iova = try allocator.allocate(size: UInt64(size))
-      let fd = iommu.iommufd!.rawValue, ioas = iommu.ioasID
+      let fd = iommu.iommufd!, ioas = iommu.ioasID
       var m = iommu_ioas_map()
       m.size = UInt32(MemoryLayout<iommu_ioas_map>.size)
-      m.flags = 7  // FIXED_IOVA | WRITEABLE | READABLE
+      m.flags = IOMMUFD.IOAS_MAP_FIXED_IOVA | IOMMUFD.IOAS_MAP_WRITEABLE | IOMMUFD.IOAS_MAP_READABLE
       m.ioas_id = ioas
       m.user_va = UInt64(memory.address)
       m.length = UInt64(size)
@@ -123,9 +116,8 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
         m.iova = iova
         u.iova = iova
         u.length = UInt64(size)
-        guard vst_ioctl(fd, IOMMUFD.IOAS_MAP, &m) == 0, vst_ioctl(fd, IOMMUFD.IOAS_UNMAP, &u) == 0 else {
-          throw Skip(reason: "raw ioctl failed: errno \(vst_errno())")
-        }
+        if case .failure(let e) = fd.ioctl(IOMMUFD.IOAS_MAP, &m) { throw Skip(reason: "raw ioctl(IOMMU_IOAS_MAP) failed: errno \(e.rawValue)") }
+        if case .failure(let e) = fd.ioctl(IOMMUFD.IOAS_UNMAP, &u) { throw Skip(reason: "raw ioctl(IOMMU_IOAS_UNMAP) failed: errno \(e.rawValue)") }
       }
     }
   case .rawConfigRead:
@@ -133,10 +125,14 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
     defer { iommu.close() }
     let device = try VFIOPCIDevice(address: address, iommu: iommu)
     defer { device.close() }
-    let fd = device.fd.rawValue, offset = off_t(device.configSpace.offset)
+    let fd = device.fd, offset = Int64(device.configSpace.offset)
     var vendor: UInt16 = 0
     let t = try timed(op.rounds) {
-      guard pread(fd, &vendor, 2, offset) == 2 else { throw Skip(reason: "pread: errno \(vst_errno())") }
+      switch fd.readValue(UInt16.self, atAbsoluteOffset: offset) {
+      case .success(let r) where r.count == 2: vendor = r.value
+      case .success(let r): throw Skip(reason: "pread: \(r.count) bytes")
+      case .failure(let e): throw Skip(reason: "pread: errno \(e.rawValue)")
+      }
     }
     guard vendor != 0xffff else { throw Skip(reason: "config space reads 0xffff") }
     return t
@@ -152,7 +148,7 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
     guard vendor != 0xffff else { throw Skip(reason: "config space reads 0xffff") }
     return t
   case .luo:
-    guard access(LiveUpdate.devicePath, F_OK) == 0 else {
+    guard FileSystem.exists(LiveUpdate.devicePath) else {
       throw Skip(reason: "no \(LiveUpdate.devicePath) (kernel without LUO, or booted without liveupdate=on)")
     }
     let luo = try LiveUpdateDevice()
@@ -170,7 +166,7 @@ do {
   bdf = try SelftestsEnvironment.current.address(.bdf)?.description ?? "0000:00:03.0"
 } catch {
   eprint("vfio-bench: \(error.description)\n")
-  exit(2)
+  Syscalls.exit(2)
 }
 var divisor = 1
 var filter: String?
@@ -184,10 +180,10 @@ while let a = args.popFirst() {
   case "-x": diagnostics = true
   case "-h", "--help":
     print("usage: vfio-bench [-d BDF] [-s DIVISOR] [-f NAME]")
-    exit(0)
+    Syscalls.exit(0)
   default:
     eprint("vfio-bench: unknown argument \(a)\n")
-    exit(2)
+    Syscalls.exit(2)
   }
 }
 let scale = divisor
@@ -195,7 +191,7 @@ let rounds = { (n: Int) -> Int in max(5, n / scale) }
 
 guard let address = PCIAddress(bdf) else {
   eprint("vfio-bench: bad BDF \(bdf)\n")
-  exit(2)
+  Syscalls.exit(2)
 }
 let modes = IOMMUMode.allCases
 var ops: [Op] = []
@@ -223,6 +219,6 @@ for op in ops {
     eprint("vfio-bench: \(op.name): \(error)\n")
     print("\(op.name)\tSKIP\t\(String("\(error)".map { $0 == "\t" || $0 == "\n" ? " " : $0 }))")
   }
-  fflush(nil)
+  Syscalls.flushOutput()
 }
 

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import ArgumentParser
-import Glibc
 import LibVFIO
 import VFIOSelftestsCLI
 
@@ -12,7 +11,7 @@ struct DoctorCommand: ParsableCommand {
 
   func run() throws {
     let kmod = try? KernelModules()
-    let doctor = VFIOSelftestsCLI.Doctor(isRoot: geteuid() == 0, moduleState: { kmod?.state($0).rawValue ?? "unknown (libkmod unavailable)" })
+    let doctor = VFIOSelftestsCLI.Doctor(isRoot: Syscalls.effectiveUserID == 0, moduleState: { kmod?.state($0).rawValue ?? "unknown (libkmod unavailable)" })
     print("kernel \(KernelModules.kernelRelease())")
     for c in doctor.checks() { print(c.line) }
   }

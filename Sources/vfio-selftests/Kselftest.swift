@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import ArgumentParser
 import Foundation
-import Glibc
 import LibVFIO
 import VFIOSelftestsCLI
 
@@ -62,7 +61,7 @@ struct Kselftest: ParsableCommand {
       writeStderr(selection.listing)
       throw ExitCode(KselftestExit.skip)
     }
-    guard geteuid() == 0 else { return finish(KselftestReport.skipAll("not root (euid \(geteuid()))")) }
+    guard Syscalls.effectiveUserID == 0 else { return finish(KselftestReport.skipAll("not root (euid \(Syscalls.effectiveUserID))")) }
     let strict = (try? selftestsEnv.strict()) ?? .only([])
     if let missing = p.missingCapability(exists: { FileManager.default.fileExists(atPath: $0) }, strict: strict) {
       return finish(KselftestReport.skipAll(missing))
@@ -101,6 +100,6 @@ struct Kselftest: ParsableCommand {
   /// Prints the program's KTAP and exits with its kselftest code.
   func finish(_ report: (text: String, code: Int32)) {
     FileHandle.standardOutput.write(Data(report.text.utf8))
-    Glibc.exit(report.code)
+    Syscalls.exit(report.code)
   }
 }

@@ -137,20 +137,21 @@ struct Run: ParsableCommand {
 final class SignalForwarding: @unchecked Sendable {
   private let sources: [DispatchSourceSignal]
   private let lock = NSLock()
-  private var received: Int32?
+  private var received: Syscalls.Signal?
 
   init(to pid: Int32) {
     var sources: [DispatchSourceSignal] = []
-    for sig in [SIGINT, SIGTERM] {
-      signal(sig, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+    let forwarded: [Syscalls.Signal] = [.interrupt, .terminate]
+    for sig in forwarded {
+      Syscalls.setIgnored(sig, true)
+      let source = DispatchSource.makeSignalSource(signal: sig.rawValue, queue: .global())
       sources.append(source)
     }
     self.sources = sources
-    for (source, sig) in zip(sources, [SIGINT, SIGTERM]) {
+    for (source, sig) in zip(sources, forwarded) {
       source.setEventHandler { [self] in
         lock.lock(); received = sig; lock.unlock()
-        kill(pid, sig)
+        _ = Syscalls.sendSignal(sig, to: pid)
       }
       source.resume()
     }
@@ -159,9 +160,9 @@ final class SignalForwarding: @unchecked Sendable {
   /// Stops forwarding (default dispositions back) and returns the signal's name, if one came.
   func stop() -> String? {
     for s in sources { s.cancel() }
-    signal(SIGINT, SIG_DFL)
-    signal(SIGTERM, SIG_DFL)
+    Syscalls.setIgnored(.interrupt, false)
+    Syscalls.setIgnored(.terminate, false)
     lock.lock(); defer { lock.unlock() }
-    return received.map { $0 == SIGINT ? "SIGINT" : "SIGTERM" }
+    return received?.description
   }
 }

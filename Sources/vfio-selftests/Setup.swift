@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import ArgumentParser
 import Foundation
-import Glibc
 import LibVFIO
 
 /// Parses every address first, then checks each exists: nothing is touched unless all are good.
@@ -116,7 +115,7 @@ extension DeviceSetup {
         setup.checkpoint = { name in
           guard name == stop else { return }
           writeStderr("vfio-selftests: stopping at \(name) (VFIO_SELFTESTS_STOP_AT)\n")
-          raise(SIGSTOP)
+          Syscalls.raise(.stop)
         }
       }
     } catch {

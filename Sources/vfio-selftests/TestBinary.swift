@@ -38,7 +38,7 @@ struct TestBinary {
   /// `environment`, passing SIGINT and SIGTERM on to it, and reads its results back.
   func run(arguments: [String], environment: [String: String], output: Output) throws -> Outcome {
     let eventPath = FileManager.default.temporaryDirectory
-      .appendingPathComponent("vfio-selftests-events-\(getpid())-\(UUID().uuidString).jsonl").path
+      .appendingPathComponent("vfio-selftests-events-\(Syscalls.processID)-\(UUID().uuidString).jsonl").path
     defer { try? FileManager.default.removeItem(atPath: eventPath) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)

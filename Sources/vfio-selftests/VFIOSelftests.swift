@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import ArgumentParser
-import Glibc
+import LibVFIO
 
 @main
 struct VFIOSelftests: ParsableCommand {
@@ -28,14 +28,14 @@ struct VFIOSelftests: ParsableCommand {
       let code = exitCode(for: error)
       if code == .success {
         print(fullMessage(for: error))
-        Glibc.exit(0)
+        Syscalls.exit(0)
       }
       let message = message(for: error).split(separator: "\n").first.map(String.init) ?? ""
       if !message.isEmpty {
         let text = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
         writeStderr("vfio-selftests: error: \(text)\n")
       }
-      Glibc.exit(code.rawValue)
+      Syscalls.exit(code.rawValue)
     }
   }
 }
@@ -48,5 +48,5 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// Setup, cleanup and run change or use devices through sysfs and /dev: root only.
 func requireRoot(_ what: String) throws {
-  guard geteuid() == 0 else { throw CLIError("\(what) needs root (euid is \(geteuid()))") }
+  guard Syscalls.effectiveUserID == 0 else { throw CLIError("\(what) needs root (euid is \(Syscalls.effectiveUserID))") }
 }

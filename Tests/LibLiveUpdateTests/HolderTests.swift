@@ -84,6 +84,6 @@ struct MemfdTests {
   }
 
   @Test func fileLimitCanBeRaisedWithinTheHardLimit() {
-    #expect(throws: Never.self) { try ensureNoFileLimit(100).get() }
+    #expect(throws: Never.self) { try ensureNoFileLimitResult(100).get() }
   }
 }

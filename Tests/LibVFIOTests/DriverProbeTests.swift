@@ -36,7 +36,7 @@ private var noHardwareProbes: [(name: String, probe: (VFIOPCIProbeInput) -> Bool
 
 /// A fake BAR0 of `size` bytes with `values` stored little-endian.
 private func bar0(size: Int = 4096, _ values: [(Int, any FixedWidthInteger)] = []) throws -> MappedMemory {
-  let m = try MappedMemory.anonymous(size: size).get()
+  let m = try MappedMemory.anonymousResult(size: size).get()
   for (offset, v) in values {
     switch v {
     case let x as UInt8: m.store(x, at: offset)

@@ -102,8 +102,8 @@ struct ErrorPathTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let modules = try KernelModules(directory: dir)
     #expect(modules.directory == dir)
-    #expect(throws: KernelModules.LoadError.notFound(module: "vfio-pci", directory: dir)) { try modules.load("vfio-pci") }
-    #expect(throws: KernelModules.LoadError.notFound(module: "vfio-pci", directory: dir)) { try modules.unload("vfio-pci") }
+    #expect(throws: VFIOError.moduleLoad(.notFound(module: "vfio-pci", directory: dir))) { try modules.load("vfio-pci") }
+    #expect(throws: VFIOError.moduleLoad(.notFound(module: "vfio-pci", directory: dir))) { try modules.unload("vfio-pci") }
     #expect(modules.state("vfio-pci") == .notFound)
     #expect(KernelModules.LoadError.notFound(module: "vfio-pci", directory: dir).description
       == "module vfio-pci: not found (no such module or built-in in \(dir))")

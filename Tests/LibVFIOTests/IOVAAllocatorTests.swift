@@ -19,7 +19,7 @@ struct IOVAAllocatorTests {
     var a = IOVAAllocator(ranges: [IOVARange(start: 0, last: 0xFFFF)])
     let got = try (0..<16).map { _ in try a.allocate(size: 0x1000) }
     #expect(got == (0..<16).map { UInt64($0) * 0x1000 })
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(0x1000)) { try a.allocate(size: 0x1000) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(0x1000))) { try a.allocate(size: 0x1000) }
   }
 
   @Test func movesToTheNextRangeWhenABlockDoesNotFit() throws {
@@ -43,25 +43,25 @@ struct IOVAAllocatorTests {
     #expect(try a.allocate(size: 0x1000) == 0x0)
     #expect(try a.allocate(size: 0x1000) == 0x1000)  // ends exactly at range.last
     #expect(try a.allocate(size: 0x1000) == 0x8000)  // exact fit of the whole second range
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(0x1)) { try a.allocate(size: 1) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(0x1))) { try a.allocate(size: 1) }
   }
 
   @Test func aBlockLargerThanEveryRangeIsOutOfSpace() {
     var a = IOVAAllocator(ranges: [IOVARange(start: 0, last: 0xFFF), IOVARange(start: 0x2000, last: 0x2FFF)])
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(0x2000)) { try a.allocate(size: 0x2000) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(0x2000))) { try a.allocate(size: 0x2000) }
     // The failed attempt consumed every range.
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(0x1000)) { try a.allocate(size: 0x1000) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(0x1000))) { try a.allocate(size: 0x1000) }
   }
 
   @Test func noRangesIsOutOfSpace() {
     var a = IOVAAllocator(ranges: [])
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(0x1000)) { try a.allocate(size: 0x1000) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(0x1000))) { try a.allocate(size: 0x1000) }
   }
 
   @Test("sizes that are not a non-zero power of two", arguments: [UInt64(0), 3, 0x1001, 0x3000, UInt64.max, (UInt64(1) << 63) + 1])
   func sizeNotPowerOfTwo(_ size: UInt64) throws {
     var a = IOVAAllocator(ranges: [IOVARange(start: 0, last: UInt64.max)])
-    #expect(throws: IOVAAllocator.AllocationError.sizeNotPowerOfTwo(size)) { try a.allocate(size: size) }
+    #expect(throws: VFIOError.iovaAllocation(.sizeNotPowerOfTwo(size))) { try a.allocate(size: size) }
     // A rejected size does not consume anything.
     #expect(try a.allocate(size: 0x1000) == 0)
   }
@@ -71,11 +71,11 @@ struct IOVAAllocatorTests {
     var a = IOVAAllocator(ranges: [top])
     #expect(try a.allocate(size: 0x8000) == 0xFFFF_FFFF_FFFF_0000)
     #expect(try a.allocate(size: 0x8000) == 0xFFFF_FFFF_FFFF_8000)  // last == UInt64.max
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(0x1000)) { try a.allocate(size: 0x1000) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(0x1000))) { try a.allocate(size: 0x1000) }
 
     // Aligning up past UInt64.max must fail cleanly, not wrap to 0.
     var b = IOVAAllocator(ranges: [IOVARange(start: 0xFFFF_FFFF_FFFF_F001, last: UInt64.max)])
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(0x2000)) { try b.allocate(size: 0x2000) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(0x2000))) { try b.allocate(size: 0x2000) }
     var c = IOVAAllocator(ranges: [IOVARange(start: 0xFFFF_FFFF_FFFF_F001, last: UInt64.max), IOVARange(start: 0, last: 0xFFFF)])
     #expect(try c.allocate(size: 0x1000) == 0)  // nothing aligned fits in the top range
 
@@ -83,7 +83,7 @@ struct IOVAAllocatorTests {
     var d = IOVAAllocator(ranges: [IOVARange(start: 0, last: UInt64.max)])
     #expect(try d.allocate(size: 1 << 63) == 0)
     #expect(try d.allocate(size: 1 << 63) == 1 << 63)
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(1)) { try d.allocate(size: 1) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(1))) { try d.allocate(size: 1) }
   }
 
   @Test func descriptions() {
@@ -104,6 +104,6 @@ struct IOVAAllocatorTests {
     #expect(try a.allocate(size: 2 << 20) == 64 << 20)
     #expect(try a.allocate(size: 64 << 20) == 128 << 20)
     #expect(try a.allocate(size: 64 << 20) == 192 << 20)
-    #expect(throws: IOVAAllocator.AllocationError.outOfSpace(1 << 30)) { try a.allocate(size: 1 << 30) }
+    #expect(throws: VFIOError.iovaAllocation(.outOfSpace(1 << 30))) { try a.allocate(size: 1 << 30) }
   }
 }

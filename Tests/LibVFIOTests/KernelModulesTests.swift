@@ -31,8 +31,8 @@ struct KernelModulesTests {
     try "options vfio_pci enable_sriov=1\n".write(toFile: d.path + "/journal/x.conf", atomically: true, encoding: .utf8)
     let modules = try KernelModules(directory: d.path, configPaths: [d.path + "/journal"])
     #expect(modules.resolve("vfio-pci") == [])
-    #expect(throws: KernelModules.LoadError.notFound(module: "vfio-pci", directory: d.path)) { try modules.loadOrder("vfio-pci") }
-    #expect(throws: KernelModules.LoadError.invalidName("a/b")) { try modules.loadOrder("a/b") }
+    #expect(throws: VFIOError.moduleLoad(.notFound(module: "vfio-pci", directory: d.path))) { try modules.loadOrder("vfio-pci") }
+    #expect(throws: VFIOError.moduleLoad(.invalidName("a/b"))) { try modules.loadOrder("a/b") }
     #expect(modules.holders("vfio_selftests_no_such_module") == [])
     #expect(modules.referenceCount("vfio_selftests_no_such_module") == nil)
     #expect(modules.info("vfio-pci", field: "parmtype") == [])
@@ -42,7 +42,7 @@ struct KernelModulesTests {
   @Test func aModuleThatIsNotThereIsNotJournaled() throws {
     let d = try Directory()
     let journaled = JournaledModules(modules: try KernelModules(directory: d.path), journal: d.journal)
-    #expect(throws: JournaledModules.Failure.module(.notFound(module: "xe-vfio-pci", directory: d.path))) { try journaled.load("xe-vfio-pci") }
+    #expect(throws: VFIOError.moduleLoad(.notFound(module: "xe-vfio-pci", directory: d.path))) { try journaled.load("xe-vfio-pci") }
     #expect(d.journal.entries(.module) == [])
   }
 
@@ -66,7 +66,7 @@ struct KernelModulesTests {
       == "module vfio_iommu_type1: in use, left loaded (refcount 2): delete_module failed: EAGAIN (11): Resource temporarily unavailable")
     #expect(JournaledModules.Unloaded.heldBy(["drm_gpuvm", "xe"]).description == "left loaded: drm_gpuvm, xe, which hold it, could not be unloaded")
     #expect(JournaledModules.Unloaded.builtIn.description == "built in (nothing to unload)")
-    #expect(JournaledModules.Failure.rollback(.dependencyFailed(module: "a", dependency: "b", path: nil, errno: .noSuchFileOrDirectory), left: ["c"]).description
+    #expect(VFIOError.moduleRollback(.moduleLoad(.dependencyFailed(module: "a", dependency: "b", path: nil, errno: .noSuchFileOrDirectory)), left: ["c"]).description
       == "module a: not loaded: its dependency b failed to load: ENOENT (2): No such file or directory; the modules it had loaded stay loaded: c (journaled: vfio-selftests cleanup)")
   }
 }

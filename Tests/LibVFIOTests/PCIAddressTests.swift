@@ -88,3 +88,32 @@ struct PCIAddressTests {
     #expect(set.count == 1)
   }
 }
+
+@Suite("VFIODeviceID's PCI address")
+struct VFIODeviceIDAddressTests {
+  @Test("a PCI function has its address")
+  func pciFunction() throws {
+    let a = try PCIAddress(parsing: "0000:00:03.0")
+    let id = VFIODeviceID.pci(a)
+    #expect(id.pciAddress == a)
+    #expect(try id.requirePCIAddress(for: "read sysfs vendor") == a)
+  }
+
+  /// An mdev has no PCI address: asking for one is a typed error naming the operation and the
+  /// mdev, not a trap that would kill every remaining test.
+  @Test("an mdev throws, naming the operation and the mdev")
+  func mdevThrows() {
+    let uuid = "52ac9bff-3a88-4fbd-901a-0d767c3b6c97"
+    let id = VFIODeviceID.mdev(uuid: uuid)
+    #expect(id.pciAddress == nil)
+    #expect(throws: VFIOError.unexpected(operation: "IOMMU debugfs lookup", device: uuid, detail: "an mdev has no PCI address")) {
+      try id.requirePCIAddress(for: "IOMMU debugfs lookup")
+    }
+    do throws(VFIOError) {
+      let a = try id.requirePCIAddress(for: "IOMMU debugfs lookup")
+      Issue.record("an mdev gave a PCI address \(a)")
+    } catch {
+      #expect(error.description == "IOMMU debugfs lookup on \(uuid): an mdev has no PCI address")
+    }
+  }
+}

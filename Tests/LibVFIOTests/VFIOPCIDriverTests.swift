@@ -67,7 +67,7 @@ struct VFIOPCIDriverTests {
   let calls = DriverCalls()
 
   func region(size: Int = 8192, iova: UInt64 = 0x10_0000) throws -> VFIOPCIDriverRegion {
-    VFIOPCIDriverRegion(memory: try MappedMemory.anonymous(size: size).get(), iova: iova)
+    VFIOPCIDriverRegion(memory: try MappedMemory.anonymousResult(size: size).get(), iova: iova)
   }
 
   func driver(maxSize: UInt64 = 4096, maxCount: UInt64 = 16, waitResults: [Int32] = [], failStart: Bool = false, hasSendMSI: Bool = true) -> VFIOPCIDriver {
@@ -79,11 +79,11 @@ struct VFIOPCIDriverTests {
   @Test func everyOpBeforeInitIsRefused() throws {
     let d = driver()
     #expect(!d.initialized)
-    #expect(throws: VFIOPCIDriverError.notInitialized(driver: "fake", op: "remove")) { try d.remove() }
-    #expect(throws: VFIOPCIDriverError.notInitialized(driver: "fake", op: "memcpy_start")) { try d.memcpyStart(src: 0, dst: 0x1000, size: 8, count: 1) }
-    #expect(throws: VFIOPCIDriverError.notInitialized(driver: "fake", op: "memcpy_wait")) { _ = try d.memcpyWait() }
-    #expect(throws: VFIOPCIDriverError.notInitialized(driver: "fake", op: "send_msi")) { try d.sendMSI() }
-    #expect(throws: VFIOPCIDriverError.notInitialized(driver: "fake", op: "memcpy_start")) { _ = try d.memcpy(src: 0, dst: 0x1000, size: 8) }
+    #expect(throws: VFIOError.driver(.notInitialized(driver: "fake", op: "remove"))) { try d.remove() }
+    #expect(throws: VFIOError.driver(.notInitialized(driver: "fake", op: "memcpy_start"))) { try d.memcpyStart(src: 0, dst: 0x1000, size: 8, count: 1) }
+    #expect(throws: VFIOError.driver(.notInitialized(driver: "fake", op: "memcpy_wait"))) { _ = try d.memcpyWait() }
+    #expect(throws: VFIOError.driver(.notInitialized(driver: "fake", op: "send_msi"))) { try d.sendMSI() }
+    #expect(throws: VFIOError.driver(.notInitialized(driver: "fake", op: "memcpy_start"))) { _ = try d.memcpy(src: 0, dst: 0x1000, size: 8) }
     #expect(calls.log.isEmpty)
     #expect(d.maxMemcpySize == 0 && d.maxMemcpyCount == 0 && d.msi == nil)
   }
@@ -103,19 +103,19 @@ struct VFIOPCIDriverTests {
   @Test func initWhileInitializedIsRefused() throws {
     let d = driver()
     try d.initialize(region: try region())
-    #expect(throws: VFIOPCIDriverError.alreadyInitialized(driver: "fake")) { try d.initialize(region: try region()) }
+    #expect(throws: VFIOError.driver(.alreadyInitialized(driver: "fake"))) { try d.initialize(region: try region()) }
     #expect(calls.log == ["init"])
   }
 
   @Test func aRegionSmallerThanTheDriverNeedsIsRefused() throws {
     let d = driver()
-    #expect(throws: VFIOPCIDriverError.regionTooSmall(driver: "fake", size: 4096, needed: 8192)) { try d.initialize(region: try region(size: 4096)) }
+    #expect(throws: VFIOError.driver(.regionTooSmall(driver: "fake", size: 4096, needed: 8192))) { try d.initialize(region: try region(size: 4096)) }
     #expect(!d.initialized && calls.log.isEmpty)
   }
 
   @Test func aRegionBeyondTheDMAMaskIsRefused() throws {
     let d = driver()
-    #expect(throws: VFIOPCIDriverError.beyondDMAMask(driver: "fake", what: "driver region", iova: 0xffff_f000, size: 8192, mask: 0xffff_ffff)) {
+    #expect(throws: VFIOError.driver(.beyondDMAMask(driver: "fake", what: "driver region", iova: 0xffff_f000, size: 8192, mask: 0xffff_ffff))) {
       try d.initialize(region: try region(iova: 0xffff_f000))
     }
     #expect(!d.initialized && calls.log.isEmpty)
@@ -126,8 +126,8 @@ struct VFIOPCIDriverTests {
   @Test func sizeAndCountAboveTheLimitsNeverReachTheDriver() throws {
     let d = driver(maxSize: 4096, maxCount: 16)
     try d.initialize(region: try region())
-    #expect(throws: VFIOPCIDriverError.sizeTooLarge(driver: "fake", size: 4097, max: 4096)) { try d.memcpyStart(src: 0, dst: 0x2000, size: 4097, count: 1) }
-    #expect(throws: VFIOPCIDriverError.countTooLarge(driver: "fake", count: 17, max: 16)) { try d.memcpyStart(src: 0, dst: 0x2000, size: 4096, count: 17) }
+    #expect(throws: VFIOError.driver(.sizeTooLarge(driver: "fake", size: 4097, max: 4096))) { try d.memcpyStart(src: 0, dst: 0x2000, size: 4097, count: 1) }
+    #expect(throws: VFIOError.driver(.countTooLarge(driver: "fake", count: 17, max: 16))) { try d.memcpyStart(src: 0, dst: 0x2000, size: 4096, count: 17) }
     #expect(!d.memcpyInProgress)
     try d.memcpyStart(src: 0, dst: 0x2000, size: 4096, count: 16)
     #expect(d.memcpyInProgress)
@@ -138,14 +138,14 @@ struct VFIOPCIDriverTests {
     let d = driver(waitResults: [-110])
     try d.initialize(region: try region())
     try d.memcpyStart(src: 0x1000, dst: 0x2000, size: 64, count: 2)
-    #expect(throws: VFIOPCIDriverError.memcpyInProgress(driver: "fake", op: "remove")) { try d.remove() }
-    #expect(throws: VFIOPCIDriverError.memcpyInProgress(driver: "fake", op: "send_msi")) { try d.sendMSI() }
-    #expect(throws: VFIOPCIDriverError.memcpyInProgress(driver: "fake", op: "memcpy_start")) { try d.memcpyStart(src: 0, dst: 0, size: 1, count: 1) }
-    #expect(throws: VFIOPCIDriverError.memcpyInProgress(driver: "fake", op: "memcpy_start")) { _ = try d.memcpy(src: 0, dst: 0, size: 1) }
+    #expect(throws: VFIOError.driver(.memcpyInProgress(driver: "fake", op: "remove"))) { try d.remove() }
+    #expect(throws: VFIOError.driver(.memcpyInProgress(driver: "fake", op: "send_msi"))) { try d.sendMSI() }
+    #expect(throws: VFIOError.driver(.memcpyInProgress(driver: "fake", op: "memcpy_start"))) { try d.memcpyStart(src: 0, dst: 0, size: 1, count: 1) }
+    #expect(throws: VFIOError.driver(.memcpyInProgress(driver: "fake", op: "memcpy_start"))) { _ = try d.memcpy(src: 0, dst: 0, size: 1) }
     #expect(d.initialized)
     #expect(try d.memcpyWait() == -110)
     #expect(!d.memcpyInProgress)
-    #expect(throws: VFIOPCIDriverError.noMemcpyInProgress(driver: "fake")) { _ = try d.memcpyWait() }
+    #expect(throws: VFIOError.driver(.noMemcpyInProgress(driver: "fake"))) { _ = try d.memcpyWait() }
     try d.sendMSI()
     try d.remove()
     #expect(calls.log == ["init", "start 0x1000 0x2000 0x40 2", "wait", "send_msi", "remove"])
@@ -191,7 +191,7 @@ struct VFIOPCIDriverTests {
   @Test func memcpyWithMaxSizeZeroIsRefusedInsteadOfLoopingForever() throws {
     let d = driver(maxSize: 0)
     try d.initialize(region: try region())
-    #expect(throws: VFIOPCIDriverError.sizeTooLarge(driver: "fake", size: 8, max: 0)) { _ = try d.memcpy(src: 0, dst: 0x1000, size: 8) }
+    #expect(throws: VFIOError.driver(.sizeTooLarge(driver: "fake", size: 8, max: 0))) { _ = try d.memcpy(src: 0, dst: 0x1000, size: 8) }
     #expect(calls.log == ["init"])
   }
 
@@ -199,7 +199,7 @@ struct VFIOPCIDriverTests {
     let d = driver(hasSendMSI: false)
     try d.initialize(region: try region())
     #expect(!d.supportsSendMSI)
-    #expect(throws: VFIOPCIDriverError.noOp(driver: "fake", op: "send_msi")) { try d.sendMSI() }
+    #expect(throws: VFIOError.driver(.noOp(driver: "fake", op: "send_msi"))) { try d.sendMSI() }
   }
 
   @Test func errorTextsNameTheDriverAndTheNumbers() {

@@ -5,6 +5,7 @@
 // the Linux 7.3 headers in ../shared/kernel/uapi-headers.tar.xz beside the package.
 import CVFIOShim
 import Foundation
+import LibLiveUpdate
 import LibVFIO
 import Testing
 

@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 import LibVFIO
+import SystemPackage
 import Testing
 
 extension Tag {
@@ -132,7 +133,7 @@ struct DeviceFeature: Sendable {
   /// A mapped read/write BAR of at least `minimumSize` bytes (the MMIO DMA tests).
   static func mappableBAR(minimumSize: UInt64 = 0) -> DeviceFeature {
     DeviceFeature { device in
-      guard let bar = device.largestMappedBAR else { return "No mappable BAR found on device \(device.address)" }
+      guard let bar = device.largestMappedBAR else { return "No mappable BAR found on device \(device.id)" }
       return bar.info.size >= minimumSize ? nil : "BAR too small (size=0x\(String(bar.info.size, radix: 16)))"
     }
   }
@@ -228,7 +229,7 @@ func withDevice<R>(_ mode: IOMMUMode, _ id: VFIODeviceID, _ body: (VFIOPCIDevice
 
 /// libvfio's `dev_info`: a line prefixed with the device address.
 func devInfo(_ device: VFIOPCIDevice, _ message: String) {
-  print("\(device.address): \(message)")
+  print("\(device.id): \(message)")
 }
 
 extension Trait where Self == TimeLimitTrait {
@@ -238,4 +239,12 @@ extension Trait where Self == TimeLimitTrait {
   /// test, some more) are checked in the tests that mirror them, scaled by
   /// VFIO_SELFTESTS_TIMEOUT_SCALE.
   static var hangGuard: Self { .timeLimit(.minutes(10)) }
+}
+
+extension Result where Failure == VFIOError {
+  /// The errno of a failed system call; nil on success or a failure that is not a system call's.
+  var errno: Errno? {
+    if case .failure(let e) = self { return e.errno }
+    return nil
+  }
 }

@@ -125,9 +125,9 @@ extension Hardware {
       print("\(pick.module).\(pick.parameter)=not-a-number (\(dir)/bad-parameter.conf); load order: \(order.joined(separator: " "))")
 
       let journaled = JournaledModules(modules: try KernelModules(configPaths: [dir]))
-      let error = #expect(throws: JournaledModules.Failure.self) { try journaled.load(KernelModulesTest.xe) }
+      let error = #expect(throws: VFIOError.self) { try journaled.load(KernelModulesTest.xe) }
       print("error: \(error.map(\.description) ?? "none")")
-      guard case .module(.dependencyFailed(let module, let dependency, _, let errno))? = error else {
+      guard case .moduleLoad(.dependencyFailed(let module, let dependency, _, let errno))? = error else {
         Issue.record("expected the dependency \(pick.module) to be named: \(String(describing: error))"); return
       }
       #expect(module == KernelModulesTest.xe)

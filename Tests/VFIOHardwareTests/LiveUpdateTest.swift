@@ -11,7 +11,7 @@ import Testing
 struct RequiresNoFileLimit: TestTrait {
   let minimum: Int
   func prepare(for test: Test) async throws {
-    if case .failure(.notPermitted) = ensureNoFileLimit(minimum) {
+    if case .failure(.notPermitted) = ensureNoFileLimitResult(minimum) {
       try Test.cancel("Insufficient privileges to set RLIMIT_NOFILE")
     }
   }

@@ -74,7 +74,7 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       let check = XeVFCheck(sysfs: host.sysfs, modules: try? KernelModules())
       let refusals = devices.compactMap(check.refusal)
       for r in refusals.dropLast() { Issue.record(Comment(rawValue: r.description)) }
-      if let last = refusals.last { throw last }
+      if let last = refusals.last { throw VFIOError.xeVFRefusal(last) }
       guard host.isRoot else { try Test.cancel("not root") }
     }
     if let reason = host.unavailability(of: mode) {

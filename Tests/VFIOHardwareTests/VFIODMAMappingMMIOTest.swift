@@ -22,7 +22,7 @@ enum VFIODMAMappingMMIOTest {
 
   static func withLargestBAR(_ mode: IOMMUMode, _ body: (VFIOPCIDevice, PCIBAR, MappedMemory) throws -> Void) throws {
     try withDevice(mode) { device in
-      let bar = try #require(device.largestMappedBAR, "No mappable BAR found on device \(device.address)")
+      let bar = try #require(device.largestMappedBAR, "No mappable BAR found on device \(device.id)")
       try body(device, bar, try #require(bar.mapping))
     }
   }
@@ -46,7 +46,7 @@ enum VFIODMAMappingMMIOTest {
     try withLargestBAR(mode) { device, bar, _ in
       let size = min(Int(bar.info.size), 1 << 30)
       let prot: MappedMemory.Protection = [.read, .write]
-      let mapping = try MappedMemory.sharedAligned(device.fd, fileOffset: Int64(bar.info.offset), size: size,
+      let mapping = try MappedMemory.sharedAlignedResult(device.fd, fileOffset: Int64(bar.info.offset), size: size,
                                                    align: 1 << 30, alignOffset: MappedMemory.pageSize, protection: prot).get()
       #expect(mapping.address % UInt(1 << 30) == UInt(MappedMemory.pageSize))
       try mapMMIO(device, vaddr: mapping.address, size: UInt64(size))

@@ -36,7 +36,7 @@ enum DMABacking: Sendable {
     }
   }
 
-  func map() -> Result<MappedMemory, Errno> { MappedMemory.anonymous(size: size, extraFlags: mmapFlags) }
+  func map() -> Result<MappedMemory, Errno> { MappedMemory.anonymousResult(size: size, extraFlags: mmapFlags) }
 }
 
 /// Skips with the C test's text when the backing cannot be mapped (no huge pages reserved).
@@ -79,8 +79,9 @@ enum VFIODMAMappingTest {
       print("Unmapped IOVA 0x\(String(region.iova, radix: 16))")
       #expect(device.iova(forHostAddress: memory.address) == nil, "region still listed after unmap")
       let after = try lookUp(device, iova: region.iova)
+      let path = IntelIOMMUDebugfs.domainTranslationStructPath(try device.requirePCIAddress(for: "IOMMU debugfs lookup"))
       #expect(after.mapping == nil,
-              "IOVA 0x\(String(region.iova, radix: 16)) still in \(IntelIOMMUDebugfs.domainTranslationStructPath(device.address)) after unmap:\n\(after.mapping?.description ?? "")")
+              "IOVA 0x\(String(region.iova, radix: 16)) still in \(path) after unmap:\n\(after.mapping?.description ?? "")")
       memory.unmap()
     }
   }
@@ -88,8 +89,9 @@ enum VFIODMAMappingTest {
   /// `iommu_mapping_get()`, with the C test's printouts.
   static func lookUp(_ device: VFIOPCIDevice, iova: UInt64) throws -> IOMMUMappingLookup {
     guard IntelIOMMUDebugfs.isAvailable() else { return .unsupported }
-    print("Searching for IOVA 0x\(String(iova, radix: 16)) in \(IntelIOMMUDebugfs.domainTranslationStructPath(device.address))")
-    let lookup = try IntelIOMMUDebugfs.mapping(device: device.address, iova: iova)
+    let address = try device.requirePCIAddress(for: "IOMMU debugfs lookup")
+    print("Searching for IOVA 0x\(String(iova, radix: 16)) in \(IntelIOMMUDebugfs.domainTranslationStructPath(address))")
+    let lookup = try IntelIOMMUDebugfs.mapping(device: address, iova: iova)
     if lookup == .notFound { print("IOVA not found") }
     return lookup
   }
@@ -105,7 +107,7 @@ enum VFIODMAMappingTest {
     }
     if device.iommu.mode.iommuType == VFIO.TYPE1_IOMMU { return }
 
-    let path = IntelIOMMUDebugfs.domainTranslationStructPath(device.address)
+    let path = IntelIOMMUDebugfs.domainTranslationStructPath(try device.requirePCIAddress(for: "IOMMU debugfs lookup"))
     let mapping = try #require(lookup.mapping, "IOVA 0x\(String(region.iova, radix: 16)) not found in \(path)")
     print("Found IOMMU mappings for IOVA 0x\(String(region.iova, radix: 16)):\n\(mapping)")
     switch region.size {
@@ -128,7 +130,7 @@ enum VFIODMAMappingTest {
   static func withLimitRegion(_ mode: IOMMUMode, _ body: (VFIOPCIDevice, MappedMemory, DMARegion) throws -> Void) throws {
     let page = MappedMemory.pageSize
     try withDevice(mode) { device in
-      let memory = try MappedMemory.anonymous(size: 2 * page).get()
+      let memory = try MappedMemory.anonymousResult(size: 2 * page).get()
       defer { memory.unmap() }
       let last = try #require(try device.iommu.iovaRanges().last).last
       let region = DMARegion(vaddr: memory.address, iova: last & ~UInt64(page - 1), size: UInt64(page))

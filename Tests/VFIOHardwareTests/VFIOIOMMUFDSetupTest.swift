@@ -30,7 +30,7 @@ final class VFIOCdevFixture {
   }
 
   func bind(iommufd fd: CInt? = nil) -> Result<UInt32, Errno> {
-    VFIOPCIDevice.bindIOMMUFD(cdev, iommufd: fd ?? iommufd.rawValue)
+    VFIOPCIDevice.bindIOMMUFDResult(cdev, iommufd: fd ?? iommufd.rawValue)
   }
 }
 
@@ -40,12 +40,12 @@ extension Hardware {
     @Test func bind() throws {
       let f = try VFIOCdevFixture()
       #expect(throws: Never.self) { try f.bind().get() }
-      #expect(throws: Never.self) { try VFIOPCIDevice.getInfo(f.cdev).get() }
+      #expect(throws: Never.self) { try VFIOPCIDevice.getInfoResult(f.cdev).get() }
     }
 
     @Test func get_info_without_bind_fails() throws {
       let f = try VFIOCdevFixture()
-      #expect(throws: Errno.self) { try VFIOPCIDevice.getInfo(f.cdev).get() }
+      #expect(throws: Errno.self) { try VFIOPCIDevice.getInfoResult(f.cdev).get() }
     }
 
     @Test func bind_bad_iommufd_fails() throws {
@@ -62,15 +62,15 @@ extension Hardware {
     @Test func attach_detatch_pt() throws {
       let f = try VFIOCdevFixture()
       #expect(throws: Never.self) { try f.bind().get() }
-      let ioas = try IOMMU.allocateIOAS(f.iommufd).get()
-      #expect(throws: Never.self) { try VFIOPCIDevice.attachIOMMUFDPT(f.cdev, ptID: ioas).get() }
-      #expect(throws: Never.self) { try VFIOPCIDevice.detachIOMMUFDPT(f.cdev).get() }
+      let ioas = try IOMMU.allocateIOASResult(f.iommufd).get()
+      #expect(throws: Never.self) { try VFIOPCIDevice.attachIOMMUFDPTResult(f.cdev, ptID: ioas).get() }
+      #expect(throws: Never.self) { try VFIOPCIDevice.detachIOMMUFDPTResult(f.cdev).get() }
     }
 
     @Test func attach_invalid_pt_fails() throws {
       let f = try VFIOCdevFixture()
       #expect(throws: Never.self) { try f.bind().get() }
-      #expect(throws: Errno.self) { try VFIOPCIDevice.attachIOMMUFDPT(f.cdev, ptID: UInt32.max).get() }
+      #expect(throws: Errno.self) { try VFIOPCIDevice.attachIOMMUFDPTResult(f.cdev, ptID: UInt32.max).get() }
     }
   }
 }

@@ -27,7 +27,7 @@ extension VFIOMigrationTest {
       // capability; any IOVA works there, so take 4 GiB..8 GiB.
       let ranges = (try? device.iommu.iovaRanges()) ?? [IOVARange(start: 1 << 32, last: (1 << 33) - 1)]
       var allocator = IOVAAllocator(ranges: ranges)
-      let memory = try MappedMemory.anonymous(size: MappedMemory.pageSize).get()
+      let memory = try MappedMemory.anonymousResult(size: MappedMemory.pageSize).get()
       defer { memory.unmap() }
       let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(memory.size)), size: UInt64(memory.size))
 
@@ -71,7 +71,7 @@ extension VFIOMigrationTest {
             guard let f = s.dataFiles.withLock({ $0.isEmpty ? nil : $0.removeFirst() })?.file else { usleep(100); continue }
             s.doing("read", "read(data fd)")
             while true {
-              let r = f.read(maxCount: 4096)
+              let r = f.readResult(maxCount: 4096)
               s.check("read(data fd)", r, allowed: readAllowed)
               if case .success(let b) = r, !b.isEmpty { continue }
               break

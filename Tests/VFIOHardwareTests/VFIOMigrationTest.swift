@@ -54,10 +54,10 @@ enum VFIOMigrationTest {
       say(device, "migration flags 0x\(String(flags.rawValue, radix: 16)) (\(flags))")
       #expect(flags.contains(.stopCopy), "the uAPI requires VFIO_MIGRATION_STOP_COPY")
       // The feature is GET-only: SET fails as vfio_check_feature() says (EINVAL).
-      let set = device.feature(VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_MIGRATION, vfio_device_feature_migration())
+      let set = device.featureResult(VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_MIGRATION, vfio_device_feature_migration())
       #expect(set.errno == .invalidArgument, "SET MIGRATION: \(set)")
       // PROBE of MIG_DEVICE_STATE with GET|SET succeeds.
-      let probe = device.feature(VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_MIG_DEVICE_STATE,
+      let probe = device.featureResult(VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_MIG_DEVICE_STATE,
                                  vfio_device_feature_mig_state())
       #expect(probe.errno == nil, "PROBE MIG_DEVICE_STATE: \(probe)")
       try backToRunning(device)
@@ -209,7 +209,7 @@ enum VFIOMigrationTest {
           var last = first.initial_bytes
           while true {
             let part: [UInt8]
-            switch file.read(maxCount: 8) {
+            switch file.readResult(maxCount: 8) {
             case .success(let p): part = p
             case .failure(.noMessage): part = []  // ENOMSG: the temporary end of stream
             case .failure(let e): throw VFIOError.syscall(operation: "read(PRE_COPY data fd)", device: a.id.description, errno: e)

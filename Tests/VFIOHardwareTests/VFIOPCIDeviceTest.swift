@@ -14,8 +14,9 @@ enum VFIOPCIDeviceTest {
   /// `vfio_pci_device_test.config_space_read_write`
   static func configSpaceReadWrite(_ mode: IOMMUMode) throws {
     try withDevice(mode) { device in
-      let vendor = try device.sysfs.vendorID(device.address)
-      let deviceID = try device.sysfs.deviceID(device.address)
+      let address = try device.requirePCIAddress(for: "read sysfs vendor and device")
+      let vendor = try device.sysfs.vendorID(address)
+      let deviceID = try device.sysfs.deviceID(address)
       #expect(try device.matches(vendor: vendor, device: deviceID), "config space vendor/device differ from sysfs \(hex(vendor, width: 4)):\(hex(deviceID, width: 4))")
       devInfo(device, "Vendor: \(hex(vendor, width: 4)), Device: \(hex(deviceID, width: 4))")
 
@@ -69,10 +70,11 @@ enum VFIOPCIDeviceTest {
       try device.enableIRQ(index: index, vector: 0, count: count)
       devInfo(device, "MSI\(suffix): enabled \(count) interrupts")
       for vector in 0..<count {
-        #expect(try device.readEventfd(vector: vector, nonblocking: true) == .failure(.resourceTemporarilyUnavailable),
-                "vector \(vector) signalled before it was triggered")
+        let before = device.readEventfdResult(vector: vector, nonblocking: true)
+        #expect(before.errno == .resourceTemporarilyUnavailable,
+                "vector \(vector) signalled before it was triggered: \(before)")
         try device.triggerIRQ(index: index, vector: vector)
-        #expect(try device.readEventfd(vector: vector, nonblocking: true) == .success(1),
+        #expect(device.readEventfdResult(vector: vector, nonblocking: true) == .success(1),
                 "vector \(vector) did not signal its eventfd once")
       }
       try device.disableIRQ(index: index)

@@ -121,8 +121,8 @@ enum VFIOPCIDriverTest {
     /// must fail with EAGAIN.
     func expectNoMSI(sourceLocation: SourceLocation = #_sourceLocation) throws {
       guard driver.supportsSendMSI else { return }
-      let r = try device.readEventfd(vector: msi, nonblocking: true)
-      #expect(r == .failure(.resourceTemporarilyUnavailable), "ASSERT_NO_MSI: read(msi_fd) gave \(r), expected EAGAIN", sourceLocation: sourceLocation)
+      let r = device.readEventfdResult(vector: msi, nonblocking: true)
+      #expect(r.errno == .resourceTemporarilyUnavailable, "ASSERT_NO_MSI: read(msi_fd) gave \(r), expected EAGAIN", sourceLocation: sourceLocation)
     }
 
     /// C's blocking `read(msi_fd, &value, 8)`, with a time limit: the counter once it is non-zero,
@@ -130,13 +130,13 @@ enum VFIOPCIDriverTest {
     func waitForMSI(timeout: Duration = .seconds(5)) throws -> UInt64? {
       let end = ContinuousClock.now + timeout
       while true {
-        switch try device.readEventfd(vector: msi, nonblocking: true) {
+        switch device.readEventfdResult(vector: msi, nonblocking: true) {
         case .success(let value): return value
-        case .failure(.resourceTemporarilyUnavailable):
+        case .failure(let e) where e.errno == .resourceTemporarilyUnavailable:
           if ContinuousClock.now >= end { return nil }
           usleep(1000)
         case .failure(let e):
-          throw VFIOError.syscall(operation: "read(MSI eventfd, vector \(msi))", device: address.description, errno: e)
+          throw e
         }
       }
     }
@@ -158,7 +158,7 @@ enum VFIOPCIDriverTest {
 
   /// `region_setup`: `size` bytes of anonymous `MAP_SHARED` memory at the next IOVA, mapped.
   static func regionSetup(_ iommu: IOMMU, _ allocator: inout IOVAAllocator, size: UInt64, what: String) throws -> Region {
-    let memory = try MappedMemory.anonymousShared(size: Int(size)).get("mmap(\(what), 0x\(String(size, radix: 16)) bytes, MAP_SHARED|MAP_ANONYMOUS)", device: "-")
+    let memory = try MappedMemory.anonymousSharedResult(size: Int(size)).get("mmap(\(what), 0x\(String(size, radix: 16)) bytes, MAP_SHARED|MAP_ANONYMOUS)", device: "-")
     do {
       let dma = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: size), size: size)
       try iommu.map(dma)
@@ -182,7 +182,7 @@ enum VFIOPCIDriverTest {
     defer { iommu.close() }
     let device = try VFIOPCIDevice(address: address, iommu: iommu)
     defer { device.close() }
-    guard let driver = VFIOPCIDriver.probe(device) else { throw VFIOPCIDriverError.noDriver(device: address.description) }
+    guard let driver = VFIOPCIDriver.probe(device) else { throw VFIOError.driver(.noDriver(device: address.description)) }
 
     let mask = driver.ops.dmaMask
     let layout = Layout(dmaMask: mask)

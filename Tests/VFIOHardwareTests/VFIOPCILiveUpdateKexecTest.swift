@@ -44,8 +44,8 @@ enum VFIOPCILiveUpdateKexecTest {
 
   static func mapMemfd(_ memfd: FileDescriptor, into device: VFIOPCIDevice) throws -> MemfdRegions {
     let memcpySize = try memfdSize - driverSize
-    let memcpy = try MappedMemory.shared(memfd, offset: 0, size: memcpySize, protection: [.read, .write]).get()
-    let driver = try MappedMemory.shared(memfd, offset: Int64(memcpySize), size: driverSize, protection: [.read, .write]).get()
+    let memcpy = try MappedMemory.sharedResult(memfd, offset: 0, size: memcpySize, protection: [.read, .write]).get()
+    let driver = try MappedMemory.sharedResult(memfd, offset: Int64(memcpySize), size: driverSize, protection: [.read, .write]).get()
     let regions = MemfdRegions(memcpy: memcpy, driver: driver)
     try device.iommu.map(DMARegion(vaddr: memcpy.address, iova: memcpyIOVA, size: regions.memcpySize))
     try device.iommu.map(DMARegion(vaddr: driver.address, iova: regions.driverIOVA, size: UInt64(driverSize)))
@@ -56,12 +56,12 @@ enum VFIOPCILiveUpdateKexecTest {
   /// when the device has none or cannot reach the C test's IOVAs.
   static func driver(for device: VFIOPCIDevice, _ regions: MemfdRegions) throws -> VFIOPCIDriver? {
     guard let driver = VFIOPCIDriver.probe(device) else {
-      print("\(device.address): no selftest driver for this device: no DMA memcpy across kexec")
+      print("\(device.id): no selftest driver for this device: no DMA memcpy across kexec")
       return nil
     }
     let end = regions.driverIOVA + UInt64(driverSize) - 1
     guard end <= driver.ops.dmaMask else {
-      print("\(device.address): \(driver.name) reaches IOVAs up to 0x\(String(driver.ops.dmaMask, radix: 16)), not this test's 0x\(String(memcpyIOVA, radix: 16))-0x\(String(end, radix: 16)): no DMA memcpy across kexec")
+      print("\(device.id): \(driver.name) reaches IOVAs up to 0x\(String(driver.ops.dmaMask, radix: 16)), not this test's 0x\(String(memcpyIOVA, radix: 16))-0x\(String(end, radix: 16)): no DMA memcpy across kexec")
       return nil
     }
     try driver.initialize(region: VFIOPCIDriverRegion(memory: regions.driver, iova: regions.driverIOVA))
@@ -158,10 +158,10 @@ enum VFIOPCILiveUpdateKexecTest {
 
   /// Session `name` retrieved, or nil when this boot has none (ENOENT).
   static func retrievedSession(_ luo: LiveUpdateDevice, _ name: String) throws -> LiveUpdateSession? {
-    switch try luo.retrieveSessionResult(name) {
+    switch luo.retrieveSessionResult(name) {
     case .success(let s): return s
-    case .failure(.noSuchFileOrDirectory): return nil
-    case .failure(let e): throw LiveUpdateError.syscall(operation: "ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", object: "session '\(name)'", errno: e)
+    case .failure(let e) where e.errno == .noSuchFileOrDirectory: return nil
+    case .failure(let e): throw e
     }
   }
 
@@ -183,7 +183,7 @@ enum VFIOPCILiveUpdateKexecTest {
       let group = try VFIOGroup(for: address, iommu: iommu)
       defer { group.close() }
       print("Checking ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, \"\(address)\") fails (\(mode))")
-      let r = group.deviceFD()
+      let r = group.deviceFDResult()
       if case .success(let fd) = r { try? fd.close() }
       #expect(errnoOf(r) == .resourceBusy, "\(mode)")
     }

@@ -33,7 +33,7 @@ enum VFIOResetMmapTest {
   static func touchBARs(_ device: VFIOPCIDevice) throws -> (pages: Int, fold: UInt32) {
     let command = try device.configRead(PCIConfig.COMMAND, as: UInt16.self)
     guard command & PCIConfig.COMMAND_MEMORY != 0 else {
-      throw VFIOError.unexpected(operation: "read BAR mappings", device: device.address.description,
+      throw VFIOError.unexpected(operation: "read BAR mappings", device: device.id.description,
                                  detail: "memory decoding is off (PCI_COMMAND 0x\(String(command, radix: 16))): a read would be SIGBUS")
     }
     var pages = 0

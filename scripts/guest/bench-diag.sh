@@ -4,7 +4,7 @@
 # scripts/vm-test.sh --guest-script scripts/guest/bench-diag.sh with the same binaries):
 # the operations where Swift was slower, each in a fresh process on both sides, alternating,
 # BENCH_DIAG_REPEAT times (default 3): C (bench -f OP), Swift (vfio-bench -f OP) and Swift's
-# raw twin (vfio-bench -x -f OP_raw: the same system calls without LibVFIO's wrappers), with
+# raw twin (vfio-bench -x -f OP_raw: the same system calls through LibVFIO's syscall layer alone, without its typed API), with
 # BENCH_PAGEMAP=1 (physically contiguous runs of each pinned buffer). Writes $RESULTS/diag.tsv
 # (side<TAB>repeat<TAB>the bench line) and diag-pagemap.log. BENCH_DIAG_OPS: operations, comma-separated.
 # BENCH_DIAG_VARIANTS=NAME:FILE,...: more Swift builds in the same directory (e.g. the

@@ -8,7 +8,6 @@
 // C driver line by line; only its probe (on config-space values) has been exercised.
 #if arch(x86_64)
 import CVFIOShim
-import Glibc
 
 /// drivers/dma/idxd/registers.h, include/uapi/linux/idxd.h and linux/pci_ids.h: what dsa.c uses.
 enum DSAHW {
@@ -218,8 +217,8 @@ public final class DSADriver: VFIOPCIDriverOps {
     return true
   }
 
-  private func fail(_ op: String, _ detail: String) -> VFIOPCIDriverDeviceError {
-    .assertion(driver: Self.name, device: device.name, operation: op, detail: detail)
+  private func fail(_ op: String, _ detail: String) -> VFIOError {
+    .driverDevice(.assertion(driver: Self.name, device: device.name, operation: op, detail: detail))
   }
 
   private func iova(_ offset: Int) -> UInt64 { region.iova + UInt64(offset) }
@@ -231,8 +230,8 @@ public final class DSADriver: VFIOPCIDriverOps {
     bar0 = try DriverMMIO(device, bar: 0, driver: Self.name)
     bar2 = try DriverMMIO(device, bar: 2, driver: Self.name)
     guard region.memory.size >= DSAState.size else {
-      throw VFIOPCIDriverDeviceError.assertion(driver: Self.name, device: device.name, operation: "init",
-                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct dsa_state) \(DSAState.size)")
+      throw VFIOError.driverDevice(.assertion(driver: Self.name, device: device.name, operation: "init",
+                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct dsa_state) \(DSAState.size)"))
     }
 
     try device.configWrite(PCIConfig.COMMAND, PCIConfig.COMMAND_MEMORY | PCIConfig.COMMAND_MASTER | PCIConfig.COMMAND_INTX_DISABLE)
@@ -282,10 +281,10 @@ public final class DSADriver: VFIOPCIDriverOps {
       if status & DSAHW.IDXD_CMDSTS_ACTIVE == 0 { break }
       attempts -= 1
       guard attempts > 0 else {
-        throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "command \(hex(cmd))",
-                                               limit: "5000 polls 1 ms apart", detail: "CMDSTS still active (\(hex(status)))")
+        throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "command \(hex(cmd))",
+                                               limit: "5000 polls 1 ms apart", detail: "CMDSTS still active (\(hex(status)))"))
       }
-      usleep(sleepMs * 1000)
+      Syscalls.sleep(microseconds: sleepMs * 1000)
     }
 
     let err = status & DSAHW.IDXD_CMDSTS_ERR_MASK
@@ -362,11 +361,11 @@ public final class DSADriver: VFIOPCIDriverOps {
       status = region.memory.load(at: offset + DSACompletionRecord.statusOffset, as: UInt8.self)
       if status != 0 { break }
       if monotonicMilliseconds() - start >= driverUnboundedPollLimitMilliseconds {
-        throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: op,
+        throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: op,
                                                limit: "\(driverUnboundedPollLimitMilliseconds) ms (C polls without a limit)",
-                                               detail: "completion record status still 0")
+                                               detail: "completion record status still 0"))
       }
-      usleep(1000)
+      Syscalls.sleep(microseconds: 1000)
     }
     if status == DSAHW.DSA_COMP_SUCCESS { return 0 }
     devErr(device.name, "Error detected during memcpy operation: \(hex(status))\n")

@@ -4,13 +4,12 @@
 // what a probe reads (so the probe logic runs on config-space values in unit tests), and
 // libvfio's dev_err/dev_info.
 import CVFIOShim
-import Glibc
 import SystemPackage
 
 /// A selftest driver's failure on a device: C's `VFIO_ASSERT_*`/`VFIO_FAIL` in a driver (which
 /// abort the test) and its poll loops that run out of time. Each names the driver, the device
-/// and the operation.
-public enum VFIOPCIDriverDeviceError: Error, Equatable, CustomStringConvertible {
+/// and the operation. The kind of a `VFIOError.driverDevice`.
+public enum VFIOPCIDriverDeviceError: Equatable, CustomStringConvertible, Sendable {
   /// A poll loop gave up: `limit` is C's (for example "5000 polls 1 ms apart"), or this port's
   /// where C polls without a limit.
   case timeout(driver: String, device: String, operation: String, limit: String, detail: String)
@@ -46,9 +45,9 @@ struct DriverMMIO {
   let driver: String
   let device: String
 
-  init(_ device: VFIOPCIDevice, bar: Int, driver: String) throws(VFIOPCIDriverDeviceError) {
+  init(_ device: VFIOPCIDevice, bar: Int, driver: String) throws(VFIOError) {
     guard bar < device.bars.count, let m = device.bars[bar].mapping else {
-      throw .barUnavailable(driver: driver, device: device.name, bar: bar, needed: 0, size: 0)
+      throw .driverDevice(.barUnavailable(driver: driver, device: device.name, bar: bar, needed: 0, size: 0))
     }
     memory = m
     self.bar = bar
@@ -56,25 +55,25 @@ struct DriverMMIO {
     self.device = device.name
   }
 
-  private func check(_ offset: Int, _ width: Int) throws(VFIOPCIDriverDeviceError) {
+  private func check(_ offset: Int, _ width: Int) throws(VFIOError) {
     guard offset >= 0, offset + width <= memory.size else {
-      throw .barUnavailable(driver: driver, device: device, bar: bar, needed: offset + width, size: memory.size)
+      throw .driverDevice(.barUnavailable(driver: driver, device: device, bar: bar, needed: offset + width, size: memory.size))
     }
   }
 
-  func read<T: FixedWidthInteger>(_ offset: Int, as: T.Type = T.self) throws(VFIOPCIDriverDeviceError) -> T {
+  func read<T: FixedWidthInteger>(_ offset: Int, as: T.Type = T.self) throws(VFIOError) -> T {
     try check(offset, MemoryLayout<T>.size)
     return T(littleEndian: memory.load(at: offset, as: T.self))
   }
 
-  func write<T: FixedWidthInteger>(_ value: T, _ offset: Int) throws(VFIOPCIDriverDeviceError) {
+  func write<T: FixedWidthInteger>(_ value: T, _ offset: Int) throws(VFIOError) {
     try check(offset, MemoryLayout<T>.size)
     memory.store(value.littleEndian, at: offset)
   }
 
   /// One 64-byte command from `source` at `sourceOffset` to `offset` of this BAR with MOVDIR64B
   /// (`iosubmit_cmds512`), the BAR checked for the 64 bytes.
-  func submitCommand512(_ offset: Int, from source: MappedMemory, at sourceOffset: Int) throws(VFIOPCIDriverDeviceError) {
+  func submitCommand512(_ offset: Int, from source: MappedMemory, at sourceOffset: Int) throws(VFIOError) {
     try check(offset, 64)
     memory.submitCommands512(at: offset, from: source, sourceOffset: sourceOffset, count: 1)
   }

@@ -26,10 +26,11 @@
 // - MSI (one vector, no MSI-X): writing a value to the raise register (0x60) ORs it into the
 //   interrupt status and, with MSI on, sends the MSI then and there; the acknowledge register
 //   (0x64) clears it. The driver enables MSI vector 0 through VFIO, and `msi` is 0.
-import Glibc
+import SystemPackage
 
-/// What the edu driver refuses, or finds wrong with the device; each names the device.
-public enum EDUError: Error, Equatable, CustomStringConvertible {
+/// What the edu driver refuses, or finds wrong with the device, each naming the device: the kind
+/// of a `VFIOError.edu`.
+public enum EDUError: Equatable, CustomStringConvertible, Sendable {
   /// BAR 0 is not mapped (VFIO did not offer it for mmap).
   case noBAR0(device: String)
   /// The identification register does not read 0xRRrr00ed.
@@ -118,7 +119,7 @@ public final class EDU: VFIOPCIDriverOps {
 
   /// How long one transfer may take (100 ms nominal; TCG on a loaded host is slower).
   static let transferTimeout: Duration = .seconds(3)
-  static let pollInterval: useconds_t = 1000
+  static let pollInterval: UInt32 = 1000
 
   public let maxMemcpySize: UInt64 = EDU.maxTransfer
   public let maxMemcpyCount: UInt64 = EDU.maxCount
@@ -153,15 +154,15 @@ public final class EDU: VFIOPCIDriverOps {
   /// enables MSI vector 0 through VFIO.
   public init(device: VFIOPCIDevice, region: VFIOPCIDriverRegion) throws {
     self.device = device
-    guard let bar = device.bars.first?.mapping else { throw EDUError.noBAR0(device: device.id.description) }
+    guard let bar = device.bars.first?.mapping else { throw VFIOError.edu(.noBAR0(device: device.id.description)) }
     self.bar = bar
 
     let id = bar.load(at: Register.identification, as: UInt32.self)
-    guard Self.isIdentification(id) else { throw EDUError.identification(device: name, value: id) }
+    guard Self.isIdentification(id) else { throw VFIOError.edu(.identification(device: name, value: id)) }
     for pattern: UInt32 in [0x0000_0000, 0x5aa5_c33c] {
       bar.store(pattern, at: Register.liveness)
       let read = bar.load(at: Register.liveness, as: UInt32.self)
-      guard read == ~pattern else { throw EDUError.liveness(device: name, wrote: pattern, read: read) }
+      guard read == ~pattern else { throw VFIOError.edu(.liveness(device: name, wrote: pattern, read: read)) }
     }
 
     try device.commandSet(PCIConfig.COMMAND_MEMORY | PCIConfig.COMMAND_MASTER | PCIConfig.COMMAND_INTX_DISABLE)
@@ -169,7 +170,7 @@ public final class EDU: VFIOPCIDriverOps {
     bar.store(UInt32(0), at: Register.status)  // no interrupt after a factorial
     bar.store(UInt32.max, at: Register.interruptAcknowledge)
 
-    guard device.msiInfo.count >= 1 else { throw EDUError.noMSI(device: name) }
+    guard device.msiInfo.count >= 1 else { throw VFIOError.edu(.noMSI(device: name)) }
     try device.enableIRQ(index: VFIO.PCI_MSI_IRQ_INDEX, vector: msi, count: 1)
   }
 
@@ -185,13 +186,13 @@ public final class EDU: VFIOPCIDriverOps {
 
   /// Checks the request, starts the RAM -> buffer transfer of the first copy, and returns.
   public func memcpyStart(src: UInt64, dst: UInt64, size: UInt64, count: UInt64) throws {
-    guard size > 0, size <= Self.maxTransfer else { throw EDUError.invalidSize(device: name, size: size, max: Self.maxTransfer) }
+    guard size > 0, size <= Self.maxTransfer else { throw VFIOError.edu(.invalidSize(device: name, size: size, max: Self.maxTransfer)) }
     for (what, iova) in [("source", src), ("destination", dst)] where !dmaRange(iova: iova, size: size, fits: Self.dmaMask) {
-      throw EDUError.beyondDMAMask(device: name, what: what, iova: iova, size: size, mask: Self.dmaMask)
+      throw VFIOError.edu(.beyondDMAMask(device: name, what: what, iova: iova, size: size, mask: Self.dmaMask))
     }
     let command = dmaCommand
     guard command & DMACommand.start == 0 else {
-      throw EDUError.busy(device: name, operation: "memcpy_start", command: command, waitedMilliseconds: 0)
+      throw VFIOError.edu(.busy(device: name, operation: "memcpy_start", command: command, waitedMilliseconds: 0))
     }
     pending = Pending(src: src, dst: dst, size: size, count: count)
     if count > 0 { startTransfer(from: src, to: Self.bufferAddress, size: size, toRAM: false) }
@@ -205,11 +206,11 @@ public final class EDU: VFIOPCIDriverOps {
     for i in 0..<p.count {
       if i > 0 { startTransfer(from: p.src, to: Self.bufferAddress, size: p.size, toRAM: false) }
       guard transferDone("RAM -> edu, 0x\(String(p.size, radix: 16)) bytes from IOVA 0x\(String(p.src, radix: 16)), copy \(i + 1) of \(p.count)") else {
-        return -ETIMEDOUT
+        return -Errno.timedOut.rawValue
       }
       startTransfer(from: Self.bufferAddress, to: p.dst, size: p.size, toRAM: true)
       guard transferDone("edu -> RAM, 0x\(String(p.size, radix: 16)) bytes to IOVA 0x\(String(p.dst, radix: 16)), copy \(i + 1) of \(p.count)") else {
-        return -ETIMEDOUT
+        return -Errno.timedOut.rawValue
       }
     }
     return 0
@@ -240,7 +241,7 @@ public final class EDU: VFIOPCIDriverOps {
     let deadline = ContinuousClock.now + timeout
     while dmaCommand & DMACommand.start != 0 {
       if ContinuousClock.now >= deadline { return dmaCommand & DMACommand.start == 0 }
-      usleep(Self.pollInterval)
+      Syscalls.sleep(microseconds: Self.pollInterval)
     }
     return true
   }
@@ -252,10 +253,10 @@ public final class EDU: VFIOPCIDriverOps {
     return false
   }
 
-  private func waitIdle(_ operation: String) throws(EDUError) {
+  private func waitIdle(_ operation: String) throws(VFIOError) {
     guard waitForEngine(timeout: Self.transferTimeout) else {
-      throw .busy(device: name, operation: operation, command: dmaCommand,
-                  waitedMilliseconds: Int(Self.transferTimeout.components.seconds * 1000))
+      throw .edu(.busy(device: name, operation: operation, command: dmaCommand,
+                  waitedMilliseconds: Int(Self.transferTimeout.components.seconds * 1000)))
     }
   }
 }

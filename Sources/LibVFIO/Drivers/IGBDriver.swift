@@ -9,7 +9,7 @@
 // `struct igb` keeps them. MSI-X vector 0 is the driver's MSI (RX queue 0 through IVAR; EICS
 // bit 0 for send_msi). A copy that has not completed after about 200 ms resets the device
 // (VFIO_DEVICE_RESET), re-arms MSI-X with the same eventfd, programs it again, and the wait
-// returns -ETIMEDOUT, as C does. C's VFIO_ASSERTs are VFIOPCIDriverDeviceError here.
+// returns -ETIMEDOUT, as C does. C's VFIO_ASSERTs are VFIOError.driverDevice here.
 //
 // QEMU's model (hw/net/igb*.c, 10.0) is the lab's 82576: 8086:10c9, revision 1, with QEMU's
 // default subsystem IDs 1af4:1100 (`isQEMUModel`). Its transmit path maps each TX buffer with
@@ -18,7 +18,7 @@
 // IOVA still sends a frame of zeros and completes (the vIOMMU records the DMA read fault), and a
 // copy *to* one completes with the RX data write dropped (a DMA write fault). On QEMU neither
 // reaches the timeout path that real hardware takes.
-import Glibc
+import SystemPackage
 import Synchronization
 
 /// `igb_ops`.
@@ -74,8 +74,8 @@ public final class IGBDriver: VFIOPCIDriverOps {
     self.region = region
     bar0 = try DriverMMIO(device, bar: 0, driver: Self.name)
     guard region.memory.size >= IGBState.size else {
-      throw VFIOPCIDriverDeviceError.assertion(driver: Self.name, device: device.name, operation: "init",
-                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct igb) \(IGBState.size)")
+      throw VFIOError.driverDevice(.assertion(driver: Self.name, device: device.name, operation: "init",
+                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct igb) \(IGBState.size)"))
     }
     try reset()
     try device.enableIRQ(index: VFIO.PCI_MSIX_IRQ_INDEX, vector: Self.MSIX_VECTOR, count: 1)
@@ -139,7 +139,7 @@ public final class IGBDriver: VFIOPCIDriverOps {
       retries -= 1
       status = UInt32(littleEndian: region.memory.load(at: statusOffset, as: UInt32.self))
       if status & 1 != 0 { break }
-      usleep(1000)
+      Syscalls.sleep(microseconds: 1000)
     }
     // rmb(): nothing of the copied data is read before the write-back was seen.
     if status & 1 != 0 { atomicMemoryFence(ordering: .acquiring) }
@@ -152,7 +152,7 @@ public final class IGBDriver: VFIOPCIDriverOps {
     // The descriptor never completed (on an 82576, typically after a DMA read fault): CTRL.RST
     // alone leaves the descriptor engine wedged, so FLR through VFIO.
     try errorResetAndReinit()
-    return -ETIMEDOUT
+    return -Errno.timedOut.rawValue
   }
 
   /// `igb_send_msi`: EICS bit 0 raises MSI-X vector 0.
@@ -162,8 +162,8 @@ public final class IGBDriver: VFIOPCIDriverOps {
 
   // MARK: registers
 
-  private func fail(_ op: String, _ detail: String) -> VFIOPCIDriverDeviceError {
-    .assertion(driver: Self.name, device: device.name, operation: op, detail: detail)
+  private func fail(_ op: String, _ detail: String) -> VFIOError {
+    .driverDevice(.assertion(driver: Self.name, device: device.name, operation: op, detail: detail))
   }
 
   /// `writel`: a write barrier (descriptors are visible before the doorbell), then the store.
@@ -193,7 +193,7 @@ public final class IGBDriver: VFIOPCIDriverOps {
     mdic = UInt32(data) | (offset << E1000.MDIC_REG_SHIFT) | (1 << E1000.MDIC_PHY_SHIFT) | E1000.MDIC_OP_WRITE
     try write32(E1000.MDIC, mdic)
     for _ in 0..<1000 {
-      usleep(50)
+      Syscalls.sleep(microseconds: 50)
       mdic = try read32(E1000.MDIC)
       if mdic & E1000.MDIC_READY != 0 { break }
     }
@@ -209,23 +209,23 @@ public final class IGBDriver: VFIOPCIDriverOps {
     guard try writePHY(MII.BMCR, MII.BMCR_LOOPBACK | MII.BMCR_SPEED1000 | MII.BMCR_FULLDPLX, mdic: &mdic) else {
       throw fail("init", "Failed to write PHY control register (MDIC \(hex(mdic)): \(mdic & E1000.MDIC_READY == 0 ? "not ready after 1000 polls 50 us apart" : "MDIC.ERROR"))")
     }
-    usleep(50_000)
+    Syscalls.sleep(microseconds: 50_000)
     var ctrl = try read32(E1000.CTRL)
     ctrl &= ~E1000.CTRL_SPD_SEL
     ctrl |= E1000.CTRL_FRCSPD | E1000.CTRL_FRCDPX | E1000.CTRL_SPD_1000 | E1000.CTRL_FD | E1000.CTRL_SLU
     try write32(E1000.CTRL, ctrl)
-    usleep(500_000)
+    Syscalls.sleep(microseconds: 500_000)
   }
 
   /// `igb_reset`: CTRL.RST, 1 ms, then EECD.AUTO_RD polled up to 20 times 1 ms apart; when it
   /// never came (QEMU does not set it), CTRL.RST must read clear. Then every interrupt masked.
   private func reset() throws {
     try write32(E1000.CTRL, try read32(E1000.CTRL) | E1000.CTRL_RST)
-    usleep(1000)
+    Syscalls.sleep(microseconds: 1000)
     var retries = 20
     while retries > 0, try read32(E1000.EECD) & E1000.EECD_AUTO_RD == 0 {
       retries -= 1
-      usleep(1000)
+      Syscalls.sleep(microseconds: 1000)
     }
     if retries == 0 {
       let ctrl = try read32(E1000.CTRL)
@@ -296,11 +296,11 @@ public final class IGBDriver: VFIOPCIDriverOps {
         enabled = true
         break
       }
-      usleep(10)
+      Syscalls.sleep(microseconds: 10)
     }
     guard enabled else {
-      throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "init (queue enable)",
-                                             limit: "2000 polls 10 us apart", detail: "TXDCTL0 \(hex(txdctl)), RXDCTL0 \(hex(rxdctl))")
+      throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "init (queue enable)",
+                                             limit: "2000 polls 10 us apart", detail: "TXDCTL0 \(hex(txdctl)), RXDCTL0 \(hex(rxdctl))"))
     }
 
     // MSI-X routing: causes through IVAR and EIAM applied on assertion (GPIE); vector 0

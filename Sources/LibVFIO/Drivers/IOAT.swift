@@ -8,7 +8,6 @@
 // the C driver line by line; only its probe (on config-space values) has been exercised.
 #if arch(x86_64)
 import CVFIOShim
-import Glibc
 
 /// drivers/dma/ioat/hw.h and registers.h: the values the C driver uses.
 enum IOATHW {
@@ -133,8 +132,8 @@ public final class IOATDriver: VFIOPCIDriverOps {
     self.region = region
     bar0 = try DriverMMIO(device, bar: 0, driver: Self.name)
     guard region.memory.size >= IOATState.size else {
-      throw VFIOPCIDriverDeviceError.assertion(driver: Self.name, device: device.name, operation: "init",
-                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct ioat_state) \(IOATState.size)")
+      throw VFIOError.driverDevice(.assertion(driver: Self.name, device: device.name, operation: "init",
+                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct ioat_state) \(IOATState.size)"))
     }
     try device.configWrite(PCIConfig.COMMAND, PCIConfig.COMMAND_MEMORY | PCIConfig.COMMAND_MASTER | PCIConfig.COMMAND_INTX_DISABLE)
 
@@ -157,8 +156,8 @@ public final class IOATDriver: VFIOPCIDriverOps {
     try bar0.read(channel(IOATHW.IOAT_CHANSTS_OFFSET), as: UInt64.self) & IOATHW.IOAT_CHANSTS_STATUS
   }
 
-  private func fail(_ op: String, _ detail: String) -> VFIOPCIDriverDeviceError {
-    .assertion(driver: Self.name, device: device.name, operation: op, detail: detail)
+  private func fail(_ op: String, _ detail: String) -> VFIOError {
+    .driverDevice(.assertion(driver: Self.name, device: device.name, operation: op, detail: detail))
   }
 
   /// `ioat_clear_errors`.
@@ -189,10 +188,10 @@ public final class IOATDriver: VFIOPCIDriverOps {
       if chancmd & IOATHW.IOAT_CHANCMD_RESET == 0 { break }
       attempts -= 1
       guard attempts > 0 else {
-        throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "channel reset",
-                                               limit: "5000 polls 1 ms apart", detail: "CHANCMD still \(hex(chancmd))")
+        throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "channel reset",
+                                               limit: "5000 polls 1 ms apart", detail: "CHANCMD still \(hex(chancmd))"))
       }
-      usleep(sleepMs * 1000)
+      Syscalls.sleep(microseconds: sleepMs * 1000)
     }
 
     let status = try channelStatus()
@@ -231,9 +230,9 @@ public final class IOATDriver: VFIOPCIDriverOps {
         return -1
       }
       if monotonicMilliseconds() - start >= driverUnboundedPollLimitMilliseconds {
-        throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "memcpy_wait",
+        throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "memcpy_wait",
                                                limit: "\(driverUnboundedPollLimitMilliseconds) ms (C spins without a limit)",
-                                               detail: "channel status \(hex(status)), never DONE")
+                                               detail: "channel status \(hex(status)), never DONE"))
       }
     }
 
@@ -244,9 +243,9 @@ public final class IOATDriver: VFIOPCIDriverOps {
       let status = try channelStatus()
       if status == IOATHW.IOAT_CHANSTS_SUSPENDED { break }
       if monotonicMilliseconds() - start >= driverUnboundedPollLimitMilliseconds {
-        throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "memcpy_wait (suspend)",
+        throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "memcpy_wait (suspend)",
                                                limit: "\(driverUnboundedPollLimitMilliseconds) ms (C spins without a limit)",
-                                               detail: "channel status \(hex(status)), never SUSPENDED")
+                                               detail: "channel status \(hex(status)), never SUSPENDED"))
       }
     }
     return 0

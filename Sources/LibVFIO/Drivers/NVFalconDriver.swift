@@ -6,7 +6,7 @@
 // NOT RUN ON HARDWARE: the lab has no NVIDIA GPU and no emulator for one. This port follows the
 // C driver line by line; only its probe (on config-space and PMC_BOOT_0 values) has been
 // exercised.
-import Glibc
+import SystemPackage
 
 /// `nv_falcon_ops` (no `send_msi`: the falcon raises no MSI).
 public final class NVFalconDriver: VFIOPCIDriverOps {
@@ -60,15 +60,15 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     self.device = device
     bar0 = try DriverMMIO(device, bar: 0, driver: Self.name)
     guard region.memory.size >= Self.gpuDeviceSize else {
-      throw VFIOPCIDriverDeviceError.assertion(driver: Self.name, device: device.name, operation: "init",
-                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct gpu_device) \(Self.gpuDeviceSize)")
+      throw VFIOError.driverDevice(.assertion(driver: Self.name, device: device.name, operation: "init",
+                                               detail: "driver region of \(region.memory.size) bytes < sizeof(struct gpu_device) \(Self.gpuDeviceSize)"))
     }
     let pmcBoot0 = try bar0.read(HW.NV_PMC_BOOT_0, as: UInt32.self)
     arch = HW.gpuArch(pmcBoot0: pmcBoot0)
     // C indexes gpu_properties_map with it unchecked (probe refused unknown architectures).
     guard arch != .unknown else {
-      throw VFIOPCIDriverDeviceError.assertion(driver: Self.name, device: device.name, operation: "init",
-                                               detail: "Unsupported GPU architecture for PMC_BOOT_0: \(hex(pmcBoot0))")
+      throw VFIOError.driverDevice(.assertion(driver: Self.name, device: device.name, operation: "init",
+                                               detail: "Unsupported GPU architecture for PMC_BOOT_0: \(hex(pmcBoot0))"))
     }
     let props = HW.gpuPropertiesMap[arch.rawValue]
     isMemoryClearSupported = props.memoryClearSupported
@@ -78,9 +78,9 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     // Initialize falcon for DMA
     do {
       try dmaInit()
-    } catch let e as VFIOPCIDriverDeviceError {
+    } catch let VFIOError.driverDevice(e) {
       devErr(device.name, "Failed to initialize falcon DMA: \(errnoCode(e).map(String.init) ?? "?")\n")
-      throw e
+      throw VFIOError.driverDevice(e)
     }
 
     maxMemcpySize = HW.NV_FALCON_DMA_MAX_TRANSFER_SIZE
@@ -90,22 +90,22 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
   private func read32(_ offset: Int) throws -> UInt32 { try bar0.read(offset, as: UInt32.self) }
   private func write32(_ offset: Int, _ value: UInt32) throws { try bar0.write(value, offset) }
 
-  private func fail(_ op: String, _ detail: String) -> VFIOPCIDriverDeviceError {
-    .assertion(driver: Self.name, device: device.name, operation: op, detail: detail)
+  private func fail(_ op: String, _ detail: String) -> VFIOError {
+    .driverDevice(.assertion(driver: Self.name, device: device.name, operation: op, detail: detail))
   }
 
   /// The value C's int-returning helpers give for `e` (nil: C would have aborted).
   private func errnoCode(_ e: VFIOPCIDriverDeviceError) -> Int32? {
     switch e {
-    case .timeout: -ETIMEDOUT
+    case .timeout: -Errno.timedOut.rawValue
     case .failed(_, _, _, let code, _): code
     case .assertion, .barUnavailable: nil
     }
   }
 
   /// C's `return -E...;` as a typed error.
-  private func cError(_ op: String, _ code: Int32, _ what: String) -> VFIOPCIDriverDeviceError {
-    .failed(driver: Self.name, device: device.name, operation: op, code: code, detail: what)
+  private func cError(_ op: String, _ code: Int32, _ what: String) -> VFIOError {
+    .driverDevice(.failed(driver: Self.name, device: device.name, operation: op, code: code, detail: what))
   }
 
   /// `gpu_poll_register`: every 1 ms until (value & mask) == expected, up to `timeoutMs`.
@@ -118,11 +118,11 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
       if value & mask == expected { return }
       elapsed = monotonicMilliseconds() - start
       if elapsed >= timeoutMs { break }
-      usleep(1000)
+      Syscalls.sleep(microseconds: 1000)
     }
     let detail = "Timeout polling \(name) (\(hex(offset))): value=\(hex(value)) expected=\(hex(expected)) mask=\(hex(mask)) after \(elapsed) ms"
     devErr(device.name, detail + "\n")
-    throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "poll \(name)", limit: "\(timeoutMs) ms", detail: detail)
+    throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "poll \(name)", limit: "\(timeoutMs) ms", detail: detail))
   }
 
   /// `fsp_poll_queue`: every 1 ms until the queue is empty (head == tail) or not, up to `timeoutMs`.
@@ -137,11 +137,11 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
       if waitEmpty ? head == tail : head != tail { return }
       elapsed = monotonicMilliseconds() - start
       if elapsed >= timeoutMs { break }
-      usleep(1000)
+      Syscalls.sleep(microseconds: 1000)
     }
     let detail = "Timeout polling \(name): head=\(hex(head)) tail=\(hex(tail)) wait_empty=\(waitEmpty ? 1 : 0) after \(elapsed) ms"
     devErr(device.name, detail + "\n")
-    throw VFIOPCIDriverDeviceError.timeout(driver: Self.name, device: device.name, operation: "poll \(name)", limit: "\(timeoutMs) ms", detail: detail)
+    throw VFIOError.driverDevice(.timeout(driver: Self.name, device: device.name, operation: "poll \(name)", limit: "\(timeoutMs) ms", detail: detail))
   }
 
   /// `fsp_emem_write`: through EMEM port 2, auto-incrementing.
@@ -191,7 +191,7 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     // Best-effort drain; timeout is expected if no pending message.
     do {
       try pollQueue("fsp_msg_queue_drain", head: HW.NV_FSP_MSG_QUEUE_HEAD, tail: HW.NV_FSP_MSG_QUEUE_TAIL, waitEmpty: false, timeoutMs: 5000)
-    } catch VFIOPCIDriverDeviceError.timeout {}
+    } catch VFIOError.driverDevice(.timeout) {}
     try write32(HW.NV_FSP_QUEUE_TAIL, HW.NV_FSP_RPC_EMEM_BASE)
     try write32(HW.NV_FSP_QUEUE_HEAD, HW.NV_FSP_RPC_EMEM_BASE)
     try write32(HW.NV_FSP_MSG_QUEUE_TAIL, HW.NV_FSP_RPC_EMEM_BASE)
@@ -203,15 +203,15 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
   private func fspRPCSendCommand(nvdmType: UInt8, data: [UInt32], timeoutMs: UInt64) throws {
     let op = "FSP RPC \(hex(nvdmType))"
     let maxPacketWords = HW.NV_FSP_RPC_MAX_PACKET_SIZE / 4
-    guard 2 + data.count <= Int(maxPacketWords) else { throw cError(op, -EINVAL, "\(2 + data.count) words > \(maxPacketWords)") }
+    guard 2 + data.count <= Int(maxPacketWords) else { throw cError(op, -Errno.invalidArgument.rawValue, "\(2 + data.count) words > \(maxPacketWords)") }
     let packet = [HW.mctpHeader(seid: 0, seq: 0, som: true, eom: true), HW.mctpMessageHeader(nvdmType: nvdmType)] + data
     try fspRPCSendData(packet)
 
     let resp = try fspRPCReceiveData(maxCount: 256, timeoutMs: timeoutMs)
-    guard resp.count >= HW.NV_FSP_RPC_MIN_RESPONSE_WORDS else { throw cError(op, -EPROTO, "response of \(resp.count) words") }
+    guard resp.count >= HW.NV_FSP_RPC_MIN_RESPONSE_WORDS else { throw cError(op, -Errno.protocolError.rawValue, "response of \(resp.count) words") }
     let respType = HW.nvdmType(ofMessageHeader: resp[1])
-    guard UInt32(respType) == HW.NV_NVDM_TYPE_RESPONSE else { throw cError(op, -EPROTO, "response NVDM type \(hex(respType))") }
-    guard resp[3] == UInt32(nvdmType) else { throw cError(op, -EPROTO, "response to NVDM type \(hex(resp[3]))") }
+    guard UInt32(respType) == HW.NV_NVDM_TYPE_RESPONSE else { throw cError(op, -Errno.protocolError.rawValue, "response NVDM type \(hex(respType))") }
+    guard resp[3] == UInt32(nvdmType) else { throw cError(op, -Errno.protocolError.rawValue, "response to NVDM type \(hex(resp[3]))") }
     guard resp[4] == 0 else {
       // C returns -resp_buf[4]
       throw cError(op, Int32(bitPattern: 0 &- resp[4]), "FSP status \(hex(resp[4]))")
@@ -286,17 +286,17 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     try device.commandSet(PCIConfig.COMMAND_MASTER)
 
     if arch >= .hopper {
-      do { try fspInit() } catch let e as VFIOPCIDriverDeviceError {
+      do { try fspInit() } catch let VFIOError.driverDevice(e) {
         devErr(device.name, "Failed to init FSP: \(errnoCode(e).map(String.init) ?? "?")\n")
-        throw e
+        throw VFIOError.driverDevice(e)
       }
-      do { try fspFBDMAEnable() } catch let e as VFIOPCIDriverDeviceError {
+      do { try fspFBDMAEnable() } catch let VFIOError.driverDevice(e) {
         devErr(device.name, "Failed to enable FSP FBDMA: \(errnoCode(e).map(String.init) ?? "?")\n")
-        throw e
+        throw VFIOError.driverDevice(e)
       }
       guard try fspCheckOFADMASupport() else {
         devErr(device.name, "OFA DMA not supported with current firmware\n")
-        throw cError("init", -EOPNOTSUPP, "OFA DMA not supported with current firmware")
+        throw cError("init", -Errno.notSupported.rawValue, "OFA DMA not supported with current firmware")
       }
     }
 
@@ -347,9 +347,9 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
     do {
       try pollRegister("dma_done", falcon.basePage + HW.NV_FALCON_DMA_CMD_OFFSET,
                        expected: HW.NV_FALCON_DMA_CMD_DONE_BIT, mask: HW.NV_FALCON_DMA_CMD_DONE_BIT, timeoutMs: 1000)
-    } catch let e as VFIOPCIDriverDeviceError {
+    } catch let VFIOError.driverDevice(e) {
       devErr(device.name, "Failed DMA \(write ? "write" : "read") (addr=\(hex(address)), size=\(size))\n")
-      throw e
+      throw VFIOError.driverDevice(e)
     }
   }
 
@@ -378,8 +378,8 @@ public final class NVFalconDriver: VFIOPCIDriverOps {
       do {
         try dma(address: c.src, size: c.size, write: false)
         try dma(address: c.dst, size: c.size, write: true)
-      } catch VFIOPCIDriverDeviceError.timeout {
-        return -ETIMEDOUT
+      } catch VFIOError.driverDevice(.timeout) {
+        return -Errno.timedOut.rawValue
       }
     }
     return 0

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The one layer that touches raw pointers and C return conventions. Everything above it is
-// typed and throws VFIOError.
+// LibVFIO's one syscall layer (this folder): the only code that imports Glibc, touches raw
+// pointers or reads errno. Syscalls.swift: ioctl, pread/pwrite/read/write, open, the EINTR
+// retry (`valueOrErrno`) and the one errno bridge (`Result<_, Errno>.get(operation, device:)`
+// to VFIOError); FileSystem.swift: sysfs and /dev files; MappedMemory.swift: mmap, madvise,
+// MMIO; Process.swift: sleeping, signals, identity, exit, eventfd, O_NONBLOCK. Everything above
+// it (LibLiveUpdate, the CLI and vfio-bench included) is typed and throws VFIOError.
+// scripts/check-sources.py enforces it.
 //
 // Naming rule for a call that can fail: the throwing call has the plain name (`reset()`), and
 // where callers need the errno as a value its twin returning `Result<_, Errno>` is the same name
-// with a `Result` suffix (`resetResult()`).
+// with a `Result` suffix (`resetResult()`); none both throws and returns a Result.
 import CVFIOShim
 import Glibc
 import SystemPackage
@@ -176,9 +181,10 @@ extension FileDescriptor {
 }
 
 /// Opens `path`, returning the errno instead of throwing.
-package func openFile(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [.closeOnExec]) -> Result<FileDescriptor, Errno> {
+package func openFile(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [.closeOnExec],
+                      permissions: FilePermissions? = nil) -> Result<FileDescriptor, Errno> {
   do {
-    return .success(try FileDescriptor.open(FilePath(path), mode, options: options))
+    return .success(try FileDescriptor.open(FilePath(path), mode, options: options, permissions: permissions))
   } catch let e as Errno {
     return .failure(e)
   } catch {
@@ -215,5 +221,19 @@ package enum Syscalls {
     var ts = timespec()
     unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
     return ts
+  }
+
+  /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds; inlined into callers that time one call
+  /// (vfio-bench), so it adds no call of its own.
+  @inlinable @inline(__always)
+  package static func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+  }
+
+  /// `fflush(NULL)`: writes out every stdio stream's buffer (`print`'s included).
+  package static func flushOutput() {
+    _ = fflush(nil)
   }
 }

@@ -81,6 +81,11 @@ public final class MappedMemory {
     return valueOrErrno(retryOnInterrupt: false) { unsafe madvise(UnsafeMutableRawPointer(bitPattern: address), size, advice) }.map { _ in () }
   }
 
+  /// `madvise(MADV_HUGEPAGE)` over the whole region (as libvfio does for BAR mappings).
+  package func adviseHugePages() -> Result<Void, Errno> {
+    advise(MADV_HUGEPAGE)
+  }
+
   /// The kernel's `iosubmit_cmds512`: copies `count` 64-byte units from `source` at
   /// `sourceOffset` to this region at `offset` with MOVDIR64B, each unit one 64-byte store (a
   /// DSA or IOAT portal write).
@@ -100,18 +105,18 @@ public final class MappedMemory {
   }
 
   /// Anonymous private memory (`MAP_ANONYMOUS|MAP_PRIVATE`), as the DMA tests use.
-  public static func anonymous(size: Int, extraFlags: CInt = 0) -> Result<MappedMemory, Errno> {
+  public static func anonymousResult(size: Int, extraFlags: CInt = 0) -> Result<MappedMemory, Errno> {
     unsafe map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | extraFlags, -1, 0)
   }
 
   /// Anonymous shared memory (`MAP_ANONYMOUS|MAP_SHARED`), as `vfio_pci_driver_test` maps its
   /// memcpy and driver regions.
-  public static func anonymousShared(size: Int) -> Result<MappedMemory, Errno> {
+  public static func anonymousSharedResult(size: Int) -> Result<MappedMemory, Errno> {
     unsafe map(nil, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_SHARED, -1, 0)
   }
 
   /// A shared mapping of `fd` at `offset`.
-  public static func shared(_ fd: FileDescriptor, offset: Int64, size: Int, protection: Protection = [.read, .write]) -> Result<MappedMemory, Errno> {
+  public static func sharedResult(_ fd: FileDescriptor, offset: Int64, size: Int, protection: Protection = [.read, .write]) -> Result<MappedMemory, Errno> {
     unsafe map(nil, size, protection.rawValue, MAP_SHARED, fd.rawValue, offset)
   }
 
@@ -120,7 +125,7 @@ public final class MappedMemory {
 
   /// Reserves `size` bytes of address space such that `address % align == alignOffset`
   /// (libvfio's `mmap_reserve`), then maps `fd` there with `MAP_SHARED|MAP_FIXED`.
-  public static func sharedAligned(_ fd: FileDescriptor, fileOffset: Int64, size: Int, align: Int, alignOffset: Int = 0, protection: Protection) -> Result<MappedMemory, Errno> {
+  public static func sharedAlignedResult(_ fd: FileDescriptor, fileOffset: Int64, size: Int, align: Int, alignOffset: Int = 0, protection: Protection) -> Result<MappedMemory, Errno> {
     precondition(align > 0 && align & (align - 1) == 0 && alignOffset < align)
     let total = size + align
     guard let base = unsafe mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), unsafe base != MAP_FAILED else {

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The process-level system calls of the layer: sleeping, signals, identity, the kernel release,
+// exit. Thin and typed; nothing above the layer calls Glibc for these.
+import CVFIOShim
+import Glibc
+import SystemPackage
+
+extension Syscalls {
+  /// Sleeps `microseconds`, as C's `usleep` (which the ported drivers call): `nanosleep`, the
+  /// remaining time slept again after EINTR. No allocation (it sits in polling loops).
+  package static func sleep(microseconds: UInt32) {
+    var request = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)
+    var remaining = timespec()
+    while unsafe nanosleep(&request, &remaining) == -1 && vst_errno() == EINTR {
+      request = remaining
+    }
+  }
+
+  /// `kill(pid, signal)`: the errno on failure.
+  package static func sendSignal(_ signal: Signal, to pid: Int32) -> Result<Void, Errno> {
+    valueOrErrno(retryOnInterrupt: false) { kill(pid, signal.rawValue) }.map { _ in () }
+  }
+
+  /// Whether process `pid` exists (`kill(pid, 0)` succeeds).
+  package static func processExists(_ pid: Int32) -> Bool {
+    kill(pid, 0) == 0
+  }
+
+  /// `getpid()`.
+  package static var processID: Int32 { getpid() }
+
+  /// `geteuid()`.
+  package static var effectiveUserID: UInt32 { geteuid() }
+
+  /// `uname -r`: the running kernel's release.
+  package static func kernelRelease() -> String {
+    var u = utsname()
+    _ = unsafe uname(&u)
+    return unsafe withUnsafeBytes(of: u.release) { unsafe String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+  }
+
+  /// `exit(code)`: ends the process (atexit handlers and stdio flushing included).
+  package static func exit(_ code: Int32) -> Never {
+    Glibc.exit(code)
+  }
+
+  /// `raise(signal)`: sends `signal` to this process.
+  package static func raise(_ signal: Signal) {
+    _ = Glibc.raise(signal.rawValue)
+  }
+
+  /// `signal(signal, SIG_IGN)` (`ignore: true`) or `signal(signal, SIG_DFL)`.
+  package static func setIgnored(_ signal: Signal, _ ignore: Bool) {
+    _ = Glibc.signal(signal.rawValue, ignore ? SIG_IGN : SIG_DFL)
+  }
+
+  /// A signal number, named as `<signal.h>` names it.
+  package struct Signal: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    package let rawValue: CInt
+    package init(rawValue: CInt) { self.rawValue = rawValue }
+    package static let interrupt = Signal(rawValue: SIGINT)
+    package static let terminate = Signal(rawValue: SIGTERM)
+    package static let kill = Signal(rawValue: SIGKILL)
+    package static let stop = Signal(rawValue: SIGSTOP)
+
+    /// The C name (`SIGINT`).
+    package var description: String {
+      switch rawValue {
+      case SIGINT: "SIGINT"
+      case SIGTERM: "SIGTERM"
+      case SIGKILL: "SIGKILL"
+      case SIGSTOP: "SIGSTOP"
+      default: "signal \(rawValue)"
+      }
+    }
+  }
+}
+
+extension FileDescriptor {
+  /// `eventfd(0, 0)` (EINTR retried): a new eventfd or the errno.
+  package static func eventfd() -> Result<FileDescriptor, Errno> {
+    valueOrErrno { vst_eventfd(0, 0) }.map { FileDescriptor(rawValue: $0) }
+  }
+
+  /// Sets or clears `O_NONBLOCK` (`fcntl(F_GETFL)` then `fcntl(F_SETFL)`): the errno on failure.
+  package func setNonblocking(_ nonblocking: Bool) -> Result<Void, Errno> {
+    valueOrErrno { fcntl(rawValue, F_GETFL) }.flatMap { flags in
+      valueOrErrno { fcntl(rawValue, F_SETFL, nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) }
+    }.map { _ in () }
+  }
+}
