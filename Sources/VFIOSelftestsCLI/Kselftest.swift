@@ -193,8 +193,21 @@ public struct KselftestArguments: Equatable, Sendable {
 public struct KselftestSelection: Sendable {
   public struct Entry: Equatable, Sendable {
     public var cName: String
-    /// The Swift Testing ID (with its source location), for an exact `--filter`.
+    /// The results node's ID: the Swift Testing ID (with its source location), and for a case
+    /// of a parameterized test `#` and the case's ID.
     public var id: String
+    /// The Swift Testing ID of the test function, for an exact `--filter` (a case cannot be
+    /// filtered on its own: the test runs every case it has).
+    public var testID: String
+    /// For a case of a parameterized test: its argument.
+    public var argument: String? = nil
+
+    public init(cName: String, id: String, testID: String? = nil, argument: String? = nil) {
+      self.cName = cName
+      self.id = id
+      self.testID = testID ?? id
+      self.argument = argument
+    }
 
     var parts: [String] { cName.split(separator: ".").map(String.init) }
     public var fixture: String { parts.first ?? cName }
@@ -208,9 +221,11 @@ public struct KselftestSelection: Sendable {
   /// (in order of first appearance), each in source order (file, line, column).
   public init(declarations: TestRunResults, program: KselftestProgram, arguments: KselftestArguments) {
     let p = declarations.programs.first { $0.name == program.name }
-    let sorted = (p?.tests ?? []).map { Entry(cName: $0.name.name, id: $0.node.id) }
-      .filter { arguments.enables($0.cName) }
-      .sorted { Self.sourceOrder($0.id) < Self.sourceOrder($1.id) }
+    let sorted = (p?.tests ?? []).enumerated()
+      .map { (Entry(cName: $1.name.name, id: $1.node.id, testID: $1.node.testID, argument: $1.node.argument), $0) }
+      .filter { arguments.enables($0.0.cName) }
+      .sorted { (Self.sourceOrder($0.0.testID), $0.1) < (Self.sourceOrder($1.0.testID), $1.1) }
+      .map(\.0)
     var fixtures: [String] = []
     for e in sorted where !fixtures.contains(e.fixture) { fixtures.append(e.fixture) }
     entries = fixtures.flatMap { f in sorted.filter { $0.fixture == f } }
@@ -231,7 +246,9 @@ public struct KselftestSelection: Sendable {
 
   /// Swift Testing's `--filter`: each test's full ID, anchored and escaped.
   public var filter: String {
-    entries.map { "^" + NSRegularExpression.escapedPattern(for: $0.id) + "$" }.joined(separator: "|")
+    var seen = Set<String>()
+    return entries.filter { seen.insert($0.testID).inserted }
+      .map { "^" + NSRegularExpression.escapedPattern(for: $0.testID) + "$" }.joined(separator: "|")
   }
 
   /// `-l`: the harness's table (fixture, variant, test), one test a line, on stderr in C.
