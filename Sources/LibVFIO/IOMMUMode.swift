@@ -18,6 +18,22 @@ public enum IOMMUMode: String, CaseIterable, Sendable, CustomStringConvertible {
 
   public var description: String { rawValue }
 
+  /// The variable naming the modes a run tests (`vfio-selftests run --iommu-mode`, `kselftest -v`).
+  public static let underTestVariable = "VFIO_SELFTESTS_IOMMU_MODES"
+
+  /// The modes the suites parameterized over the iommu modes run, in C's order: those
+  /// `VFIO_SELFTESTS_IOMMU_MODES` names (space or comma separated), else the one
+  /// `VFIO_SELFTESTS_IOMMU_MODE` names, else all five. A test's cases of the other modes are not
+  /// run nor reported at all. Throws `VFIOError.unknownIOMMUMode` for a name that is no mode.
+  public static func underTest(environment: [String: String]) throws(VFIOError) -> [IOMMUMode] {
+    let raw = environment[underTestVariable].flatMap { $0.isEmpty ? nil : $0 } ?? environment["VFIO_SELFTESTS_IOMMU_MODE"] ?? ""
+    let names = raw.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+    if names.isEmpty { return allCases }
+    var chosen = Set<IOMMUMode>()
+    for n in names { chosen.insert(try IOMMUMode(named: n)) }
+    return allCases.filter(chosen.contains)
+  }
+
   /// The container node a group is attached to, nil for the iommufd (cdev) mode.
   public var containerPath: String? {
     switch self {

@@ -109,6 +109,8 @@ extension TestRunResults {
       }
     }
     for r in roots { walk(r, suite: nil) }
-    return order.map { Program(name: $0, tests: byProgram[$0]!) }
+    // As the harness orders them: a suite's cases of one argument (mode) together, as one suite
+    // per mode ran them before the tests were parameterized.
+    return order.map { Program(name: $0, tests: KselftestSelection.groupedByArgument(byProgram[$0]!) { KselftestSelection.caseGroup($0.node.testID, $0.node.argument) }) }
   }
 }

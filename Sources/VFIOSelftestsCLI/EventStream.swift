@@ -34,6 +34,9 @@ public enum EventRecord: Equatable, Sendable {
     /// A parameterized test function's cases, as the run planned them (`_testCases`); nil when
     /// the declaration has no such field (not parameterized, or an older stream).
     public var testCases: [TestCase]? = nil
+    public var isParameterized = false
+    /// The tags the declaration itself carries (`_tags`, e.g. `.iommuModes`), not its suites'.
+    public var tags: [String] = []
   }
 
   public struct Event: Equatable, Sendable {
@@ -69,7 +72,9 @@ public enum EventRecord: Equatable, Sendable {
       return .test(TestDeclaration(
         id: id, name: payload["name"] as? String ?? id, displayName: payload["displayName"] as? String,
         isSuite: (payload["kind"] as? String) == "suite",
-        file: loc?["fileID"] as? String ?? "", line: loc?["line"] as? Int ?? 0, testCases: cases))
+        file: loc?["fileID"] as? String ?? "", line: loc?["line"] as? Int ?? 0, testCases: cases,
+        isParameterized: payload["isParameterized"] as? Bool ?? false,
+        tags: payload["_tags"] as? [String] ?? payload["tags"] as? [String] ?? []))
     case "event":
       guard let eventKind = payload["kind"] as? String else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
       let comments = (payload["_comments"] as? [String]) ?? (payload["comments"] as? [String]) ?? []

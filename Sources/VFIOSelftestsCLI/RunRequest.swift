@@ -54,7 +54,10 @@ public struct RunRequest: Equatable, Sendable {
       env["VFIO_SELFTESTS_BDFS"] = ((device.map { [$0] } ?? []) + extraDevices.filter { $0 != device }).map(\.description).joined(separator: " ")
     }
     if let stage { env["VFIO_SELFTESTS_STAGE"] = String(stage) }
-    if let iommuMode { env["VFIO_SELFTESTS_IOMMU_MODE"] = iommuMode.rawValue }
+    if let iommuMode {
+      env["VFIO_SELFTESTS_IOMMU_MODE"] = iommuMode.rawValue
+      env[IOMMUMode.underTestVariable] = iommuMode.rawValue
+    }
     return env
   }
 

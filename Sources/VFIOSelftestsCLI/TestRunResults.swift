@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+import LibVFIO
+
 /// The outcome of every test of one run of the Swift Testing binary, built from its event
 /// stream: a tree of suites and tests (functions), each test passed, failed or skipped; a
 /// parameterized test is one result per case.
@@ -84,8 +86,10 @@ public struct TestRunResults: Sendable {
   /// cancelled it, a suite was skipped) applies to each of its cases that has no outcome of its
   /// own. Its cases are those the declaration lists (`_testCases`) and any the events name. A
   /// parameterized test with no known case (Swift Testing lists no cases for a test it skips
-  /// while planning, nor under `--list-tests`) is reported as one test, as before.
-  public init(records: [EventRecord], notRunReason: String = "test binary ended before this test finished") {
+  /// while planning, nor under `--list-tests`) gets those `unlistedCases` gives for its tags and
+  /// its suites' (see `iommuModeCases`), else is reported as one test, as before.
+  public init(records: [EventRecord], notRunReason: String = "test binary ended before this test finished",
+              unlistedCases: (_ tags: Set<String>) -> [EventRecord.TestCase]? = { _ in nil }) {
     var decls: [String: EventRecord.TestDeclaration] = [:]
     var declOrder: [String] = []
     var tests: [String: Record] = [:]
@@ -135,21 +139,23 @@ public struct TestRunResults: Sendable {
       if !children.isEmpty, children.allSatisfy(\.outcome.isSkip) { return .skipped("all tests skipped") }
       return .passed
     }
-    func build(_ id: String, inheritedSkip: String?) -> Node {
+    func build(_ id: String, inheritedSkip: String?, inheritedTags: Set<String> = []) -> Node {
       let d = decls[id]!
+      let tags = inheritedTags.union(d.tags)
       var name = d.displayName ?? d.name
       // `f()` and `f(_:)` are `f`.
       if d.displayName == nil, name.hasSuffix(")"), let paren = name.firstIndex(of: "(") { name = String(name[..<paren]) }
       let own = tests[id] ?? Record()
       let skip = own.skip ?? inheritedSkip
       if d.isSuite {
-        let children = sorted(childrenOf[id] ?? []).map { build($0, inheritedSkip: skip) }
+        let children = sorted(childrenOf[id] ?? []).map { build($0, inheritedSkip: skip, inheritedTags: tags) }
         let outcome: Outcome = own.issues.isEmpty ? aggregate(children, skip: skip) : .failed(own.issues)
         return Node(id: id, name: name, isSuite: true, outcome: outcome, children: children, seconds: own.seconds)
       }
       // The cases: those declared, then any only the events name; in the order they ran.
       var known = d.testCases ?? []
       for c in caseOrder[id] ?? [] where !known.contains(where: { $0.id == c.id }) { known.append(c) }
+      if known.isEmpty, d.isParameterized, let unlisted = unlistedCases(tags) { known = unlisted }
       guard !known.isEmpty else {
         return Node(id: id, name: name, isSuite: false, outcome: leafOutcome(own, inheritedSkip: inheritedSkip), children: [], seconds: own.seconds)
       }
@@ -166,6 +172,15 @@ public struct TestRunResults: Sendable {
     }
     roots = sorted(childrenOf[nil] ?? []).map { build($0, inheritedSkip: nil) }
       .filter { !$0.isSuite || !$0.leaves.isEmpty }
+  }
+
+  /// The tag of the tests parameterized over the iommu modes (Swift Testing's `_tags` spelling).
+  public static let iommuModesTag = ".iommuModes"
+
+  /// `unlistedCases` for a run testing `modes`: a test tagged `.iommuModes` whose cases Swift
+  /// Testing did not list has one case per mode (what the run would have named them).
+  public static func iommuModeCases(_ modes: [IOMMUMode]) -> (Set<String>) -> [EventRecord.TestCase]? {
+    { tags in tags.contains(iommuModesTag) ? modes.map { EventRecord.TestCase(id: $0.rawValue, displayName: $0.rawValue) } : nil }
   }
 
   /// The kselftest exit code for this run: 0 pass, 1 fail, 4 skip (nothing passed or failed).

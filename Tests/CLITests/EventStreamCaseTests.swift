@@ -118,4 +118,43 @@ struct EventStreamCaseTests {
     #expect(report.text.contains("ok 3 harness_selftest.iommufd_compat_type1.cancel_one_case # SKIP \(Self.reason)\n"))
     #expect(report.text.contains("# Totals: pass:4 fail:0 xfail:0 xpass:0 skip:1 error:0\n"))
   }
+
+  /// `--list-tests` lists no case: a test tagged `.iommuModes` gets one per mode of the run, so
+  /// `kselftest -l` and `-r` see the names a run reports; other parameterized tests stay one.
+  @Test func unlistedCasesOfATestOverTheModes() throws {
+    let id = "M.Hardware/S/t(_:)/F.swift:3:4", plain = "M.Hardware/S/u(_:)/F.swift:9:4"
+    let decl = { (id: String, tags: String) in
+      "{\"kind\":\"test\",\"payload\":{\"id\":\"\(id)\",\"isParameterized\":true,\"kind\":\"function\",\"name\":\"\(id.split(separator: "/")[2])\",\"sourceLocation\":{\"fileID\":\"M/F.swift\",\"line\":3,\"column\":4}}\(tags)}"
+    }
+    let lines = [
+      "{\"kind\":\"test\",\"payload\":{\"_tags\":[\".hardware\"],\"id\":\"M.Hardware\",\"kind\":\"suite\",\"name\":\"Hardware\",\"sourceLocation\":{\"fileID\":\"M/F.swift\",\"line\":1,\"column\":2}}}",
+      "{\"kind\":\"test\",\"payload\":{\"_tags\":[\".iommuModes\"],\"displayName\":\"vfio_pci_device_test\",\"id\":\"M.Hardware/S\",\"kind\":\"suite\",\"name\":\"S\",\"sourceLocation\":{\"fileID\":\"M/F.swift\",\"line\":2,\"column\":2}}}",
+      decl(id, ""), decl(plain, "").replacingOccurrences(of: "M.Hardware/S/u", with: "M.Hardware/u"),
+    ]
+    let records = try EventRecord.parse(stream: lines.joined(separator: "\n"))
+    guard case .test(let d) = records[1] else { Issue.record("\(records[1])"); return }
+    #expect(d.tags == [".iommuModes"])
+    let listed = TestRunResults(records: records, unlistedCases: TestRunResults.iommuModeCases([.vfioType1, .iommufd]))
+    let names = listed.programs.flatMap { $0.tests.map(\.name.name) }
+    #expect(names == ["vfio_pci_device_test.vfio_type1_iommu.t", "vfio_pci_device_test.t", "Hardware.u"])
+    // Without the expansion (an older caller), the test is one name, as before.
+    #expect(TestRunResults(records: records).programs.flatMap { $0.tests.map(\.name.name) } == ["vfio_pci_device_test.t", "Hardware.u"])
+    // kselftest -v vfio_type1_iommu: that mode's case, and the modes to run.
+    let program = KselftestProgram.named("vfio_pci_device_test")!
+    let sel = KselftestSelection(declarations: listed, program: program,
+                                 arguments: try KselftestArguments(parsing: ["-v", "vfio_type1_iommu"], program: program))
+    #expect(sel.entries.map(\.cName) == ["vfio_pci_device_test.vfio_type1_iommu.t"])
+    #expect(sel.iommuModes == [.vfioType1])
+    #expect(sel.filter == "^" + NSRegularExpression.escapedPattern(for: id) + "$")
+  }
+
+  /// The harness's order: a suite's cases of one mode together (one suite per mode ran them so).
+  @Test func casesOfOneModeTogether() throws {
+    let run = try Self.fixture("parameterized-outcomes.jsonl")
+    let suite = try #require(run.programs.first { $0.name == "harness" })
+    let names = suite.tests.map(\.name.name).filter { $0.hasPrefix("harness.suite.") && $0.hasSuffix(".param") }
+    #expect(names == ["harness.suite.a_mode.param", "harness.suite.b_mode.param", "harness.suite.c_mode.param"])
+    let grouped = KselftestSelection.groupedByArgument([("a", "x"), ("b", "y"), ("c", nil), ("d", "x")] as [(String, String?)]) { $0.1 }
+    #expect(grouped.map(\.0) == ["a", "d", "b", "c"])
+  }
 }

@@ -38,6 +38,15 @@ struct RequiresVFIOLiveUpdate: TestTrait, SuiteTrait {
   }
 }
 
+/// `.vfioLiveUpdate` inside one case of a parameterized test: cancels the case with the reason,
+/// or fails it (`RequirementFailure`) under `VFIO_SELFTESTS_STRICT`.
+func requireVFIOLiveUpdate() throws {
+  if let reason = LiveUpdateCapabilities.vfioUnavailability() {
+    if HardwareEnvironment.isStrict(.vfioLiveUpdate) { throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT: \(reason)") }
+    try Test.cancel(Comment(rawValue: reason))
+  }
+}
+
 /// The stage of a two-stage (kexec) run, from `VFIO_SELFTESTS_STAGE`. Kexec tests run only in
 /// staged runs: a plain `swift test` must not leave holders behind.
 enum KexecStage {
