@@ -47,6 +47,16 @@ func requireVFIOLiveUpdate() throws {
   }
 }
 
+/// Skips as the C test does when RLIMIT_NOFILE cannot be raised.
+struct RequiresNoFileLimit: TestTrait {
+  let minimum: Int
+  func prepare(for test: Test) async throws {
+    if case .failure(.notPermitted) = ensureNoFileLimit(minimum) {
+      try Test.cancel("Insufficient privileges to set RLIMIT_NOFILE")
+    }
+  }
+}
+
 /// The stage of a two-stage (kexec) run, from `VFIO_SELFTESTS_STAGE`. Kexec tests run only in
 /// staged runs: a plain `swift test` must not leave holders behind.
 enum KexecStage {
@@ -66,6 +76,16 @@ struct RequiresStage: TestTrait, SuiteTrait {
     } catch let e as SelftestsEnvironment.Invalid {
       Issue.record(Comment(rawValue: e.description))
     }
+  }
+}
+
+/// Skips unless this is a two-stage guest run (`vm-test.sh --stages 2`; `StagedRun`).
+struct RequiresStagedRun: TestTrait {
+  func prepare(for test: Test) async throws {
+    guard StagedRun.stage != nil, StagedRun.results != nil else {
+      try Test.cancel("VFIO_SELFTESTS_STAGE not set (not a staged guest run)")
+    }
+    guard StagedRun.stages == 2 else { try Test.cancel("single-stage run (vm-test.sh --stages 2 runs both stages)") }
   }
 }
 
