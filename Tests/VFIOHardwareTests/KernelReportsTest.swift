@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The kernel-report check (`.checksKernelLog`, Support/KernelReportsTrait.swift) tested end to end.
+// (Named to sort where KernelReportsTrait.swift did: Swift Testing runs a suite's children in
+// source order, file by file, and the KTAP keeps that order.)
 import LibVFIO
 import Testing
 
