@@ -18,6 +18,14 @@ public enum IOMMUMode: String, CaseIterable, Sendable, CustomStringConvertible {
 
   public var description: String { rawValue }
 
+  /// The modes the suites parameterized over the iommu modes run, in C's order: those
+  /// `VFIO_SELFTESTS_IOMMU_MODES` names (space or comma separated), else the one
+  /// `VFIO_SELFTESTS_IOMMU_MODE` names, else all five. A test's cases of the other modes are not
+  /// run nor reported at all. Read through the environment registry (`SelftestsEnvironment`).
+  public static func underTest(environment: [String: String]) throws(SelftestsEnvironment.Invalid) -> [IOMMUMode] {
+    try SelftestsEnvironment(values: environment).iommuModesUnderTest()
+  }
+
   /// The container node a group is attached to, nil for the iommufd (cdev) mode.
   public var containerPath: String? {
     switch self {

@@ -144,6 +144,12 @@ public struct SelftestsEnvironment: Sendable {
 
   /// The modes of a parameterized test run by `vfio-selftests kselftest`; nil when unset.
   public func iommuModes() throws(Invalid) -> [IOMMUMode]? { try parsed(.iommuModes, Parse.iommuModeList) }
+  /// The modes a test over the iommu modes has cases for: `iommuModes()`, else `iommuMode()`,
+  /// else all five, in C's order.
+  public func iommuModesUnderTest() throws(Invalid) -> [IOMMUMode] {
+    let chosen = try iommuModes() ?? iommuMode().map { [$0] } ?? []
+    return chosen.isEmpty ? IOMMUMode.allCases : IOMMUMode.allCases.filter(chosen.contains)
+  }
 
   /// A number from 1 to 100; 1 when unset.
   public func timeoutScale() throws(Invalid) -> Double { try parsed(.timeoutScale, Parse.scale) ?? 1 }

@@ -18,6 +18,9 @@ import LibVFIO
 /// - vfio_pci_device_init_perf_test: the port's tests are `<mode>_init`, C's `<mode>.init`.
 /// - The luo_* kexec programs are plain kselftest programs: one test each, the program's name.
 /// Tests with no C twin (the port's own suites) keep `suite.test` under the suite's first part.
+/// A parameterized test is one C test per case: the case's argument joins the suite's name as
+/// (the last part of) the variant, so `vfio_pci_device_test` + `validate_bars` + `iommufd_compat_type1`
+/// is named as the suite `vfio_pci_device_test.iommufd_compat_type1` + `validate_bars` was.
 public struct CName: Equatable, Hashable, Sendable {
   /// The C program (source file) the test belongs to: KTAP's top level, JUnit's classname.
   public var program: String
@@ -32,6 +35,12 @@ public struct CName: Equatable, Hashable, Sendable {
   static let modes = IOMMUMode.allCases.map(\.rawValue)
   /// libvfio's `default_iommu_mode` (lib/iommu.c), which the C tests without mode variants use.
   static let defaultMode = IOMMUMode.default.rawValue
+
+  /// The C name of the case of test `test` (its name without `()`) of the suite displayed as
+  /// `suite` whose argument is displayed as `argument` (an iommu mode, a mode and a variant...).
+  public static func of(suite: String?, test: String, argument: String) -> CName {
+    of(suite: suite.map { "\($0).\(argument)" } ?? argument, test: test)
+  }
 
   /// The C name of test `test` (its name without `()`) of the suite displayed as `suite`.
   public static func of(suite: String, test: String) -> CName {
@@ -95,11 +104,15 @@ extension TestRunResults {
           add(CName(program: first, name: n.name), Node(id: n.id, name: n.name, isSuite: false, outcome: n.outcome, children: []))
         }
         for c in n.children { walk(c, suite: n.name) }
+      } else if n.isParameterized {
+        for c in n.children { add(CName.of(suite: suite, test: n.name, argument: c.argument ?? c.name), c) }
       } else {
         add(CName.of(suite: suite ?? n.name, test: n.name), n)
       }
     }
     for r in roots { walk(r, suite: nil) }
-    return order.map { Program(name: $0, tests: byProgram[$0]!) }
+    // As the harness orders them: a suite's cases of one argument (mode) together, as one suite
+    // per mode ran them before the tests were parameterized.
+    return order.map { Program(name: $0, tests: KselftestSelection.groupedByArgument(byProgram[$0]!) { KselftestSelection.caseGroup($0.node.testID, $0.node.argument) }) }
   }
 }

@@ -6,6 +6,24 @@ import Foundation
 /// (`"kind":"event"`). Only the fields the KTAP report needs are kept; unknown records and
 /// fields are ignored, so later stream versions still read.
 public enum EventRecord: Equatable, Sendable {
+  /// One case of a parameterized test (`_testCase`, `_testCases[]`): its ID (the arguments'
+  /// IDs) and its display name (the argument's description, e.g. `iommufd`; several arguments
+  /// joined by `, `).
+  public struct TestCase: Equatable, Hashable, Sendable {
+    public var id: String
+    public var displayName: String
+
+    public init(id: String, displayName: String) {
+      self.id = id
+      self.displayName = displayName
+    }
+
+    static func parse(_ object: Any?) -> TestCase? {
+      guard let o = object as? [String: Any], let id = o["id"] as? String else { return nil }
+      return TestCase(id: id, displayName: o["displayName"] as? String ?? id)
+    }
+  }
+
   public struct TestDeclaration: Equatable, Sendable {
     public var id: String
     public var name: String
@@ -13,6 +31,12 @@ public enum EventRecord: Equatable, Sendable {
     public var isSuite: Bool
     public var file: String
     public var line: Int
+    /// A parameterized test function's cases, as the run planned them (`_testCases`); nil when
+    /// the declaration has no such field (not parameterized, or an older stream).
+    public var testCases: [TestCase]? = nil
+    public var isParameterized = false
+    /// The tags the declaration itself carries (`_tags`, e.g. `.iommuModes`), not its suites'.
+    public var tags: [String] = []
   }
 
   public struct Event: Equatable, Sendable {
@@ -25,6 +49,9 @@ public enum EventRecord: Equatable, Sendable {
     public var isFailure: Bool
     /// When it happened (the event's `instant.absolute`, seconds on a monotonic clock).
     public var instant: Double? = nil
+    /// The case of a parameterized test the event belongs to (`testCaseStarted`,
+    /// `testCaseCancelled`, an issue recorded in a case...); nil: the test (or suite) itself.
+    public var testCase: TestCase? = nil
   }
 
   case test(TestDeclaration)
@@ -41,10 +68,13 @@ public enum EventRecord: Equatable, Sendable {
     case "test":
       guard let id = payload["id"] as? String else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
       let loc = payload["sourceLocation"] as? [String: Any]
+      let cases = (payload["_testCases"] as? [Any] ?? payload["testCases"] as? [Any]).map { $0.compactMap(TestCase.parse) }
       return .test(TestDeclaration(
         id: id, name: payload["name"] as? String ?? id, displayName: payload["displayName"] as? String,
         isSuite: (payload["kind"] as? String) == "suite",
-        file: loc?["fileID"] as? String ?? "", line: loc?["line"] as? Int ?? 0))
+        file: loc?["fileID"] as? String ?? "", line: loc?["line"] as? Int ?? 0, testCases: cases,
+        isParameterized: payload["isParameterized"] as? Bool ?? false,
+        tags: payload["_tags"] as? [String] ?? payload["tags"] as? [String] ?? []))
     case "event":
       guard let eventKind = payload["kind"] as? String else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
       let comments = (payload["_comments"] as? [String]) ?? (payload["comments"] as? [String]) ?? []
@@ -60,11 +90,12 @@ public enum EventRecord: Equatable, Sendable {
            let file = loc["fileID"] as? String, let line = loc["line"] as? Int {
           text = "\(file):\(line): \(text ?? "issue recorded")"
         }
-      } else if text == nil, eventKind == "testSkipped" || eventKind == "testCancelled" {
+      } else if text == nil, ["testSkipped", "testCancelled", "testCaseSkipped", "testCaseCancelled"].contains(eventKind) {
         text = messages.first
       }
       let instant = (payload["instant"] as? [String: Any])?["absolute"] as? Double
-      return .event(Event(kind: eventKind, testID: payload["testID"] as? String, text: text, isFailure: isFailure, instant: instant))
+      let testCase = TestCase.parse(payload["_testCase"] ?? payload["testCase"])
+      return .event(Event(kind: eventKind, testID: payload["testID"] as? String, text: text, isFailure: isFailure, instant: instant, testCase: testCase))
     default:
       return nil
     }

@@ -193,8 +193,21 @@ public struct KselftestArguments: Equatable, Sendable {
 public struct KselftestSelection: Sendable {
   public struct Entry: Equatable, Sendable {
     public var cName: String
-    /// The Swift Testing ID (with its source location), for an exact `--filter`.
+    /// The results node's ID: the Swift Testing ID (with its source location), and for a case
+    /// of a parameterized test `#` and the case's ID.
     public var id: String
+    /// The Swift Testing ID of the test function, for an exact `--filter` (a case cannot be
+    /// filtered on its own: the test runs every case it has).
+    public var testID: String
+    /// For a case of a parameterized test: its argument.
+    public var argument: String? = nil
+
+    public init(cName: String, id: String, testID: String? = nil, argument: String? = nil) {
+      self.cName = cName
+      self.id = id
+      self.testID = testID ?? id
+      self.argument = argument
+    }
 
     var parts: [String] { cName.split(separator: ".").map(String.init) }
     public var fixture: String { parts.first ?? cName }
@@ -208,12 +221,38 @@ public struct KselftestSelection: Sendable {
   /// (in order of first appearance), each in source order (file, line, column).
   public init(declarations: TestRunResults, program: KselftestProgram, arguments: KselftestArguments) {
     let p = declarations.programs.first { $0.name == program.name }
-    let sorted = (p?.tests ?? []).map { Entry(cName: $0.name.name, id: $0.node.id) }
-      .filter { arguments.enables($0.cName) }
-      .sorted { Self.sourceOrder($0.id) < Self.sourceOrder($1.id) }
+    let sorted = (p?.tests ?? []).enumerated()
+      .map { (Entry(cName: $1.name.name, id: $1.node.id, testID: $1.node.testID, argument: $1.node.argument), $0) }
+      .filter { arguments.enables($0.0.cName) }
+      .sorted { (Self.sourceOrder($0.0.testID), $0.1) < (Self.sourceOrder($1.0.testID), $1.1) }
+      .map(\.0)
+    // The harness's order: fixture by fixture, and in one fixture variant by variant; the cases
+    // of a parameterized test are the variants, so its cases of one argument (mode) come
+    // together, in the order of the arguments.
     var fixtures: [String] = []
     for e in sorted where !fixtures.contains(e.fixture) { fixtures.append(e.fixture) }
-    entries = fixtures.flatMap { f in sorted.filter { $0.fixture == f } }
+    entries = fixtures.flatMap { f in Self.groupedByArgument(sorted.filter { $0.fixture == f }) { Self.caseGroup($0.testID, $0.argument) } }
+  }
+
+  /// The group of a case: its argument in its test's suite (a test function's ID is its suite's,
+  /// `/name`, `/File.swift:LINE:COLUMN`); nil for a test that is not a case.
+  static func caseGroup(_ testID: String?, _ argument: String?) -> String? {
+    guard let testID, let argument else { return nil }
+    return testID.split(separator: "/").dropLast(2).joined(separator: "/") + "\u{0}" + argument
+  }
+
+  /// `items` with those of one group together, at the first one's place (nil: each alone).
+  static func groupedByArgument<T>(_ items: [T], _ argument: (T) -> String?) -> [T] {
+    var groups: [(key: String?, items: [T])] = []
+    var at: [String: Int] = [:]
+    for item in items {
+      if let a = argument(item) {
+        if let i = at[a] { groups[i].items.append(item) } else { at[a] = groups.count; groups.append((a, [item])) }
+      } else {
+        groups.append((nil, [item]))
+      }
+    }
+    return groups.flatMap(\.items)
   }
 
   /// A test function's ID ends in `/File.swift:LINE:COLUMN`: its place, for sorting.
@@ -229,9 +268,18 @@ public struct KselftestSelection: Sendable {
     static func < (a: Self, b: Self) -> Bool { (a.file, a.line, a.column) < (b.file, b.line, b.column) }
   }
 
+  /// The iommu modes the selected cases are of (for `VFIO_SELFTESTS_IOMMU_MODES`), in C's
+  /// order; nil when no selected test is parameterized over the modes.
+  public var iommuModes: [IOMMUMode]? {
+    let chosen = Set(entries.compactMap { $0.argument.flatMap(IOMMUMode.init(rawValue:)) })
+    return chosen.isEmpty ? nil : IOMMUMode.allCases.filter(chosen.contains)
+  }
+
   /// Swift Testing's `--filter`: each test's full ID, anchored and escaped.
   public var filter: String {
-    entries.map { "^" + NSRegularExpression.escapedPattern(for: $0.id) + "$" }.joined(separator: "|")
+    var seen = Set<String>()
+    return entries.filter { seen.insert($0.testID).inserted }
+      .map { "^" + NSRegularExpression.escapedPattern(for: $0.testID) + "$" }.joined(separator: "|")
   }
 
   /// `-l`: the harness's table (fixture, variant, test), one test a line, on stderr in C.
@@ -271,8 +319,9 @@ extension KselftestProgram {
 /// kexec program whose every test skipped).
 public enum KselftestReport {
   public static func document(program: KselftestProgram, selection: KselftestSelection, run: TestRunResults, diagnostics: [String]) -> (text: String, code: Int32) {
-    var byID: [String: TestRunResults.Node] = [:]
-    func index(_ n: TestRunResults.Node) { byID[n.id] = n; n.children.forEach(index) }
+    // By test and argument: a case's own ID differs between the declarations and the run.
+    var byKey: [String: TestRunResults.Node] = [:]
+    func index(_ n: TestRunResults.Node) { byKey[Self.key(n.testID ?? n.id, n.argument)] = n; n.children.forEach(index) }
     run.roots.forEach(index)
     let count = selection.entries.count
     var out = "TAP version 13\n1..\(count)\n"
@@ -283,7 +332,7 @@ public enum KselftestReport {
     var pass = 0, fail = 0, skip = 0
     for (i, e) in selection.entries.enumerated() {
       let name = KTAP.clean(e.cName)
-      let outcome = byID[e.id]?.outcome ?? .failed(["not run: the test binary ended before it (\(diagnostics.joined(separator: "; ")))"])
+      let outcome = byKey[Self.key(e.testID, e.argument)]?.outcome ?? .failed(["not run: the test binary ended before it (\(diagnostics.joined(separator: "; ")))"])
       if !program.staged { out += "#  RUN           \(name) ...\n" }
       switch outcome {
       case .passed:
@@ -313,6 +362,8 @@ public enum KselftestReport {
     if !failed && program.staged && pass == 0 && skip > 0 { return (out, KselftestExit.skip) }
     return (out, failed ? KselftestExit.fail : KselftestExit.pass)
   }
+
+  static func key(_ testID: String, _ argument: String?) -> String { argument.map { "\(testID)\u{0}\($0)" } ?? testID }
 
   /// The program skips as a whole: `1..0 # SKIP reason`, exit 4 (`ksft_exit_skip()`).
   public static func skipAll(_ reason: String) -> (text: String, code: Int32) {

@@ -52,7 +52,10 @@ public struct RunRequest: Equatable, Sendable {
       env[V.bdfs.rawValue] = ((device.map { [$0] } ?? []) + extraDevices.filter { $0 != device }).map(\.description).joined(separator: " ")
     }
     if let stage { env[V.stage.rawValue] = String(stage) }
-    if let iommuMode { env[V.iommuMode.rawValue] = iommuMode.rawValue }
+    if let iommuMode {
+      env[V.iommuMode.rawValue] = iommuMode.rawValue
+      env[V.iommuModes.rawValue] = iommuMode.rawValue
+    }
     return env
   }
 

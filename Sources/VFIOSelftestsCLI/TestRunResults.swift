@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+import LibVFIO
+
 /// The outcome of every test of one run of the Swift Testing binary, built from its event
-/// stream: a tree of suites and tests (functions), each test passed, failed or skipped.
+/// stream: a tree of suites and tests (functions), each test passed, failed or skipped; a
+/// parameterized test is one result per case.
 public struct TestRunResults: Sendable {
   public enum Outcome: Equatable, Sendable {
     case passed
@@ -12,17 +15,28 @@ public struct TestRunResults: Sendable {
   }
 
   public struct Node: Sendable {
+    /// Unique in the run: the Swift Testing ID of the suite or test, and for a case of a
+    /// parameterized test that ID, `#` and the case's ID.
     public var id: String
-    /// The display name, else the Swift name without its `()`.
+    /// The display name, else the Swift name without its argument list (`()`, `(_:)`); for a
+    /// case, its argument.
     public var name: String
     public var isSuite: Bool
     public var outcome: Outcome
+    /// A suite's tests; a parameterized test's cases.
     public var children: [Node]
     /// Seconds from `testStarted` to `testEnded` (nil: not both seen).
     public var seconds: Double? = nil
+    /// A parameterized test whose cases are known: its children are the cases, one result each.
+    public var isParameterized = false
+    /// For a case: the Swift Testing ID of its test function (what `--filter` matches); else `id`.
+    public var testID: String? = nil
+    /// For a case: the argument's display name (the case's `displayName`, e.g. `iommufd`).
+    public var argument: String? = nil
 
-    /// Leaf tests (functions) under this node, or the node itself when it is a test.
-    public var leaves: [Node] { isSuite ? children.flatMap(\.leaves) : [self] }
+    /// Leaf tests (functions, or the cases of a parameterized one) under this node, or the node
+    /// itself when it is a test.
+    public var leaves: [Node] { isSuite || isParameterized ? children.flatMap(\.leaves) : [self] }
   }
 
   /// Top-level suites and tests, in the order they ran.
@@ -43,15 +57,45 @@ public struct TestRunResults: Sendable {
     return roots.map(count).reduce(0, +)
   }
 
+  /// What the stream says about one test, or about one case of a parameterized test.
+  struct Record {
+    var firstSeen = Int.max
+    var started = false, ended = false
+    var skip: String?
+    var issues: [String] = []
+    var startedAt: Double?, endedAt: Double?
+
+    mutating func add(_ e: EventRecord.Event, at i: Int, started startKind: String, ended endKind: String) {
+      firstSeen = min(firstSeen, i)
+      switch e.kind {
+      case startKind: started = true; startedAt = e.instant
+      case endKind: ended = true; endedAt = e.instant
+      case "testSkipped", "testCancelled", "testCaseSkipped", "testCaseCancelled": skip = e.text ?? "skipped"
+      case "issueRecorded" where e.isFailure: issues.append(e.text ?? "issue recorded")
+      default: break
+      }
+    }
+
+    var seconds: Double? { if let a = startedAt, let b = endedAt { max(0, b - a) } else { nil } }
+  }
+
   /// `notRunReason`: why a test that has no result at all is reported failed (the binary died).
-  public init(records: [EventRecord], notRunReason: String = "test binary ended before this test finished") {
+  ///
+  /// A parameterized test is one node per case (one result each, named by its argument): an
+  /// event carrying `_testCase` is that case's; a skip or an issue of the test itself (a trait
+  /// cancelled it, a suite was skipped) applies to each of its cases that has no outcome of its
+  /// own. Its cases are those the declaration lists (`_testCases`) and any the events name. A
+  /// parameterized test with no known case (Swift Testing lists no cases for a test it skips
+  /// while planning, nor under `--list-tests`) gets those `unlistedCases` gives for its tags and
+  /// its suites' (see `iommuModeCases`), else is reported as one test, as before.
+  public init(records: [EventRecord], notRunReason: String = "test binary ended before this test finished",
+              unlistedCases: (_ tags: Set<String>) -> [EventRecord.TestCase]? = { _ in nil }) {
     var decls: [String: EventRecord.TestDeclaration] = [:]
     var declOrder: [String] = []
-    var firstSeen: [String: Int] = [:]
-    var started = Set<String>(), ended = Set<String>()
-    var skips: [String: String] = [:]
-    var issues: [String: [String]] = [:]
-    var startedAt: [String: Double] = [:], endedAt: [String: Double] = [:]
+    var tests: [String: Record] = [:]
+    // Per test ID: its cases in order of first appearance, and what happened to each.
+    var caseOrder: [String: [EventRecord.TestCase]] = [:]
+    var cases: [String: [String: Record]] = [:]
     var runEnded = false
     for (i, r) in records.enumerated() {
       switch r {
@@ -61,13 +105,12 @@ public struct TestRunResults: Sendable {
       case .event(let e):
         if e.kind == "runEnded" { runEnded = true }
         guard let id = e.testID else { continue }
-        if firstSeen[id] == nil { firstSeen[id] = i }
-        switch e.kind {
-        case "testStarted": started.insert(id); startedAt[id] = e.instant
-        case "testEnded": ended.insert(id); endedAt[id] = e.instant
-        case "testSkipped", "testCancelled": skips[id] = e.text ?? "skipped"
-        case "issueRecorded" where e.isFailure: issues[id, default: []].append(e.text ?? "issue recorded")
-        default: break
+        tests[id, default: Record()].firstSeen = min(tests[id]?.firstSeen ?? Int.max, i)
+        if let c = e.testCase {
+          if cases[id]?[c.id] == nil { caseOrder[id, default: []].append(c) }
+          cases[id, default: [:]][c.id, default: Record()].add(e, at: i, started: "testCaseStarted", ended: "testCaseEnded")
+        } else {
+          tests[id, default: Record()].add(e, at: i, started: "testStarted", ended: "testEnded")
         }
       }
     }
@@ -81,40 +124,63 @@ public struct TestRunResults: Sendable {
     for id in declOrder { childrenOf[parent(of: id), default: []].append(id) }
     let order = Dictionary(uniqueKeysWithValues: declOrder.enumerated().map { ($1, $0) })
     func sorted(_ ids: [String]) -> [String] {
-      ids.sorted { (firstSeen[$0] ?? Int.max, order[$0]!) < (firstSeen[$1] ?? Int.max, order[$1]!) }
+      ids.sorted { (tests[$0]?.firstSeen ?? Int.max, order[$0]!) < (tests[$1]?.firstSeen ?? Int.max, order[$1]!) }
     }
-    func build(_ id: String, inheritedSkip: String?) -> Node {
+    func leafOutcome(_ r: Record, inheritedSkip: String?, inheritedIssues: [String] = []) -> Outcome {
+      let issues = inheritedIssues + r.issues
+      if !issues.isEmpty { return .failed(issues) }
+      if let skip = r.skip ?? inheritedSkip { return .skipped(skip) }
+      if r.ended { return .passed }
+      return .failed([r.started ? "\(notRunReason) (started, never ended)" : "\(notRunReason) (never started)"])
+    }
+    func aggregate(_ children: [Node], skip: String?) -> Outcome {
+      if children.contains(where: \.outcome.isFailure) { return .failed([]) }
+      if let skip, children.allSatisfy(\.outcome.isSkip) { return .skipped(skip) }
+      if !children.isEmpty, children.allSatisfy(\.outcome.isSkip) { return .skipped("all tests skipped") }
+      return .passed
+    }
+    func build(_ id: String, inheritedSkip: String?, inheritedTags: Set<String> = []) -> Node {
       let d = decls[id]!
+      let tags = inheritedTags.union(d.tags)
       var name = d.displayName ?? d.name
-      if d.displayName == nil, name.hasSuffix("()") { name.removeLast(2) }
-      let skip = skips[id] ?? inheritedSkip
-      let children = sorted(childrenOf[id] ?? []).map { build($0, inheritedSkip: skip) }
-      let outcome: Outcome
-      if let own = issues[id], !own.isEmpty {
-        outcome = .failed(own)
-      } else if d.isSuite {
-        if children.contains(where: \.outcome.isFailure) {
-          outcome = .failed([])
-        } else if let skip, children.allSatisfy(\.outcome.isSkip) {
-          outcome = .skipped(skip)
-        } else if !children.isEmpty, children.allSatisfy(\.outcome.isSkip) {
-          outcome = .skipped("all tests skipped")
-        } else {
-          outcome = .passed
-        }
-      } else if let skip {
-        outcome = .skipped(skip)
-      } else if ended.contains(id) {
-        outcome = .passed
-      } else {
-        outcome = .failed([started.contains(id) ? "\(notRunReason) (started, never ended)" : "\(notRunReason) (never started)"])
+      // `f()` and `f(_:)` are `f`.
+      if d.displayName == nil, name.hasSuffix(")"), let paren = name.firstIndex(of: "(") { name = String(name[..<paren]) }
+      let own = tests[id] ?? Record()
+      let skip = own.skip ?? inheritedSkip
+      if d.isSuite {
+        let children = sorted(childrenOf[id] ?? []).map { build($0, inheritedSkip: skip, inheritedTags: tags) }
+        let outcome: Outcome = own.issues.isEmpty ? aggregate(children, skip: skip) : .failed(own.issues)
+        return Node(id: id, name: name, isSuite: true, outcome: outcome, children: children, seconds: own.seconds)
       }
-      var seconds: Double?
-      if let a = startedAt[id], let b = endedAt[id] { seconds = max(0, b - a) }
-      return Node(id: id, name: name, isSuite: d.isSuite, outcome: outcome, children: children, seconds: seconds)
+      // The cases: those declared, then any only the events name; in the order they ran.
+      var known = d.testCases ?? []
+      for c in caseOrder[id] ?? [] where !known.contains(where: { $0.id == c.id }) { known.append(c) }
+      if known.isEmpty, d.isParameterized, let unlisted = unlistedCases(tags) { known = unlisted }
+      guard !known.isEmpty else {
+        return Node(id: id, name: name, isSuite: false, outcome: leafOutcome(own, inheritedSkip: inheritedSkip), children: [], seconds: own.seconds)
+      }
+      let declared = Dictionary(known.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+      known.sort { (cases[id]?[$0.id]?.firstSeen ?? Int.max, declared[$0.id]!) < (cases[id]?[$1.id]?.firstSeen ?? Int.max, declared[$1.id]!) }
+      let children = known.map { c -> Node in
+        let r = cases[id]?[c.id] ?? Record()
+        return Node(id: "\(id)#\(c.id)", name: c.displayName, isSuite: false,
+                    outcome: leafOutcome(r, inheritedSkip: r.ended ? nil : skip, inheritedIssues: own.issues),
+                    children: [], seconds: r.seconds, testID: id, argument: c.displayName)
+      }
+      return Node(id: id, name: name, isSuite: false, outcome: aggregate(children, skip: skip), children: children,
+                  seconds: own.seconds, isParameterized: true)
     }
     roots = sorted(childrenOf[nil] ?? []).map { build($0, inheritedSkip: nil) }
       .filter { !$0.isSuite || !$0.leaves.isEmpty }
+  }
+
+  /// The tag of the tests parameterized over the iommu modes (Swift Testing's `_tags` spelling).
+  public static let iommuModesTag = ".iommuModes"
+
+  /// `unlistedCases` for a run testing `modes`: a test tagged `.iommuModes` whose cases Swift
+  /// Testing did not list has one case per mode (what the run would have named them).
+  public static func iommuModeCases(_ modes: [IOMMUMode]) -> (Set<String>) -> [EventRecord.TestCase]? {
+    { tags in tags.contains(iommuModesTag) ? modes.map { EventRecord.TestCase(id: $0.rawValue, displayName: $0.rawValue) } : nil }
   }
 
   /// The kselftest exit code for this run: 0 pass, 1 fail, 4 skip (nothing passed or failed).

@@ -90,6 +90,8 @@ struct Kselftest: ParsableCommand {
     guard !selection.entries.isEmpty else {
       return finish(KselftestReport.document(program: p, selection: selection, run: TestRunResults(records: []), diagnostics: []))
     }
+    // Cases of the modes selected only: a parameterized test runs every mode it is given.
+    if let modes = selection.iommuModes { env[SelftestsEnvironment.Variable.iommuModes.rawValue] = modes.map(\.rawValue).joined(separator: " ") }
     let outcome = try binary.run(arguments: ["--filter", selection.filter], environment: env,
                                  output: arguments.contains("-d") ? .toStderr : .discard)
     var diagnostics = outcome.diagnostics

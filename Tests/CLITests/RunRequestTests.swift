@@ -18,8 +18,10 @@ struct RunRequestTests {
   @Test func environmentCarriesDeviceStageAndMode() throws {
     let r = try RunRequest(stage: "2", iommuMode: "iommufd", filter: "x")
     let env = r.environment(device: PCIAddress("00:03.0"), base: ["PATH": "/bin", "VFIO_SELFTESTS_BDF": "0000:00:09.0"])
-    #expect(env == ["PATH": "/bin", "VFIO_SELFTESTS_BDF": "0000:00:03.0", "VFIO_SELFTESTS_STAGE": "2", "VFIO_SELFTESTS_IOMMU_MODE": "iommufd"])
-    #expect(r.environment(device: nil, base: ["VFIO_SELFTESTS_BDF": "0000:00:09.0"]) == ["VFIO_SELFTESTS_STAGE": "2", "VFIO_SELFTESTS_IOMMU_MODE": "iommufd"])
+    #expect(env == ["PATH": "/bin", "VFIO_SELFTESTS_BDF": "0000:00:03.0", "VFIO_SELFTESTS_STAGE": "2", "VFIO_SELFTESTS_IOMMU_MODE": "iommufd",
+                    "VFIO_SELFTESTS_IOMMU_MODES": "iommufd"])
+    #expect(r.environment(device: nil, base: ["VFIO_SELFTESTS_BDF": "0000:00:09.0"])
+            == ["VFIO_SELFTESTS_STAGE": "2", "VFIO_SELFTESTS_IOMMU_MODE": "iommufd", "VFIO_SELFTESTS_IOMMU_MODES": "iommufd"])
     #expect(r.arguments() == ["--filter", "x"])
     let s = try RunRequest(stage: nil, iommuMode: nil, filter: "^V\\.", skip: "Kexec")
     #expect(s.arguments() == ["--filter", "^V\\.", "--skip", "Kexec"])

@@ -39,4 +39,13 @@ struct IOMMUModeTests {
     #expect(VFIOError.unknownIOMMUMode("bogus").description ==
       "unknown iommu mode 'bogus': expected one of vfio_type1_iommu, vfio_type1v2_iommu, iommufd_compat_type1, iommufd_compat_type1v2, iommufd")
   }
+
+  @Test func modesUnderTestFromTheEnvironment() throws {
+    #expect(try IOMMUMode.underTest(environment: [:]) == IOMMUMode.allCases)
+    #expect(try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODES": "iommufd, vfio_type1_iommu"]) == [.vfioType1, .iommufd])
+    #expect(try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODES": "iommufd_compat_type1 iommufd_compat_type1"]) == [.iommufdCompatType1])
+    #expect(try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODE": "vfio_type1v2_iommu"]) == [.vfioType1v2])
+    #expect(try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODES": "", "VFIO_SELFTESTS_IOMMU_MODE": "iommufd"]) == [.iommufd])
+    #expect(throws: VFIOError.unknownIOMMUMode("type1")) { try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODES": "iommufd,type1"]) }
+  }
 }

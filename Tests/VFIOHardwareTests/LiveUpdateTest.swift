@@ -7,16 +7,6 @@ import LibVFIO
 import SystemPackage
 import Testing
 
-/// Skips as the C test does when RLIMIT_NOFILE cannot be raised.
-struct RequiresNoFileLimit: TestTrait {
-  let minimum: Int
-  func prepare(for test: Test) async throws {
-    if case .failure(.notPermitted) = ensureNoFileLimitResult(minimum) {
-      try Test.cancel("Insufficient privileges to set RLIMIT_NOFILE")
-    }
-  }
-}
-
 /// A memfd holding `data`, written with write(2) as liveupdate.c does.
 func memfd(_ name: String, _ data: String) throws -> FileDescriptor {
   let fd = try Memfd.create(name)

@@ -17,15 +17,6 @@ enum StagedRun {
   }
 }
 
-struct RequiresStagedRun: TestTrait {
-  func prepare(for test: Test) async throws {
-    guard try StagedRun.stage() != nil, try StagedRun.results() != nil else {
-      try Test.cancel("VFIO_SELFTESTS_STAGE not set (not a staged guest run)")
-    }
-    guard try StagedRun.stages() == 2 else { try Test.cancel("single-stage run (vm-test.sh --stages 2 runs both stages)") }
-  }
-}
-
 @Suite("staged_run", .hangGuard)
 struct StagedRunTest {
   /// Stage 2 runs after a real kexec.

@@ -56,48 +56,20 @@ enum VFIODMAMappingMMIOTest {
 }
 
 extension Hardware {
-  @Suite("vfio_dma_mapping_mmio_test.vfio_type1_iommu", .vfioDevice(.vfioType1, needs: .mappableBAR()), .hangGuard)
-  struct VFIODMAMappingMMIOType1 {
-    static let mode = IOMMUMode.vfioType1
-    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
-    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
-    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
-  }
-
-  @Suite("vfio_dma_mapping_mmio_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2, needs: .mappableBAR()), .hangGuard)
-  struct VFIODMAMappingMMIOType1v2 {
-    static let mode = IOMMUMode.vfioType1v2
-    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
-    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
-    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
-  }
-
-  @Suite("vfio_dma_mapping_mmio_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1, needs: .mappableBAR()), .hangGuard)
-  struct VFIODMAMappingMMIOCompatType1 {
-    static let mode = IOMMUMode.iommufdCompatType1
-    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
-    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
-    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
-  }
-
-  @Suite("vfio_dma_mapping_mmio_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2, needs: .mappableBAR()), .hangGuard)
-  struct VFIODMAMappingMMIOCompatType1v2 {
-    static let mode = IOMMUMode.iommufdCompatType1v2
-    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
-    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
-    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
-  }
-
-  @Suite("vfio_dma_mapping_mmio_test.iommufd", .vfioDevice(.iommufd, needs: .mappableBAR()), .hangGuard)
-  struct VFIODMAMappingMMIOIOMMUFD {
-    static let mode = IOMMUMode.iommufd
-    @Test func map_full_bar() throws { try VFIODMAMappingMMIOTest.mapFullBAR(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize))))
-    func map_partial_bar() throws { try VFIODMAMappingMMIOTest.mapPartialBAR(Self.mode) }
-    @Test func map_bar_misaligned() throws { try VFIODMAMappingMMIOTest.mapBARMisaligned(Self.mode) }
+  @Suite("vfio_dma_mapping_mmio_test", .tags(.iommuModes), .hangGuard)
+  struct VFIODMAMappingMMIOSuite {
+    @Test(arguments: try IOMMUMode.underTest()) func map_full_bar(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode, needs: .mappableBAR())
+      try VFIODMAMappingMMIOTest.mapFullBAR(mode)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func map_partial_bar(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode, needs: .mappableBAR())
+      try requireVFIODevice(mode, needs: .mappableBAR(minimumSize: 2 * UInt64(MappedMemory.pageSize)))
+      try VFIODMAMappingMMIOTest.mapPartialBAR(mode)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func map_bar_misaligned(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode, needs: .mappableBAR())
+      try VFIODMAMappingMMIOTest.mapBARMisaligned(mode)
+    }
   }
 }

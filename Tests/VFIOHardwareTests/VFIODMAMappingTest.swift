@@ -40,12 +40,9 @@ enum DMABacking: Sendable {
 }
 
 /// Skips with the C test's text when the backing cannot be mapped (no huge pages reserved).
-struct RequiresBacking: TestTrait {
-  let backing: DMABacking
-  func prepare(for test: Test) async throws {
-    if case .failure(let e) = backing.map() {
-      try Test.cancel(Comment(rawValue: "mmap() failed: \(e) (\(e.rawValue))"))
-    }
+func requireBacking(_ backing: DMABacking) throws {
+  if case .failure(let e) = backing.map() {
+    try Test.cancel(Comment(rawValue: "mmap() failed: \(e) (\(e.rawValue))"))
   }
 }
 
@@ -174,58 +171,34 @@ enum VFIODMAMappingTest {
 }
 
 extension Hardware {
-  @Suite("vfio_dma_mapping_test.vfio_type1_iommu", .vfioDevice(.vfioType1), .hangGuard)
-  struct VFIODMAMappingType1 {
-    static let mode = IOMMUMode.vfioType1
-    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
-    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
-    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
-    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
-    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
-    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
-  }
-
-  @Suite("vfio_dma_mapping_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2), .hangGuard)
-  struct VFIODMAMappingType1v2 {
-    static let mode = IOMMUMode.vfioType1v2
-    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
-    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
-    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
-    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
-    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
-    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
-  }
-
-  @Suite("vfio_dma_mapping_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1), .hangGuard)
-  struct VFIODMAMappingCompatType1 {
-    static let mode = IOMMUMode.iommufdCompatType1
-    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
-    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
-    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
-    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
-    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
-    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
-  }
-
-  @Suite("vfio_dma_mapping_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2), .hangGuard)
-  struct VFIODMAMappingCompatType1v2 {
-    static let mode = IOMMUMode.iommufdCompatType1v2
-    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
-    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
-    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
-    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
-    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
-    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
-  }
-
-  @Suite("vfio_dma_mapping_test.iommufd", .vfioDevice(.iommufd), .hangGuard)
-  struct VFIODMAMappingIOMMUFD {
-    static let mode = IOMMUMode.iommufd
-    @Test func anonymous_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .anonymous) }
-    @Test(RequiresBacking(backing: .hugetlb2M)) func anonymous_hugetlb_2mb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb2M) }
-    @Test(RequiresBacking(backing: .hugetlb1G)) func anonymous_hugetlb_1gb_dma_map_unmap() throws { try VFIODMAMappingTest.dmaMapUnmap(Self.mode, .hugetlb1G) }
-    @Test func limit_unmap_range() throws { try VFIODMAMappingTest.unmapRange(Self.mode) }
-    @Test func limit_unmap_all() throws { try VFIODMAMappingTest.unmapAll(Self.mode) }
-    @Test func limit_overflow() throws { try VFIODMAMappingTest.overflow(Self.mode) }
+  /// One test per C test, one case per iommu mode: C's backings are tests of their own here.
+  @Suite("vfio_dma_mapping_test", .tags(.iommuModes), .hangGuard)
+  struct VFIODMAMappingSuite {
+    @Test(arguments: try IOMMUMode.underTest()) func anonymous_dma_map_unmap(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try VFIODMAMappingTest.dmaMapUnmap(mode, .anonymous)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func anonymous_hugetlb_2mb_dma_map_unmap(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try requireBacking(.hugetlb2M)
+      try VFIODMAMappingTest.dmaMapUnmap(mode, .hugetlb2M)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func anonymous_hugetlb_1gb_dma_map_unmap(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try requireBacking(.hugetlb1G)
+      try VFIODMAMappingTest.dmaMapUnmap(mode, .hugetlb1G)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func limit_unmap_range(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try VFIODMAMappingTest.unmapRange(mode)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func limit_unmap_all(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try VFIODMAMappingTest.unmapAll(mode)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func limit_overflow(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try VFIODMAMappingTest.overflow(mode)
+    }
   }
 }

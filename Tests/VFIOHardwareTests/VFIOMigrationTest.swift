@@ -309,3 +309,85 @@ extension Result {
     return nil
   }
 }
+
+// MARK: the suites: one per device kind and iommu mode (the stress is VFIOMigrationStressTest.swift)
+
+extension Hardware {
+  @Suite("vfio_migration_test.mtty.vfio_type1_iommu", .migrationDevices(.mtty, .vfioType1), .hangGuard)
+  struct VFIOMigrationMttyType1 {
+    static let mode = IOMMUMode.vfioType1
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.mtty.vfio_type1v2_iommu", .migrationDevices(.mtty, .vfioType1v2), .hangGuard)
+  struct VFIOMigrationMttyType1v2 {
+    static let mode = IOMMUMode.vfioType1v2
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.mtty.iommufd_compat_type1", .migrationDevices(.mtty, .iommufdCompatType1), .hangGuard)
+  struct VFIOMigrationMttyCompatType1 {
+    static let mode = IOMMUMode.iommufdCompatType1
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.mtty.iommufd_compat_type1v2", .migrationDevices(.mtty, .iommufdCompatType1v2), .hangGuard)
+  struct VFIOMigrationMttyCompatType1v2 {
+    static let mode = IOMMUMode.iommufdCompatType1v2
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.mtty.iommufd", .migrationDevices(.mtty, .iommufd), .hangGuard)
+  struct VFIOMigrationMttyIOMMUFD {
+    static let mode = IOMMUMode.iommufd
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  /// Xe VFs on xe-vfio-pci from VFIO_SELFTESTS_MIGRATION_BDFS (XeVFCheck refuses any other device; docs/xe-vfio-pci.md).
+  @Suite("vfio_migration_test.pci.vfio_type1v2_iommu", .migrationDevices(.pci, .vfioType1v2), .hangGuard)
+  struct VFIOMigrationPCIType1v2 {
+    static let mode = IOMMUMode.vfioType1v2
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+
+  @Suite("vfio_migration_test.pci.iommufd", .migrationDevices(.pci, .iommufd), .hangGuard)
+  struct VFIOMigrationPCIIOMMUFD {
+    static let mode = IOMMUMode.iommufd
+    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
+    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
+    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
+    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
+    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
+    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  }
+}

@@ -24,31 +24,6 @@ enum VFIOPCIDeviceInitPerfTest {
     return "\(ns / 1_000_000_000).\(String(repeating: "0", count: 9 - frac.count))\(frac)s"
   }
 
-  /// `pthread_barrier_t`: the first `count - 1` callers of a round wait until the last arrives.
-  /// Rounds are told apart by a generation number: with one semaphore for every round (as this
-  /// was), a thread released early could take the next round's wake-up meant for a slower one,
-  /// leaving that one waiting forever (seen with three devices: the test hung).
-  final class Barrier: @unchecked Sendable {
-    let count: Int
-    private let condition = NSCondition()
-    private var arrived = 0
-    private var generation = 0
-    init(count: Int) { self.count = count }
-    func wait() {
-      condition.lock()
-      defer { condition.unlock() }
-      let round = generation
-      arrived += 1
-      if arrived >= count {
-        arrived = 0
-        generation += 1
-        condition.broadcast()
-        return
-      }
-      while round == generation { condition.wait() }
-    }
-  }
-
   /// `vfio_pci_device_init_perf_test.<mode>.init`
   static func initDevices(_ mode: IOMMUMode) throws {
     try HardwareEnvironment.withinCTimeLimit { try initDevicesBody(mode) }
@@ -64,7 +39,7 @@ enum VFIOPCIDeviceInitPerfTest {
     defer { iommu.close() }
     let times = Mutex([(start: UInt64, end: UInt64)](repeating: (0, 0), count: addresses.count))
     let failures = Mutex([String]())
-    let barrier = Barrier(count: addresses.count)
+    let barrier = ThreadBarrier(count: addresses.count)
     // One thread per device (not concurrentPerform, which caps threads at the CPU count and
     // would deadlock at the barrier with more devices than CPUs).
     let done = DispatchGroup()
@@ -102,36 +77,12 @@ enum VFIOPCIDeviceInitPerfTest {
 }
 
 extension Hardware {
-  @Suite("vfio_pci_device_init_perf_test", .hangGuard)
+  /// C's `<mode>.init`: one case per mode.
+  @Suite("vfio_pci_device_init_perf_test", .tags(.iommuModes), .hangGuard)
   struct VFIOPCIDeviceInitPerf {
-    @Test(.vfioDevice(.vfioType1)) func vfio_type1_iommu_init() throws { try VFIOPCIDeviceInitPerfTest.initDevices(.vfioType1) }
-    @Test(.vfioDevice(.vfioType1v2)) func vfio_type1v2_iommu_init() throws { try VFIOPCIDeviceInitPerfTest.initDevices(.vfioType1v2) }
-    @Test(.vfioDevice(.iommufdCompatType1)) func iommufd_compat_type1_init() throws { try VFIOPCIDeviceInitPerfTest.initDevices(.iommufdCompatType1) }
-    @Test(.vfioDevice(.iommufdCompatType1v2)) func iommufd_compat_type1v2_init() throws { try VFIOPCIDeviceInitPerfTest.initDevices(.iommufdCompatType1v2) }
-    @Test(.vfioDevice(.iommufd)) func iommufd_init() throws { try VFIOPCIDeviceInitPerfTest.initDevices(.iommufd) }
-  }
-}
-
-/// The barrier itself (no device needed): five threads through 200 rounds, every round complete
-/// before any thread starts the next.
-@Suite("init_perf barrier", .timeLimit(.minutes(1)))
-struct InitPerfBarrierTests {
-  @Test func everyThreadPassesEveryRound() {
-    let threads = 5, rounds = 200
-    let barrier = VFIOPCIDeviceInitPerfTest.Barrier(count: threads)
-    let passed = Mutex([Int](repeating: 0, count: rounds))
-    let done = DispatchGroup()
-    for _ in 0..<threads {
-      done.enter()
-      Thread {
-        defer { done.leave() }
-        for r in 0..<rounds {
-          barrier.wait()
-          passed.withLock { $0[r] += 1 }
-        }
-      }.start()
+    @Test("init", arguments: try IOMMUMode.underTest()) func initDevices(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try VFIOPCIDeviceInitPerfTest.initDevices(mode)
     }
-    #expect(done.wait(timeout: .now() + 30) == .success, "a thread was left waiting at the barrier")
-    #expect(passed.withLock { $0 }.allSatisfy { $0 == threads })
   }
 }

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The port of tools/testing/selftests/vfio/vfio_pci_device_test.c. The C test runs in iommufd
-// mode only; this one runs every test in each of the five modes (one suite per mode, named like
-// the C harness's <fixture>.<variant>), so the legacy container modes are covered too.
+// mode only; this one runs every test in each of the five modes (one case per mode, named like
+// the C harness's <fixture>.<variant>.<test>), so the legacy container modes are covered too.
 import Glibc
 import LibVFIO
 import SystemPackage
 import Testing
 
-/// The test bodies, shared by the per-mode suites.
+/// The test bodies, one case per mode.
 enum VFIOPCIDeviceTest {
   static let maxTestMSI: UInt32 = 16
 
@@ -82,76 +82,30 @@ enum VFIOPCIDeviceTest {
   }
 }
 
-// One suite per iommu mode. Each test names its C counterpart.
+// One test per C test, one case per iommu mode (the mode joins the variant in its C name).
 
 extension Hardware {
-  @Suite("vfio_pci_device_test.vfio_type1_iommu", .vfioDevice(.vfioType1), .hangGuard)
-  struct VFIOPCIDeviceType1 {
-    static let mode = IOMMUMode.vfioType1
-    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
-    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
+  @Suite("vfio_pci_device_test", .tags(.iommuModes), .hangGuard)
+  struct VFIOPCIDeviceSuite {
+    @Test(arguments: try IOMMUMode.underTest()) func config_space_read_write(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try VFIOPCIDeviceTest.configSpaceReadWrite(mode)
     }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
+    @Test(arguments: try IOMMUMode.underTest()) func validate_bars(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      try VFIOPCIDeviceTest.validateBARs(mode)
     }
-  }
-
-  @Suite("vfio_pci_device_test.vfio_type1v2_iommu", .vfioDevice(.vfioType1v2), .hangGuard)
-  struct VFIOPCIDeviceType1v2 {
-    static let mode = IOMMUMode.vfioType1v2
-    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
-    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
+    @Test(arguments: try IOMMUMode.underTest()) func reset(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode, needs: .reset)
+      try VFIOPCIDeviceTest.reset(mode)
     }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
+    @Test(arguments: try IOMMUMode.underTest()) func msi_enable_trigger_disable(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))
+      try VFIOPCIDeviceTest.enableTriggerDisable(mode, index: VFIO.PCI_MSI_IRQ_INDEX)
     }
-  }
-
-  @Suite("vfio_pci_device_test.iommufd_compat_type1", .vfioDevice(.iommufdCompatType1), .hangGuard)
-  struct VFIOPCIDeviceCompatType1 {
-    static let mode = IOMMUMode.iommufdCompatType1
-    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
-    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
-    }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
-    }
-  }
-
-  @Suite("vfio_pci_device_test.iommufd_compat_type1v2", .vfioDevice(.iommufdCompatType1v2), .hangGuard)
-  struct VFIOPCIDeviceCompatType1v2 {
-    static let mode = IOMMUMode.iommufdCompatType1v2
-    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
-    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
-    }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
-    }
-  }
-
-  @Suite("vfio_pci_device_test.iommufd", .vfioDevice(.iommufd), .hangGuard)
-  struct VFIOPCIDeviceIOMMUFD {
-    static let mode = IOMMUMode.iommufd
-    @Test func config_space_read_write() throws { try VFIOPCIDeviceTest.configSpaceReadWrite(Self.mode) }
-    @Test func validate_bars() throws { try VFIOPCIDeviceTest.validateBARs(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .reset)) func reset() throws { try VFIOPCIDeviceTest.reset(Self.mode) }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSI_IRQ_INDEX))) func msi_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSI_IRQ_INDEX)
-    }
-    @Test(.vfioDevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))) func msix_enable_trigger_disable() throws {
-      try VFIOPCIDeviceTest.enableTriggerDisable(Self.mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
+    @Test(arguments: try IOMMUMode.underTest()) func msix_enable_trigger_disable(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode, needs: .irq(VFIO.PCI_MSIX_IRQ_INDEX))
+      try VFIOPCIDeviceTest.enableTriggerDisable(mode, index: VFIO.PCI_MSIX_IRQ_INDEX)
     }
   }
 }

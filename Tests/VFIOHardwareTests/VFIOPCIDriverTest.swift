@@ -348,67 +348,39 @@ enum VFIOPCIDriverTest {
 
 private func hex<T: BinaryInteger>(_ v: T) -> String { String(v, radix: 16) }
 
-// One suite per C variant (FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES); its types are named as the C
-// harness names them, so `--filter vfio_pci_driver_test` and the JUnit report match.
+// One test per C test, one case per C variant (FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES); the suite's
+// type is named as the C harness names the fixture, so `--filter vfio_pci_driver_test` matches.
 
 extension Hardware {
-  @Suite("vfio_pci_driver_test")
-  struct vfio_pci_driver_test {}
-}
-
-extension Hardware.vfio_pci_driver_test {
-  @Suite("vfio_pci_driver_test.vfio_type1_iommu", .vfioDevices(.vfioType1, needs: .selftestsDriver))
-  struct vfio_type1_iommu {
-    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1) }
-    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1) }
-    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1) }
-    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1) }
-    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1) }
-    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1) }
-    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1) }
-  }
-
-  @Suite("vfio_pci_driver_test.vfio_type1v2_iommu", .vfioDevices(.vfioType1v2, needs: .selftestsDriver))
-  struct vfio_type1v2_iommu {
-    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.vfioType1v2) }
-    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.vfioType1v2) }
-    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.vfioType1v2) }
-    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.vfioType1v2) }
-    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.vfioType1v2) }
-    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.vfioType1v2) }
-    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.vfioType1v2) }
-  }
-
-  @Suite("vfio_pci_driver_test.iommufd_compat_type1", .vfioDevices(.iommufdCompatType1, needs: .selftestsDriver))
-  struct iommufd_compat_type1 {
-    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1) }
-    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1) }
-    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1) }
-    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1) }
-    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1) }
-    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1) }
-    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1) }
-  }
-
-  @Suite("vfio_pci_driver_test.iommufd_compat_type1v2", .vfioDevices(.iommufdCompatType1v2, needs: .selftestsDriver))
-  struct iommufd_compat_type1v2 {
-    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufdCompatType1v2) }
-    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufdCompatType1v2) }
-    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufdCompatType1v2) }
-    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufdCompatType1v2) }
-    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufdCompatType1v2) }
-    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufdCompatType1v2) }
-    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufdCompatType1v2) }
-  }
-
-  @Suite("vfio_pci_driver_test.iommufd", .vfioDevices(.iommufd, needs: .selftestsDriver))
-  struct iommufd {
-    @Test(.hangGuard) func init_remove() throws { try VFIOPCIDriverTest.initRemove(.iommufd) }
-    @Test(.hangGuard) func memcpy_success() throws { try VFIOPCIDriverTest.memcpySuccess(.iommufd) }
-    @Test(.hangGuard) func memcpy_from_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(.iommufd) }
-    @Test(.hangGuard) func memcpy_to_unmapped_iova() throws { try VFIOPCIDriverTest.memcpyToUnmappedIOVA(.iommufd) }
-    @Test(.hangGuard) func send_msi() throws { try VFIOPCIDriverTest.sendMSI(.iommufd) }
-    @Test(.hangGuard) func mix_and_match() throws { try VFIOPCIDriverTest.mixAndMatch(.iommufd) }
-    @Test(.hangGuard) func memcpy_storm() throws { try VFIOPCIDriverTest.memcpyStorm(.iommufd) }
+  @Suite("vfio_pci_driver_test", .tags(.iommuModes))
+  struct vfio_pci_driver_test {
+    @Test(.hangGuard, arguments: try IOMMUMode.underTest()) func init_remove(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: .selftestsDriver)
+      try VFIOPCIDriverTest.initRemove(mode)
+    }
+    @Test(.hangGuard, arguments: try IOMMUMode.underTest()) func memcpy_success(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: .selftestsDriver)
+      try VFIOPCIDriverTest.memcpySuccess(mode)
+    }
+    @Test(.hangGuard, arguments: try IOMMUMode.underTest()) func memcpy_from_unmapped_iova(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: .selftestsDriver)
+      try VFIOPCIDriverTest.memcpyFromUnmappedIOVA(mode)
+    }
+    @Test(.hangGuard, arguments: try IOMMUMode.underTest()) func memcpy_to_unmapped_iova(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: .selftestsDriver)
+      try VFIOPCIDriverTest.memcpyToUnmappedIOVA(mode)
+    }
+    @Test(.hangGuard, arguments: try IOMMUMode.underTest()) func send_msi(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: .selftestsDriver)
+      try VFIOPCIDriverTest.sendMSI(mode)
+    }
+    @Test(.hangGuard, arguments: try IOMMUMode.underTest()) func mix_and_match(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: .selftestsDriver)
+      try VFIOPCIDriverTest.mixAndMatch(mode)
+    }
+    @Test(.hangGuard, arguments: try IOMMUMode.underTest()) func memcpy_storm(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: .selftestsDriver)
+      try VFIOPCIDriverTest.memcpyStorm(mode)
+    }
   }
 }

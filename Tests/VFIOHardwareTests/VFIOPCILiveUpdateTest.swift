@@ -45,43 +45,22 @@ enum VFIOPCILiveUpdateUAPITest {
 }
 
 extension Hardware {
-  @Suite("vfio_pci_liveupdate_uapi_test.vfio_type1_iommu", .liveUpdate, .vfioDevice(.vfioType1), .hangGuard)
-  struct VFIOPCILiveUpdateUAPIType1 {
-    static let mode = IOMMUMode.vfioType1
-    @Test func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
-    @Test func preserve_group_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveGroupFails(Self.mode) }
-    @Test func preserve_container_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveContainerFails(Self.mode) }
-  }
-
-  @Suite("vfio_pci_liveupdate_uapi_test.vfio_type1v2_iommu", .liveUpdate, .vfioDevice(.vfioType1v2), .hangGuard)
-  struct VFIOPCILiveUpdateUAPIType1v2 {
-    static let mode = IOMMUMode.vfioType1v2
-    @Test func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
-    @Test func preserve_group_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveGroupFails(Self.mode) }
-    @Test func preserve_container_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveContainerFails(Self.mode) }
-  }
-
-  @Suite("vfio_pci_liveupdate_uapi_test.iommufd_compat_type1", .liveUpdate, .vfioDevice(.iommufdCompatType1), .hangGuard)
-  struct VFIOPCILiveUpdateUAPICompatType1 {
-    static let mode = IOMMUMode.iommufdCompatType1
-    @Test func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
-    @Test func preserve_group_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveGroupFails(Self.mode) }
-    @Test func preserve_container_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveContainerFails(Self.mode) }
-  }
-
-  @Suite("vfio_pci_liveupdate_uapi_test.iommufd_compat_type1v2", .liveUpdate, .vfioDevice(.iommufdCompatType1v2), .hangGuard)
-  struct VFIOPCILiveUpdateUAPICompatType1v2 {
-    static let mode = IOMMUMode.iommufdCompatType1v2
-    @Test func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
-    @Test func preserve_group_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveGroupFails(Self.mode) }
-    @Test func preserve_container_fails() throws { try VFIOPCILiveUpdateUAPITest.preserveContainerFails(Self.mode) }
-  }
-
-  @Suite("vfio_pci_liveupdate_uapi_test.iommufd", .liveUpdate, .vfioDevice(.iommufd), .hangGuard)
-  struct VFIOPCILiveUpdateUAPIIOMMUFD {
-    static let mode = IOMMUMode.iommufd
-    @Test(.vfioLiveUpdate) func preserve_device() throws { try VFIOPCILiveUpdateUAPITest.preserveDevice(Self.mode) }
-    @Test(.disabled("iommufd mode has no group files")) func preserve_group_fails() throws {}
-    @Test(.disabled("iommufd mode has no container files")) func preserve_container_fails() throws {}
+  @Suite("vfio_pci_liveupdate_uapi_test", .liveUpdate, .tags(.iommuModes), .hangGuard)
+  struct VFIOPCILiveUpdateUAPISuite {
+    @Test(arguments: try IOMMUMode.underTest()) func preserve_device(_ mode: IOMMUMode) throws {
+      try requireVFIODevice(mode)
+      if mode == .iommufd { try requireVFIOLiveUpdate() }
+      try VFIOPCILiveUpdateUAPITest.preserveDevice(mode)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func preserve_group_fails(_ mode: IOMMUMode) throws {
+      if mode == .iommufd { try Test.cancel("iommufd mode has no group files") }
+      try requireVFIODevice(mode)
+      try VFIOPCILiveUpdateUAPITest.preserveGroupFails(mode)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func preserve_container_fails(_ mode: IOMMUMode) throws {
+      if mode == .iommufd { try Test.cancel("iommufd mode has no container files") }
+      try requireVFIODevice(mode)
+      try VFIOPCILiveUpdateUAPITest.preserveContainerFails(mode)
+    }
   }
 }

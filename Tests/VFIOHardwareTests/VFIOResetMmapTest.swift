@@ -173,41 +173,18 @@ enum VFIOResetMmapTest {
   }
 }
 
-// MARK: one suite per iommu mode
+// MARK: one test per check, one case per iommu mode
 
 extension Hardware {
-  @Suite("vfio_pci_reset_mmap_test.vfio_type1_iommu", .vfioDevices(.vfioType1, needs: VFIOResetMmapTest.needs), .hangGuard)
-  struct VFIOResetMmapType1 {
-    static let mode = IOMMUMode.vfioType1
-    @Test func reset_with_faulted_bars() throws { try VFIOResetMmapTest.resetWithFaultedBARs(Self.mode) }
-    @Test func reset_while_dma_mapping_bar() throws { try VFIOResetMmapTest.resetWhileDMAMappingBAR(Self.mode) }
-  }
-
-  @Suite("vfio_pci_reset_mmap_test.vfio_type1v2_iommu", .vfioDevices(.vfioType1v2, needs: VFIOResetMmapTest.needs), .hangGuard)
-  struct VFIOResetMmapType1v2 {
-    static let mode = IOMMUMode.vfioType1v2
-    @Test func reset_with_faulted_bars() throws { try VFIOResetMmapTest.resetWithFaultedBARs(Self.mode) }
-    @Test func reset_while_dma_mapping_bar() throws { try VFIOResetMmapTest.resetWhileDMAMappingBAR(Self.mode) }
-  }
-
-  @Suite("vfio_pci_reset_mmap_test.iommufd_compat_type1", .vfioDevices(.iommufdCompatType1, needs: VFIOResetMmapTest.needs), .hangGuard)
-  struct VFIOResetMmapCompatType1 {
-    static let mode = IOMMUMode.iommufdCompatType1
-    @Test func reset_with_faulted_bars() throws { try VFIOResetMmapTest.resetWithFaultedBARs(Self.mode) }
-    @Test func reset_while_dma_mapping_bar() throws { try VFIOResetMmapTest.resetWhileDMAMappingBAR(Self.mode) }
-  }
-
-  @Suite("vfio_pci_reset_mmap_test.iommufd_compat_type1v2", .vfioDevices(.iommufdCompatType1v2, needs: VFIOResetMmapTest.needs), .hangGuard)
-  struct VFIOResetMmapCompatType1v2 {
-    static let mode = IOMMUMode.iommufdCompatType1v2
-    @Test func reset_with_faulted_bars() throws { try VFIOResetMmapTest.resetWithFaultedBARs(Self.mode) }
-    @Test func reset_while_dma_mapping_bar() throws { try VFIOResetMmapTest.resetWhileDMAMappingBAR(Self.mode) }
-  }
-
-  @Suite("vfio_pci_reset_mmap_test.iommufd", .vfioDevices(.iommufd, needs: VFIOResetMmapTest.needs), .hangGuard)
-  struct VFIOResetMmapIOMMUFD {
-    static let mode = IOMMUMode.iommufd
-    @Test func reset_with_faulted_bars() throws { try VFIOResetMmapTest.resetWithFaultedBARs(Self.mode) }
-    @Test func reset_while_dma_mapping_bar() throws { try VFIOResetMmapTest.resetWhileDMAMappingBAR(Self.mode) }
+  @Suite("vfio_pci_reset_mmap_test", .tags(.iommuModes), .hangGuard)
+  struct VFIOResetMmapSuite {
+    @Test(arguments: try IOMMUMode.underTest()) func reset_with_faulted_bars(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: VFIOResetMmapTest.needs)
+      try VFIOResetMmapTest.resetWithFaultedBARs(mode)
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func reset_while_dma_mapping_bar(_ mode: IOMMUMode) throws {
+      try requireVFIODevices(mode, needs: VFIOResetMmapTest.needs)
+      try VFIOResetMmapTest.resetWhileDMAMappingBAR(mode)
+    }
   }
 }

@@ -285,10 +285,10 @@ run_swift() {
   # The Swift suites of each C program (Swift Testing's --filter matches suite type names).
   swift_suites() {
     case $1 in
-      vfio_pci_device_test) echo 'VFIOPCIDevice(Type|Compat|IOMMUFD)' ;;
+      vfio_pci_device_test) echo 'VFIOPCIDeviceSuite/' ;;
       vfio_iommufd_setup_test) echo VFIOIOMMUFDSetupTest ;;
-      vfio_dma_mapping_test) echo 'VFIODMAMapping(Type|Compat|IOMMUFD)' ;;
-      vfio_dma_mapping_mmio_test) echo VFIODMAMappingMMIO ;;
+      vfio_dma_mapping_test) echo 'VFIODMAMappingSuite/' ;;
+      vfio_dma_mapping_mmio_test) echo 'VFIODMAMappingMMIOSuite/' ;;
       vfio_pci_device_init_perf_test) echo VFIOPCIDeviceInitPerf ;;
       liveupdate) echo LiveUpdateDeviceTest ;;
       *) echo "$1" ;;   # vfio_pci_driver_test, vfio_pci_sriov_uapi_test: suites named as C

@@ -38,6 +38,25 @@ struct RequiresVFIOLiveUpdate: TestTrait, SuiteTrait {
   }
 }
 
+/// `.vfioLiveUpdate` inside one case of a parameterized test: cancels the case with the reason,
+/// or fails it (`RequirementFailure`) under `VFIO_SELFTESTS_STRICT`.
+func requireVFIOLiveUpdate() throws {
+  if let reason = LiveUpdateCapabilities.vfioUnavailability() {
+    if HardwareEnvironment.isStrict(.vfioLiveUpdate) { throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT: \(reason)") }
+    try Test.cancel(Comment(rawValue: reason))
+  }
+}
+
+/// Skips as the C test does when RLIMIT_NOFILE cannot be raised.
+struct RequiresNoFileLimit: TestTrait {
+  let minimum: Int
+  func prepare(for test: Test) async throws {
+    if case .failure(.notPermitted) = ensureNoFileLimitResult(minimum) {
+      try Test.cancel("Insufficient privileges to set RLIMIT_NOFILE")
+    }
+  }
+}
+
 /// The stage of a two-stage (kexec) run, from `VFIO_SELFTESTS_STAGE`. Kexec tests run only in
 /// staged runs: a plain `swift test` must not leave holders behind.
 enum KexecStage {
@@ -57,6 +76,16 @@ struct RequiresStage: TestTrait, SuiteTrait {
     } catch let e as SelftestsEnvironment.Invalid {
       Issue.record(Comment(rawValue: e.description))
     }
+  }
+}
+
+/// Skips unless this is a two-stage guest run (`vm-test.sh --stages 2`; `StagedRun`).
+struct RequiresStagedRun: TestTrait {
+  func prepare(for test: Test) async throws {
+    guard try StagedRun.stage() != nil, try StagedRun.results() != nil else {
+      try Test.cancel("VFIO_SELFTESTS_STAGE not set (not a staged guest run)")
+    }
+    guard try StagedRun.stages() == 2 else { try Test.cancel("single-stage run (vm-test.sh --stages 2 runs both stages)") }
   }
 }
 
