@@ -147,7 +147,8 @@ public struct SelftestsEnvironment: Sendable {
   /// The modes a test over the iommu modes has cases for: `iommuModes()`, else `iommuMode()`,
   /// else all five, in C's order.
   public func iommuModesUnderTest() throws(Invalid) -> [IOMMUMode] {
-    let chosen = try iommuModes() ?? iommuMode().map { [$0] } ?? []
+    var chosen = try iommuModes() ?? []
+    if chosen.isEmpty, let one = try iommuMode() { chosen = [one] }
     return chosen.isEmpty ? IOMMUMode.allCases : IOMMUMode.allCases.filter(chosen.contains)
   }
 

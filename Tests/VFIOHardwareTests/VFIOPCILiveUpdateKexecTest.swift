@@ -148,9 +148,14 @@ enum VFIOPCILiveUpdateKexecTest {
       let dst = Int(memory.memcpySize / 2)
       memory.memcpy.fill(1, count: Int(size))
       memory.memcpy.fill(0, at: dst, count: Int(size))
-      #expect(try driver.memcpy(src: memcpyIOVA, dst: memcpyIOVA + UInt64(dst), size: size) == 0)
-      #expect(memory.memcpy.bytes(at: dst, count: Int(size)) == memory.memcpy.bytes(at: 0, count: Int(size)),
-              "\(driver.name): 0x\(String(size, radix: 16)) bytes copied after kexec differ")
+      let rc = try driver.memcpy(src: memcpyIOVA, dst: memcpyIOVA + UInt64(dst), size: size)
+      #expect(rc == 0, "\(driver.name): memcpy of 0x\(String(size, radix: 16)) bytes after kexec returned \(rc) (-110: the copy never completed)")
+      // Compared byte for byte, as C's memcmp; a difference is reported by its first offset, not
+      // by printing both buffers.
+      let copied = memory.memcpy.bytes(at: dst, count: Int(size)), source = memory.memcpy.bytes(at: 0, count: Int(size))
+      let firstDifference = copied.indices.first { copied[$0] != source[$0] }
+      #expect(firstDifference == nil,
+              "\(driver.name): 0x\(String(size, radix: 16)) bytes copied after kexec differ, first at offset 0x\(String(firstDifference ?? 0, radix: 16)) (0x\(String(copied[firstDifference ?? 0], radix: 16)), expected 0x\(String(source[firstDifference ?? 0], radix: 16)))")
       print("\(driver.name): memcpy of 0x\(String(size, radix: 16)) bytes after kexec compared equal")
       try driver.remove()
     }
