@@ -7,10 +7,16 @@ import SystemPackage
 package enum FileSystem {
   /// Reads a whole (small) file such as a sysfs attribute.
   package static func read(_ path: String) -> Result<String, Errno> {
+    var out: [UInt8] = []
+    return forEachChunk(path, size: 4096) { out += $0; return true }.map { String(decoding: out, as: UTF8.self) }
+  }
+
+  /// Reads a file in reads of `size` bytes, handing each to `body` until it returns false or the
+  /// file ends.
+  private static func forEachChunk(_ path: String, size: Int, _ body: (ArraySlice<UInt8>) -> Bool) -> Result<Void, Errno> {
     openFile(path, .readOnly).flatMap { fd in
       defer { try? fd.close() }
-      var out: [UInt8] = []
-      var chunk = [UInt8](repeating: 0, count: 4096)
+      var chunk = [UInt8](repeating: 0, count: size)
       while true {
         let n: Int
         do {
@@ -18,10 +24,8 @@ package enum FileSystem {
         } catch let e as Errno {
           return .failure(e)
         } catch { return .failure(.ioError) }
-        if n == 0 { break }
-        out += chunk[..<n]
+        if n == 0 || !body(chunk[..<n]) { return .success(()) }
       }
-      return .success(String(decoding: out, as: UTF8.self))
     }
   }
 
@@ -68,28 +72,20 @@ package enum FileSystem {
   /// Reads a text file line by line (without the newline), in 64 KiB reads, until `body`
   /// returns false or the file ends: a large debugfs dump is read only as far as needed.
   package static func forEachLine(_ path: String, _ body: (Substring) -> Bool) -> Result<Void, Errno> {
-    openFile(path, .readOnly).flatMap { fd in
-      defer { try? fd.close() }
-      var pending: [UInt8] = []
-      var chunk = [UInt8](repeating: 0, count: 65536)
-      while true {
-        let n: Int
-        do {
-          n = try unsafe chunk.withUnsafeMutableBytes { unsafe try fd.read(into: $0) }
-        } catch let e as Errno {
-          return .failure(e)
-        } catch { return .failure(.ioError) }
-        if n == 0 { break }
-        pending += chunk[..<n]
-        guard let lastNewline = pending.lastIndex(of: UInt8(ascii: "\n")) else { continue }
-        let text = String(decoding: pending[...lastNewline], as: UTF8.self)
-        pending.removeSubrange(...lastNewline)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() where !body(line) {
-          return .success(())
-        }
+    var pending: [UInt8] = []
+    var stopped = false
+    return forEachChunk(path, size: 65536) { chunk in
+      pending += chunk
+      guard let lastNewline = pending.lastIndex(of: UInt8(ascii: "\n")) else { return true }
+      let text = String(decoding: pending[...lastNewline], as: UTF8.self)
+      pending.removeSubrange(...lastNewline)
+      for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() where !body(line) {
+        stopped = true
+        return false
       }
-      if !pending.isEmpty { _ = body(Substring(String(decoding: pending, as: UTF8.self))) }
-      return .success(())
+      return true
+    }.map {
+      if !stopped, !pending.isEmpty { _ = body(Substring(String(decoding: pending, as: UTF8.self))) }
     }
   }
 
