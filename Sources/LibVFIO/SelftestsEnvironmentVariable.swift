@@ -83,7 +83,7 @@ extension SelftestsEnvironment {
       case .sriovBDF: "an SR-IOV PF bound to vfio-pci (`vfio_pci_sriov_uapi_test`)"
       case .migrationBDFS: "xe-vfio-pci VFs (`vfio_migration_test.pci`)"
       case .stage: "the stage of the kexec suites; they skip without it"
-      case .iommuMode: "run only that mode's suites"
+      case .iommuMode: "run only that mode's cases of the tests over the iommu modes"
       case .strict:
         "a listed capability the kernel lacks fails instead of skipping: `\(StrictCapability.allCases.map(\.rawValue).joined(separator: ","))`"
       case .timeoutScale: "C's harness time limits multiplied by it, for emulators (CI: 4)"
