@@ -65,7 +65,7 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       let devices: [PCIAddress]
       switch MigrationDeviceKind.pciDevices() {
       case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-      case .invalid(let message): Issue.record(Comment(rawValue: message)); return
+      case .invalid(let message): throw RequirementFailure(description: message)
       case .devices(let d): devices = d
       }
       // Devices the user named that are not Xe VFs on xe-vfio-pci are bad input: the test fails
@@ -73,15 +73,15 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       // none of them is opened.
       let check = XeVFCheck(sysfs: host.sysfs, modules: try? KernelModules())
       let refusals = devices.compactMap(check.refusal)
-      for r in refusals.dropLast() { Issue.record(Comment(rawValue: r.description)) }
-      if let last = refusals.last { throw VFIOError.xeVFRefusal(last) }
+      // Thrown, all in one error: an issue recorded in prepare(for:) is dropped.
+      if refusals.count == 1 { throw VFIOError.xeVFRefusal(refusals[0]) }
+      if !refusals.isEmpty { throw RequirementFailure(description: refusals.map(\.description).joined(separator: "\n")) }
       guard host.isRoot else { try Test.cancel("not root") }
     }
     if let reason = host.unavailability(of: mode) {
       let capability = HardwareEnvironment.capability(for: mode, device: false)
       if HardwareEnvironment.isStrict(capability) {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)"))
-        return
+        throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
       }
       try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
     }

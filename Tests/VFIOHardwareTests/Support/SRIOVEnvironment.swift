@@ -94,10 +94,7 @@ struct RequiresSRIOVVF: TestTrait, SuiteTrait, TestScoping {
     guard case .device(let pf) = HardwareEnvironment.sriovPF() else { return }
     if let reason = try SRIOVFixture.skipReason(pf) { try Test.cancel(Comment(rawValue: reason)) }
     if let reason = SRIOVFixture.vfioPCISRIOVDisabled() {
-      if HardwareEnvironment.isStrict(.sriov) {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT (sriov): \(reason)"))
-        return
-      }
+      if HardwareEnvironment.isStrict(.sriov) { throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (sriov): \(reason)") }
       try Test.cancel(Comment(rawValue: reason))
     }
   }
