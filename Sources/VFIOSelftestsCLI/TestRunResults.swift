@@ -186,6 +186,8 @@ public struct TestRunResults: Sendable {
       let names: [String]
       if tags.contains(iommuModesTag) {
         names = modes.map(\.rawValue)
+      } else if tags.contains(pciMigrationModesTag) {
+        names = modes.filter(pciMigrationModes.contains).map(\.rawValue)
       } else if tags.contains(sriovVariantsTag) {
         names = modes.flatMap { m in sriovTokens.map { "\(m.rawValue)_\($0)" } }
       } else {
@@ -194,6 +196,10 @@ public struct TestRunResults: Sendable {
       return names.map { EventRecord.TestCase(id: $0, displayName: $0) }
     }
   }
+
+  /// The tag of vfio_migration_test's `pci` tests, over the Xe VFs' modes (`pciMigrationModes`).
+  public static let pciMigrationModesTag = ".pciMigrationModes"
+  public static let pciMigrationModes: [IOMMUMode] = [.vfioType1v2, .iommufd]
 
   /// The tag of the tests parameterized over the SR-IOV variants (modes x VF tokens).
   public static let sriovVariantsTag = ".sriovVariants"

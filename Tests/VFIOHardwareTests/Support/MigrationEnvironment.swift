@@ -36,22 +36,27 @@ enum MigrationDeviceKind: String, Sendable {
   }
 }
 
-/// The devices of the running test (set by `MigrationDevices.provideScope`).
+extension Tag {
+  /// A test whose arguments are `VFIOMigrationTest.pciModesUnderTest()` (type1v2 and iommufd, of
+  /// the modes under test). `vfio-selftests` names its cases by mode when Swift Testing lists none.
+  @Tag static var pciMigrationModes: Self
+}
+
+/// The devices of the running case (set by `MigrationDevices.provide`).
 enum MigrationFixture {
   @TaskLocal static var devices: [VFIODeviceID] = []
 }
 
-/// Skips (true skips, with the reason) unless `kind` devices can be had and opened in `mode`
-/// (fails on `pci` devices that are not Xe VFs on xe-vfio-pci), and around each test provides
-/// them: for `mtty`, loads the module if needed, creates two `mtty-2` instances, and always
-/// removes them (and unloads the modules it loaded) afterwards.
-struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
+/// One case's migration devices: `require()` cancels the case (a skip, with the reason) unless
+/// `kind` devices can be had and opened in `mode` (fails on `pci` devices that are not Xe VFs on
+/// xe-vfio-pci, and under `VFIO_SELFTESTS_STRICT` on a mode the kernel lacks); `provide` makes
+/// them for the case: for `mtty`, loads the module if needed, creates two `mtty-2` instances, and
+/// always removes them (and unloads the modules it loaded) afterwards.
+struct MigrationDevices {
   let kind: MigrationDeviceKind
   let mode: IOMMUMode
-  var isRecursive: Bool { true }
 
-  func prepare(for test: Test) async throws {
-    guard !test.isSuite else { return }
+  func require() throws {
     let host = HostCapabilities()
     switch kind {
     case .mtty:
@@ -95,10 +100,7 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
     }
   }
 
-  /// Once per test case (not again at the test level around it).
-  func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? { test.isSuite || testCase == nil ? nil : self }
-
-  func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+  func provide(_ function: @Sendable () async throws -> Void) async throws {
     switch kind {
     case .pci:
       guard case .devices(let devices) = MigrationDeviceKind.pciDevices() else { return try await function() }
@@ -130,8 +132,4 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       try await MigrationFixture.$devices.withValue(created.map { VFIODeviceID.mdev(uuid: $0) }) { try await function() }
     }
   }
-}
-
-extension Trait where Self == MigrationDevices {
-  static func migrationDevices(_ kind: MigrationDeviceKind, _ mode: IOMMUMode) -> Self { MigrationDevices(kind: kind, mode: mode) }
 }
