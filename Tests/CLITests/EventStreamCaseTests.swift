@@ -168,6 +168,9 @@ struct EventStreamCaseTests {
                                  arguments: try KselftestArguments(parsing: ["-v", "iommufd_null_uuid"], program: program))
     #expect(sel.entries.map(\.cName) == ["vfio_pci_sriov_uapi_test.iommufd_null_uuid.init_token_match"])
     #expect(sel.iommuModes == [.iommufd])
+    // vfio_migration_test's pci tests: the Xe VFs' modes of those under test, nothing else.
+    #expect(TestRunResults.iommuModeCases([.vfioType1, .vfioType1v2, .iommufdCompatType1, .iommufdCompatType1v2, .iommufd])([".pciMigrationModes"])?.map(\.displayName) == ["vfio_type1v2_iommu", "iommufd"])
+    #expect(TestRunResults.iommuModeCases([.vfioType1, .iommufd])([".pciMigrationModes"])?.map(\.displayName) == ["iommufd"])
     #expect(TestRunResults.iommuMode(ofCase: "vfio_type1v2_iommu_diff_uuid") == .vfioType1v2)
     #expect(TestRunResults.iommuMode(ofCase: "iommufd_bogus_uuid") == nil)
   }
