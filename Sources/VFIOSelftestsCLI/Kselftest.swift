@@ -271,7 +271,7 @@ public struct KselftestSelection: Sendable {
   /// The iommu modes the selected cases are of (for `VFIO_SELFTESTS_IOMMU_MODES`), in C's
   /// order; nil when no selected test is parameterized over the modes.
   public var iommuModes: [IOMMUMode]? {
-    let chosen = Set(entries.compactMap { $0.argument.flatMap(IOMMUMode.init(rawValue:)) })
+    let chosen = Set(entries.compactMap { $0.argument.flatMap(TestRunResults.iommuMode(ofCase:)) })
     return chosen.isEmpty ? nil : IOMMUMode.allCases.filter(chosen.contains)
   }
 

@@ -179,8 +179,40 @@ public struct TestRunResults: Sendable {
 
   /// `unlistedCases` for a run testing `modes`: a test tagged `.iommuModes` whose cases Swift
   /// Testing did not list has one case per mode (what the run would have named them).
+  /// Likewise a test tagged `.sriovVariants` (vfio_pci_sriov_uapi_test) has one case per C
+  /// variant of those modes: `<mode>_{same,diff,null}_uuid`.
   public static func iommuModeCases(_ modes: [IOMMUMode]) -> (Set<String>) -> [EventRecord.TestCase]? {
-    { tags in tags.contains(iommuModesTag) ? modes.map { EventRecord.TestCase(id: $0.rawValue, displayName: $0.rawValue) } : nil }
+    { tags in
+      let names: [String]
+      if tags.contains(iommuModesTag) {
+        names = modes.map(\.rawValue)
+      } else if tags.contains(pciMigrationModesTag) {
+        names = modes.filter(pciMigrationModes.contains).map(\.rawValue)
+      } else if tags.contains(sriovVariantsTag) {
+        names = modes.flatMap { m in sriovTokens.map { "\(m.rawValue)_\($0)" } }
+      } else {
+        return nil
+      }
+      return names.map { EventRecord.TestCase(id: $0, displayName: $0) }
+    }
+  }
+
+  /// The tag of vfio_migration_test's `pci` tests, over the Xe VFs' modes (`pciMigrationModes`).
+  public static let pciMigrationModesTag = ".pciMigrationModes"
+  public static let pciMigrationModes: [IOMMUMode] = [.vfioType1v2, .iommufd]
+
+  /// The tag of the tests parameterized over the SR-IOV variants (modes x VF tokens).
+  public static let sriovVariantsTag = ".sriovVariants"
+  /// vfio_pci_sriov_uapi_test's variants after the mode, in C's order.
+  public static let sriovTokens = ["same_uuid", "diff_uuid", "null_uuid"]
+
+  /// The iommu mode of a case's argument: a mode, or an SR-IOV variant `<mode>_<token>`.
+  public static func iommuMode(ofCase argument: String) -> IOMMUMode? {
+    if let mode = IOMMUMode(rawValue: argument) { return mode }
+    for token in sriovTokens where argument.hasSuffix("_\(token)") {
+      return IOMMUMode(rawValue: String(argument.dropLast(token.count + 1)))
+    }
+    return nil
   }
 
   /// The kselftest exit code for this run: 0 pass, 1 fail, 4 skip (nothing passed or failed).

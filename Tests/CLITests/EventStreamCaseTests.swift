@@ -148,6 +148,33 @@ struct EventStreamCaseTests {
     #expect(sel.filter == "^" + NSRegularExpression.escapedPattern(for: id) + "$")
   }
 
+  /// vfio_pci_sriov_uapi_test's cases are C's variants, `<mode>_<token>`: unlisted, a test tagged
+  /// `.sriovVariants` gets the modes x tokens in C's order; `kselftest -v` of a variant runs its
+  /// mode alone (`iommufd_null_uuid` is iommufd, not iommufd_compat_*).
+  @Test func unlistedCasesOfTheSRIOVVariants() throws {
+    let id = "M.Hardware/S/init_token_match(_:)/F.swift:3:4"
+    let lines = [
+      "{\"kind\":\"test\",\"payload\":{\"_tags\":[\".hardware\"],\"id\":\"M.Hardware\",\"kind\":\"suite\",\"name\":\"Hardware\",\"sourceLocation\":{\"fileID\":\"M/F.swift\",\"line\":1,\"column\":2}}}",
+      "{\"kind\":\"test\",\"payload\":{\"_tags\":[\".sriovVariants\"],\"displayName\":\"vfio_pci_sriov_uapi_test\",\"id\":\"M.Hardware/S\",\"kind\":\"suite\",\"name\":\"S\",\"sourceLocation\":{\"fileID\":\"M/F.swift\",\"line\":2,\"column\":2}}}",
+      "{\"kind\":\"test\",\"payload\":{\"id\":\"\(id)\",\"isParameterized\":true,\"kind\":\"function\",\"name\":\"init_token_match(_:)\",\"sourceLocation\":{\"fileID\":\"M/F.swift\",\"line\":3,\"column\":4}}}",
+    ]
+    let listed = TestRunResults(records: try EventRecord.parse(stream: lines.joined(separator: "\n")),
+                                unlistedCases: TestRunResults.iommuModeCases([.iommufdCompatType1, .iommufd]))
+    let names = listed.programs.flatMap { $0.tests.map(\.name.name) }
+    #expect(names == ["iommufd_compat_type1_same_uuid", "iommufd_compat_type1_diff_uuid", "iommufd_compat_type1_null_uuid",
+                      "iommufd_same_uuid", "iommufd_diff_uuid", "iommufd_null_uuid"].map { "vfio_pci_sriov_uapi_test.\($0).init_token_match" })
+    let program = KselftestProgram.named("vfio_pci_sriov_uapi_test")!
+    let sel = KselftestSelection(declarations: listed, program: program,
+                                 arguments: try KselftestArguments(parsing: ["-v", "iommufd_null_uuid"], program: program))
+    #expect(sel.entries.map(\.cName) == ["vfio_pci_sriov_uapi_test.iommufd_null_uuid.init_token_match"])
+    #expect(sel.iommuModes == [.iommufd])
+    // vfio_migration_test's pci tests: the Xe VFs' modes of those under test, nothing else.
+    #expect(TestRunResults.iommuModeCases([.vfioType1, .vfioType1v2, .iommufdCompatType1, .iommufdCompatType1v2, .iommufd])([".pciMigrationModes"])?.map(\.displayName) == ["vfio_type1v2_iommu", "iommufd"])
+    #expect(TestRunResults.iommuModeCases([.vfioType1, .iommufd])([".pciMigrationModes"])?.map(\.displayName) == ["iommufd"])
+    #expect(TestRunResults.iommuMode(ofCase: "vfio_type1v2_iommu_diff_uuid") == .vfioType1v2)
+    #expect(TestRunResults.iommuMode(ofCase: "iommufd_bogus_uuid") == nil)
+  }
+
   /// The harness's order: a suite's cases of one mode together (one suite per mode ran them so).
   @Test func casesOfOneModeTogether() throws {
     let run = try Self.fixture("parameterized-outcomes.jsonl")

@@ -3,6 +3,7 @@
 // reported by `vfio-selftests run` as one result per case, named by the case's iommu mode, that
 // case a skip with its reason and the others passed, not as one passed test.
 import Foundation
+import LibLiveUpdate
 import LibVFIO
 import Testing
 
@@ -41,6 +42,29 @@ extension Hardware {
       let r = try SelftestsCLI.run(["run", "--filter", NSRegularExpression.escapedPattern(for: id), "--ktap", "-"] + device)
       #expect(r.status == 0, "vfio-selftests run: \(r)")
       #expect(r.stdout == HarnessSelftest.expectedKTAP)
+    }
+
+    /// The subject of `strict_requirement_fails`: nothing but the `.liveUpdate` trait, whose
+    /// `prepare(for:)` skips without `/dev/liveupdate`, or throws under `VFIO_SELFTESTS_STRICT`.
+    @Test(.liveUpdate) func strict_requirement_subject() {}
+
+    /// A strict requirement that a trait finds missing fails its test: `vfio-selftests run` with
+    /// `VFIO_SELFTESTS_STRICT=liveupdate` on a kernel without `/dev/liveupdate` reports
+    /// `strict_requirement_subject` as `not ok`, saying why, and exits 1. (Swift Testing drops an
+    /// `Issue.record` made in `prepare(for:)`, so a trait that recorded the failure let it pass.)
+    @Test func strict_requirement_fails() throws {
+      if let missing = SelftestsCLI.missing { try Test.cancel(Comment(rawValue: missing)) }
+      guard geteuid() == 0 else { try Test.cancel("not root (vfio-selftests run needs root)") }
+      guard let reason = LiveUpdateCapabilities.deviceUnavailability() else {
+        try Test.cancel("this kernel has /dev/liveupdate: no missing capability to be strict about")
+      }
+      let id = "VFIOHardwareTests.Hardware/HarnessSelftestSuite/strict_requirement_subject"
+      let r = try SelftestsCLI.run(["run", "--filter", NSRegularExpression.escapedPattern(for: id), "--ktap", "-"],
+                                   environment: ["VFIO_SELFTESTS_STRICT": "liveupdate"])
+      #expect(r.status == 1, "vfio-selftests run: \(r)")
+      #expect(r.stdout.contains("not ok 1 harness_selftest"), "vfio-selftests run: \(r)")
+      #expect(!r.stdout.contains("# SKIP"), "vfio-selftests run: \(r)")
+      #expect((r.stdout + r.stderr).contains("VFIO_SELFTESTS_STRICT: \(reason)"), "vfio-selftests run: \(r)")
     }
   }
 }

@@ -310,84 +310,69 @@ extension Result {
   }
 }
 
-// MARK: the suites: one per device kind and iommu mode (the stress is VFIOMigrationStressTest.swift)
+// MARK: the suites: one per device kind, one parameterized test per test over the iommu modes
+// (the stress is VFIOMigrationStressTest.swift); `vfio-selftests run` names each case
+// `vfio_migration_test.<kind>.<mode>.<test>`, as the per-mode suites were named.
+
+extension VFIOMigrationTest {
+  /// The modes the `pci` suite tests (of those under test): the Xe VFs' two, type1v2 and iommufd.
+  static func pciModesUnderTest() throws -> [IOMMUMode] {
+    try IOMMUMode.underTest().filter { $0 == .vfioType1v2 || $0 == .iommufd }
+  }
+
+  /// One case: `kind`'s devices usable in `mode` (else a skip, or a failure under
+  /// `VFIO_SELFTESTS_STRICT`), made for this case and removed after it, around `body`.
+  static func inCase(_ kind: MigrationDeviceKind, _ mode: IOMMUMode, _ body: @escaping @Sendable () throws -> Void) async throws {
+    let devices = MigrationDevices(kind: kind, mode: mode)
+    try devices.require()
+    try await devices.provide { try body() }
+  }
+}
 
 extension Hardware {
-  @Suite("vfio_migration_test.mtty.vfio_type1_iommu", .migrationDevices(.mtty, .vfioType1), .hangGuard)
-  struct VFIOMigrationMttyType1 {
-    static let mode = IOMMUMode.vfioType1
-    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
-    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
-    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
-    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
-    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
-    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  @Suite("vfio_migration_test.mtty", .tags(.iommuModes), .hangGuard)
+  struct VFIOMigrationMtty {
+    @Test(arguments: try IOMMUMode.underTest()) func migration_flags(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.mtty, mode) { try VFIOMigrationTest.flags(mode) }
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func state_arcs(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.mtty, mode) { try VFIOMigrationTest.arcs(mode) }
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func round_trip_stop_copy(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.mtty, mode) { try VFIOMigrationTest.roundTrip(mode, precopy: false) }
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func round_trip_pre_copy(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.mtty, mode) { try VFIOMigrationTest.roundTrip(mode, precopy: true) }
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func bad_stream_rejected(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.mtty, mode) { try VFIOMigrationTest.badStream(mode) }
+    }
+    @Test(arguments: try IOMMUMode.underTest()) func reset_migration_stress(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.mtty, mode) { try VFIOMigrationTest.stress(mode) }
+    }
   }
 
-  @Suite("vfio_migration_test.mtty.vfio_type1v2_iommu", .migrationDevices(.mtty, .vfioType1v2), .hangGuard)
-  struct VFIOMigrationMttyType1v2 {
-    static let mode = IOMMUMode.vfioType1v2
-    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
-    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
-    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
-    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
-    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
-    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
-  }
-
-  @Suite("vfio_migration_test.mtty.iommufd_compat_type1", .migrationDevices(.mtty, .iommufdCompatType1), .hangGuard)
-  struct VFIOMigrationMttyCompatType1 {
-    static let mode = IOMMUMode.iommufdCompatType1
-    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
-    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
-    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
-    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
-    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
-    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
-  }
-
-  @Suite("vfio_migration_test.mtty.iommufd_compat_type1v2", .migrationDevices(.mtty, .iommufdCompatType1v2), .hangGuard)
-  struct VFIOMigrationMttyCompatType1v2 {
-    static let mode = IOMMUMode.iommufdCompatType1v2
-    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
-    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
-    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
-    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
-    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
-    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
-  }
-
-  @Suite("vfio_migration_test.mtty.iommufd", .migrationDevices(.mtty, .iommufd), .hangGuard)
-  struct VFIOMigrationMttyIOMMUFD {
-    static let mode = IOMMUMode.iommufd
-    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
-    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
-    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
-    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
-    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
-    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
-  }
-
-  /// Xe VFs on xe-vfio-pci from VFIO_SELFTESTS_MIGRATION_BDFS (XeVFCheck refuses any other device; docs/xe-vfio-pci.md).
-  @Suite("vfio_migration_test.pci.vfio_type1v2_iommu", .migrationDevices(.pci, .vfioType1v2), .hangGuard)
-  struct VFIOMigrationPCIType1v2 {
-    static let mode = IOMMUMode.vfioType1v2
-    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
-    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
-    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
-    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
-    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
-    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
-  }
-
-  @Suite("vfio_migration_test.pci.iommufd", .migrationDevices(.pci, .iommufd), .hangGuard)
-  struct VFIOMigrationPCIIOMMUFD {
-    static let mode = IOMMUMode.iommufd
-    @Test func migration_flags() throws { try VFIOMigrationTest.flags(Self.mode) }
-    @Test func state_arcs() throws { try VFIOMigrationTest.arcs(Self.mode) }
-    @Test func round_trip_stop_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: false) }
-    @Test func round_trip_pre_copy() throws { try VFIOMigrationTest.roundTrip(Self.mode, precopy: true) }
-    @Test func bad_stream_rejected() throws { try VFIOMigrationTest.badStream(Self.mode) }
-    @Test func reset_migration_stress() throws { try VFIOMigrationTest.stress(Self.mode) }
+  /// Xe VFs on xe-vfio-pci from VFIO_SELFTESTS_MIGRATION_BDFS (XeVFCheck refuses any other device;
+  /// docs/xe-vfio-pci.md), in type1v2 and iommufd.
+  @Suite("vfio_migration_test.pci", .tags(.pciMigrationModes), .hangGuard)
+  struct VFIOMigrationPCI {
+    @Test(arguments: try VFIOMigrationTest.pciModesUnderTest()) func migration_flags(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.pci, mode) { try VFIOMigrationTest.flags(mode) }
+    }
+    @Test(arguments: try VFIOMigrationTest.pciModesUnderTest()) func state_arcs(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.pci, mode) { try VFIOMigrationTest.arcs(mode) }
+    }
+    @Test(arguments: try VFIOMigrationTest.pciModesUnderTest()) func round_trip_stop_copy(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.pci, mode) { try VFIOMigrationTest.roundTrip(mode, precopy: false) }
+    }
+    @Test(arguments: try VFIOMigrationTest.pciModesUnderTest()) func round_trip_pre_copy(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.pci, mode) { try VFIOMigrationTest.roundTrip(mode, precopy: true) }
+    }
+    @Test(arguments: try VFIOMigrationTest.pciModesUnderTest()) func bad_stream_rejected(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.pci, mode) { try VFIOMigrationTest.badStream(mode) }
+    }
+    @Test(arguments: try VFIOMigrationTest.pciModesUnderTest()) func reset_migration_stress(_ mode: IOMMUMode) async throws {
+      try await VFIOMigrationTest.inCase(.pci, mode) { try VFIOMigrationTest.stress(mode) }
+    }
   }
 }

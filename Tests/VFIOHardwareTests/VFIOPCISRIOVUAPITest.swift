@@ -4,10 +4,11 @@
 // (VFIO_GROUP_GET_DEVICE_FD "<bdf> vf_token=<uuid>") and through the cdev (VFIO_DEVICE_BIND_IOMMUFD
 // with VFIO_DEVICE_BIND_FLAG_TOKEN).
 //
-// The PF comes from VFIO_SELFTESTS_SRIOV_BDF; the trait `.sriovVF` creates one VF per suite (per
-// variant) and removes it afterwards (the C test creates it once per process). Fixture `vfio_pci_sriov_uapi_test`
-// with the C variants <mode>_{same,diff,null}_uuid: one suite per variant, its types named as the
-// C harness names them so that `--filter vfio_pci_sriov_uapi_test` and the JUnit report match.
+// The PF comes from VFIO_SELFTESTS_SRIOV_BDF; the suite trait `.sriovVF` creates one VF for the
+// whole suite and removes it afterwards (the C test creates it once per process). Fixture
+// `vfio_pci_sriov_uapi_test` with the C variants <mode>_{same,diff,null}_uuid: one parameterized
+// test per C test, one case per variant (`SRIOVVariant`), each case checking its mode and the VF
+// (`requireSRIOVVF`); `vfio-selftests run` names each case `vfio_pci_sriov_uapi_test.<variant>.<test>`.
 import LibVFIO
 import SystemPackage
 import Testing
@@ -114,117 +115,40 @@ enum VFIOPCISRIOVUAPITest {
   }
 }
 
-// One suite per C variant (FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES x {same,diff,null}_uuid); each
-// test names its C counterpart.
+/// One C variant: `FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES` x {same,diff,null}_uuid, named as C
+/// names it (`vfio_type1_iommu_same_uuid`), the argument of each test's case.
+struct SRIOVVariant: Sendable, CustomStringConvertible, CustomTestStringConvertible {
+  let mode: IOMMUMode
+  let token: VFIOPCISRIOVUAPITest.Variant
 
-extension Hardware {
-  @Suite("vfio_pci_sriov_uapi_test")
-  struct vfio_pci_sriov_uapi_test {}
+  var description: String { "\(mode.rawValue)_\(token)_uuid" }
+  var testDescription: String { description }
+
+  /// The variants of the modes this run tests, in C's order (mode by mode, then same, diff, null).
+  static func underTest() throws -> [SRIOVVariant] {
+    try IOMMUMode.underTest().flatMap { mode in [.same, .diff, .null].map { SRIOVVariant(mode: mode, token: $0) } }
+  }
 }
 
-extension Hardware.vfio_pci_sriov_uapi_test {
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_same_uuid", .sriovVF(.vfioType1), .hangGuard)
-  struct vfio_type1_iommu_same_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .same) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .same) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .same) }
-  }
+extension Hardware {
+  @Suite("vfio_pci_sriov_uapi_test", .tags(.sriovVariants), .sriovVF, .hangGuard)
+  struct vfio_pci_sriov_uapi_test {
+    @Test(arguments: try SRIOVVariant.underTest())
+    func init_token_match(_ v: SRIOVVariant) throws {
+      try requireSRIOVVF(v.mode)
+      try VFIOPCISRIOVUAPITest.initTokenMatch(v.mode, v.token)
+    }
 
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_diff_uuid", .sriovVF(.vfioType1), .hangGuard)
-  struct vfio_type1_iommu_diff_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .diff) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .diff) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .diff) }
-  }
+    @Test(arguments: try SRIOVVariant.underTest())
+    func pf_early_close(_ v: SRIOVVariant) throws {
+      try requireSRIOVVF(v.mode)
+      try VFIOPCISRIOVUAPITest.pfEarlyClose(v.mode, v.token)
+    }
 
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1_iommu_null_uuid", .sriovVF(.vfioType1), .hangGuard)
-  struct vfio_type1_iommu_null_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1, .null) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1, .null) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1, .null) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_same_uuid", .sriovVF(.vfioType1v2), .hangGuard)
-  struct vfio_type1v2_iommu_same_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .same) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .same) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .same) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_diff_uuid", .sriovVF(.vfioType1v2), .hangGuard)
-  struct vfio_type1v2_iommu_diff_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .diff) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .diff) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .diff) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.vfio_type1v2_iommu_null_uuid", .sriovVF(.vfioType1v2), .hangGuard)
-  struct vfio_type1v2_iommu_null_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.vfioType1v2, .null) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.vfioType1v2, .null) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.vfioType1v2, .null) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_same_uuid", .sriovVF(.iommufdCompatType1), .hangGuard)
-  struct iommufd_compat_type1_same_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .same) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .same) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .same) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_diff_uuid", .sriovVF(.iommufdCompatType1), .hangGuard)
-  struct iommufd_compat_type1_diff_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .diff) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .diff) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .diff) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1_null_uuid", .sriovVF(.iommufdCompatType1), .hangGuard)
-  struct iommufd_compat_type1_null_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1, .null) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1, .null) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1, .null) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_same_uuid", .sriovVF(.iommufdCompatType1v2), .hangGuard)
-  struct iommufd_compat_type1v2_same_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .same) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .same) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .same) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_diff_uuid", .sriovVF(.iommufdCompatType1v2), .hangGuard)
-  struct iommufd_compat_type1v2_diff_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .diff) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .diff) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .diff) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_compat_type1v2_null_uuid", .sriovVF(.iommufdCompatType1v2), .hangGuard)
-  struct iommufd_compat_type1v2_null_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufdCompatType1v2, .null) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufdCompatType1v2, .null) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufdCompatType1v2, .null) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_same_uuid", .sriovVF(.iommufd), .hangGuard)
-  struct iommufd_same_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .same) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .same) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufd, .same) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_diff_uuid", .sriovVF(.iommufd), .hangGuard)
-  struct iommufd_diff_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .diff) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .diff) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufd, .diff) }
-  }
-
-  @Suite("vfio_pci_sriov_uapi_test.iommufd_null_uuid", .sriovVF(.iommufd), .hangGuard)
-  struct iommufd_null_uuid {
-    @Test func init_token_match() throws { try VFIOPCISRIOVUAPITest.initTokenMatch(.iommufd, .null) }
-    @Test func pf_early_close() throws { try VFIOPCISRIOVUAPITest.pfEarlyClose(.iommufd, .null) }
-    @Test func override_token() throws { try VFIOPCISRIOVUAPITest.overrideToken(.iommufd, .null) }
+    @Test(arguments: try SRIOVVariant.underTest())
+    func override_token(_ v: SRIOVVariant) throws {
+      try requireSRIOVVF(v.mode)
+      try VFIOPCISRIOVUAPITest.overrideToken(v.mode, v.token)
+    }
   }
 }

@@ -230,7 +230,7 @@ done
 # Each run is filtered down to the suite (or test) it is killed in, so the kill comes soon.
 kill_run_at run:dma-mapped 'Test anonymous_dma_map_unmap(_:) started' KILL test-binary --iommu-mode vfio_type1_iommu --filter 'VFIODMAMappingSuite/'
 kill_run_at run:liveupdate-session 'Test preserve_many_sessions() started' KILL test-binary --filter 'LiveUpdateDeviceTest/preserve_many_sessions'
-kill_run_at run:migration-stress ': stress: ' KILL test-binary --filter 'VFIOMigrationMttyIOMMUFD/reset_migration_stress'
+kill_run_at run:migration-stress ': stress: ' KILL test-binary --iommu-mode iommufd --filter 'VFIOMigrationMtty/reset_migration_stress'
 # (A test of a few seconds even without lockdep: the 1 GiB hugetlb mapping. A short one let the
 # whole run end before the SIGTERM came.)
 kill_run_at run:sigterm 'Test anonymous_hugetlb_1gb_dma_map_unmap(_:) started' TERM run --iommu-mode vfio_type1v2_iommu --filter 'VFIODMAMappingSuite/'

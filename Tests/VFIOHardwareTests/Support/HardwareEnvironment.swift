@@ -156,7 +156,7 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
     let address: PCIAddress
     switch HardwareEnvironment.device(variable) {
     case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-    case .fail(let message): Issue.record(Comment(rawValue: message)); return
+    case .fail(let message): throw RequirementFailure(description: message)
     case .device(let a): address = a
     }
     let host = HostCapabilities()
@@ -165,8 +165,7 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
     if let (reason, isDevice) = missing {
       let capability = HardwareEnvironment.capability(for: mode, device: isDevice)
       if HardwareEnvironment.isStrict(capability) {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)"))
-        return
+        throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
       }
       try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
     }
@@ -175,16 +174,15 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
     }
   }
 
-  /// Skips unless `VFIO_SELFTESTS_IOMMU_MODE` is unset or names `mode`; false (with an issue
-  /// recorded) when it names no mode at all.
+  /// Skips unless `VFIO_SELFTESTS_IOMMU_MODE` is unset or names `mode`; throws
+  /// `RequirementFailure` when it names no mode at all.
   static func modeSelected(_ mode: IOMMUMode) throws -> Bool {
     let only: IOMMUMode
     do throws(SelftestsEnvironment.Invalid) {
       guard let m = try HardwareEnvironment.iommuModeFilter() else { return true }
       only = m
     } catch {
-      Issue.record(Comment(rawValue: error.description))
-      return false
+      throw RequirementFailure(description: error.description)
     }
     if only != mode { try Test.cancel(Comment(rawValue: "VFIO_SELFTESTS_IOMMU_MODE=\(only)")) }
     return true

@@ -13,10 +13,7 @@ struct RequiresLiveUpdate: TestTrait, SuiteTrait {
     guard !test.isSuite else { return }
     guard geteuid() == 0 else { try Test.cancel("not root") }
     if let reason = LiveUpdateCapabilities.deviceUnavailability() {
-      if HardwareEnvironment.isStrict(.liveUpdate) {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT: \(reason)"))
-        return
-      }
+      if HardwareEnvironment.isStrict(.liveUpdate) { throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT: \(reason)") }
       try Test.cancel(Comment(rawValue: reason))
     }
   }
@@ -29,10 +26,7 @@ struct RequiresVFIOLiveUpdate: TestTrait, SuiteTrait {
   func prepare(for test: Test) async throws {
     guard !test.isSuite else { return }
     if let reason = LiveUpdateCapabilities.vfioUnavailability() {
-      if HardwareEnvironment.isStrict(.vfioLiveUpdate) {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT: \(reason)"))
-        return
-      }
+      if HardwareEnvironment.isStrict(.vfioLiveUpdate) { throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT: \(reason)") }
       try Test.cancel(Comment(rawValue: reason))
     }
   }
@@ -74,7 +68,7 @@ struct RequiresStage: TestTrait, SuiteTrait {
         try Test.cancel("VFIO_SELFTESTS_STAGE not set (a two-stage kexec test: scripts/vm-test.sh --stages 2)")
       }
     } catch let e as SelftestsEnvironment.Invalid {
-      Issue.record(Comment(rawValue: e.description))
+      throw RequirementFailure(description: e.description)
     }
   }
 }

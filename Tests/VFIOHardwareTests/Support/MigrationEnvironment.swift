@@ -36,22 +36,27 @@ enum MigrationDeviceKind: String, Sendable {
   }
 }
 
-/// The devices of the running test (set by `MigrationDevices.provideScope`).
+extension Tag {
+  /// A test whose arguments are `VFIOMigrationTest.pciModesUnderTest()` (type1v2 and iommufd, of
+  /// the modes under test). `vfio-selftests` names its cases by mode when Swift Testing lists none.
+  @Tag static var pciMigrationModes: Self
+}
+
+/// The devices of the running case (set by `MigrationDevices.provide`).
 enum MigrationFixture {
   @TaskLocal static var devices: [VFIODeviceID] = []
 }
 
-/// Skips (true skips, with the reason) unless `kind` devices can be had and opened in `mode`
-/// (fails on `pci` devices that are not Xe VFs on xe-vfio-pci), and around each test provides
-/// them: for `mtty`, loads the module if needed, creates two `mtty-2` instances, and always
-/// removes them (and unloads the modules it loaded) afterwards.
-struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
+/// One case's migration devices: `require()` cancels the case (a skip, with the reason) unless
+/// `kind` devices can be had and opened in `mode` (fails on `pci` devices that are not Xe VFs on
+/// xe-vfio-pci, and under `VFIO_SELFTESTS_STRICT` on a mode the kernel lacks); `provide` makes
+/// them for the case: for `mtty`, loads the module if needed, creates two `mtty-2` instances, and
+/// always removes them (and unloads the modules it loaded) afterwards.
+struct MigrationDevices {
   let kind: MigrationDeviceKind
   let mode: IOMMUMode
-  var isRecursive: Bool { true }
 
-  func prepare(for test: Test) async throws {
-    guard !test.isSuite else { return }
+  func require() throws {
     let host = HostCapabilities()
     switch kind {
     case .mtty:
@@ -65,7 +70,7 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       let devices: [PCIAddress]
       switch MigrationDeviceKind.pciDevices() {
       case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-      case .invalid(let message): Issue.record(Comment(rawValue: message)); return
+      case .invalid(let message): throw RequirementFailure(description: message)
       case .devices(let d): devices = d
       }
       // Devices the user named that are not Xe VFs on xe-vfio-pci are bad input: the test fails
@@ -73,15 +78,15 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       // none of them is opened.
       let check = XeVFCheck(sysfs: host.sysfs, modules: try? KernelModules())
       let refusals = devices.compactMap(check.refusal)
-      for r in refusals.dropLast() { Issue.record(Comment(rawValue: r.description)) }
-      if let last = refusals.last { throw VFIOError.xeVFRefusal(last) }
+      // Thrown, all in one error: an issue recorded in prepare(for:) is dropped.
+      if refusals.count == 1 { throw VFIOError.xeVFRefusal(refusals[0]) }
+      if !refusals.isEmpty { throw RequirementFailure(description: refusals.map(\.description).joined(separator: "\n")) }
       guard host.isRoot else { try Test.cancel("not root") }
     }
     if let reason = host.unavailability(of: mode) {
       let capability = HardwareEnvironment.capability(for: mode, device: false)
       if HardwareEnvironment.isStrict(capability) {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)"))
-        return
+        throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
       }
       try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
     }
@@ -95,10 +100,7 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
     }
   }
 
-  /// Once per test case (not again at the test level around it).
-  func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? { test.isSuite || testCase == nil ? nil : self }
-
-  func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+  func provide(_ function: @Sendable () async throws -> Void) async throws {
     switch kind {
     case .pci:
       guard case .devices(let devices) = MigrationDeviceKind.pciDevices() else { return try await function() }
@@ -130,8 +132,4 @@ struct MigrationDevices: TestTrait, SuiteTrait, TestScoping {
       try await MigrationFixture.$devices.withValue(created.map { VFIODeviceID.mdev(uuid: $0) }) { try await function() }
     }
   }
-}
-
-extension Trait where Self == MigrationDevices {
-  static func migrationDevices(_ kind: MigrationDeviceKind, _ mode: IOMMUMode) -> Self { MigrationDevices(kind: kind, mode: mode) }
 }

@@ -60,7 +60,7 @@ struct RequiresVFIODevices: TestTrait, SuiteTrait {
     let given: [PCIAddress]
     switch HardwareEnvironment.devices() {
     case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-    case .fail(let message): Issue.record(Comment(rawValue: message)); return
+    case .fail(let message): throw RequirementFailure(description: message)
     case .devices(let d): given = d
     }
     let host = HostCapabilities()
@@ -68,14 +68,12 @@ struct RequiresVFIODevices: TestTrait, SuiteTrait {
     if let reason = host.unavailability(of: mode) {
       let capability = HardwareEnvironment.capability(for: mode, device: false)
       if HardwareEnvironment.isStrict(capability) {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)"))
-        return
+        throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
       }
       try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
     }
     let usable = try UsableDevices.find(given, mode: mode, feature: feature)
-    for failure in usable.strictFailures { Issue.record(Comment(rawValue: failure)) }
-    guard usable.strictFailures.isEmpty else { return }
+    if !usable.strictFailures.isEmpty { throw RequirementFailure(description: usable.strictFailures.joined(separator: "; ")) }
     if usable.devices.isEmpty { try Test.cancel(Comment(rawValue: usable.noneReason(given: given))) }
   }
 }

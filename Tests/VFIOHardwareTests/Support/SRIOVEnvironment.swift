@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The SR-IOV PF the vfio_pci_sriov_uapi_test suites use, and the one VF each suite's tests share
-// (the C test's vf_setup/vf_teardown, run around each suite rather than once per process).
+// The SR-IOV PF vfio_pci_sriov_uapi_test uses, and the one VF all its cases share (the C test's
+// vf_setup/vf_teardown, run around the suite as C runs them once per process).
 import Foundation
 import Glibc
 import LibVFIO
@@ -14,7 +14,13 @@ extension HardwareEnvironment {
   static func sriovPF() -> Resolution { device(sriovPFVariable) }
 }
 
-/// The VF that `RequiresSRIOVVF` created for the running test.
+extension Tag {
+  /// A test whose arguments are `SRIOVVariant.underTest()` (the modes under test x the three
+  /// VF tokens). `vfio-selftests` names its cases by variant when Swift Testing lists none.
+  @Tag static var sriovVariants: Self
+}
+
+/// The VF that `SRIOVVFScope` created for the running suite.
 enum SRIOVFixture {
   @TaskLocal static var vf: PCIAddress?
 
@@ -78,53 +84,44 @@ enum SRIOVFixture {
   }
 }
 
-/// Needs the SR-IOV PF from `VFIO_SELFTESTS_SRIOV_BDF` usable in `mode` (as `.vfioDevice` checks
-/// it), with SR-IOV and no VFs yet; skips with the C test's reasons otherwise. Around each suite
-/// it creates one VF, bound to vfio-pci, and removes it afterwards (`SRIOVFixture.vf`).
-///
-/// vfio-pci loaded without `enable_sriov=1` skips, or fails with `VFIO_SELFTESTS_STRICT`
-/// (`1` or a list with `sriov`).
-struct RequiresSRIOVVF: TestTrait, SuiteTrait, TestScoping {
-  let mode: IOMMUMode
-  var isRecursive: Bool { true }
-
-  func prepare(for test: Test) async throws {
-    guard !test.isSuite else { return }
-    try await RequiresVFIODevice(mode: mode, feature: nil, variable: HardwareEnvironment.sriovPFVariable).prepare(for: test)
-    guard case .device(let pf) = HardwareEnvironment.sriovPF() else { return }
-    if let reason = try SRIOVFixture.skipReason(pf) { try Test.cancel(Comment(rawValue: reason)) }
-    if let reason = SRIOVFixture.vfioPCISRIOVDisabled() {
-      if HardwareEnvironment.isStrict(.sriov) {
-        Issue.record(Comment(rawValue: "VFIO_SELFTESTS_STRICT (sriov): \(reason)"))
-        return
-      }
-      try Test.cancel(Comment(rawValue: reason))
-    }
+/// `vf_setup`'s checks for one case of mode `mode`: the SR-IOV PF from `VFIO_SELFTESTS_SRIOV_BDF`
+/// usable in `mode` (as `requireVFIODevice` checks a device), and the VF the suite created.
+/// Without a VF, cancels with the C test's reason (no SR-IOV, VFs already enabled) or vfio-pci's
+/// missing `enable_sriov=1`, which fails instead under `VFIO_SELFTESTS_STRICT` (`1` or `sriov`).
+func requireSRIOVVF(_ mode: IOMMUMode) throws {
+  try requireVFIODevice(mode, variable: HardwareEnvironment.sriovPFVariable)
+  guard SRIOVFixture.vf == nil else { return }
+  let pf = try VFIOPCISRIOVUAPITest.sriovPF()
+  if let reason = try SRIOVFixture.skipReason(pf) { try Test.cancel(Comment(rawValue: reason)) }
+  if let reason = SRIOVFixture.vfioPCISRIOVDisabled() {
+    if HardwareEnvironment.isStrict(.sriov) { throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (sriov): \(reason)") }
+    try Test.cancel(Comment(rawValue: reason))
   }
+  throw RequirementFailure(description: "no VF under the PF \(pf): the suite trait .sriovVF creates it")
+}
 
-  /// Scopes the suite itself too (a recursive suite trait scopes only each test case by default).
+/// Around the suite: one VF under the SR-IOV PF from `VFIO_SELFTESTS_SRIOV_BDF`, bound to
+/// vfio-pci, for all its cases (`SRIOVFixture.vf`), removed afterwards. C creates its one VF in
+/// `main()`, for the whole process; a VF per case tripled the time. Nothing is created when the
+/// cases cannot run (no PF, not root, no SR-IOV, VFs already there, vfio-pci without
+/// `enable_sriov=1`): each case then says why (`requireSRIOVVF`).
+struct SRIOVVFScope: SuiteTrait, TestScoping {
+  /// The suite alone, once (not each case).
   func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? {
-    test.isSuite || testCase != nil ? self : nil
+    test.isSuite && testCase == nil ? self : nil
   }
 
-  /// One VF for all the tests of a suite (C creates its one VF in `main()`, for the whole
-  /// process; a VF per test tripled the suite's time), created around the suite when its tests
-  /// can run at all (prepare, at planning, has already cancelled them otherwise); a test that
-  /// runs outside such a suite gets its own.
   func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-    guard case .device(let pf) = HardwareEnvironment.sriovPF(), SRIOVFixture.vf == nil else { return try await function() }
-    if test.isSuite {
-      var runnable = false
-      do { runnable = try SRIOVFixture.skipReason(pf) == nil } catch {}
-      guard runnable, SRIOVFixture.vfioPCISRIOVDisabled() == nil else { return try await function() }
-    }
+    guard case .device(let pf) = HardwareEnvironment.sriovPF(), SRIOVFixture.vf == nil, HostCapabilities().isRoot,
+          (try? SRIOVFixture.skipReason(pf)) == .some(nil), SRIOVFixture.vfioPCISRIOVDisabled() == nil
+    else { return try await function() }
     try await SRIOVFixture.withVF(under: pf) { vf in
       try await SRIOVFixture.$vf.withValue(vf) { try await function() }
     }
   }
 }
 
-extension Trait where Self == RequiresSRIOVVF {
-  /// The SR-IOV PF from `VFIO_SELFTESTS_SRIOV_BDF` in `mode`, and one fresh VF per test.
-  static func sriovVF(_ mode: IOMMUMode) -> Self { RequiresSRIOVVF(mode: mode) }
+extension Trait where Self == SRIOVVFScope {
+  /// One VF under the SR-IOV PF for all the suite's cases.
+  static var sriovVF: Self { SRIOVVFScope() }
 }
