@@ -153,25 +153,7 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
   func prepare(for test: Test) async throws {
     guard !test.isSuite else { return }
     guard try Self.modeSelected(mode) else { return }
-    let address: PCIAddress
-    switch HardwareEnvironment.device(variable) {
-    case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-    case .fail(let message): throw RequirementFailure(description: message)
-    case .device(let a): address = a
-    }
-    let host = HostCapabilities()
-    guard host.isRoot else { try Test.cancel("not root") }
-    let missing = host.unavailability(of: mode).map { ($0, false) } ?? host.deviceUnavailability(address, mode: mode).map { ($0, true) }
-    if let (reason, isDevice) = missing {
-      let capability = HardwareEnvironment.capability(for: mode, device: isDevice)
-      if HardwareEnvironment.isStrict(capability) {
-        throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
-      }
-      try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
-    }
-    if let feature, let reason = try Self.missing(feature, address, mode) {
-      try Test.cancel(Comment(rawValue: reason))
-    }
+    try requireVFIODevice(mode, needs: feature, variable: variable)
   }
 
   /// Skips unless `VFIO_SELFTESTS_IOMMU_MODE` is unset or names `mode`; throws

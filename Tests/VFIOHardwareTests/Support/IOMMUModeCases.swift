@@ -41,17 +41,23 @@ func requireVFIODevice(_ mode: IOMMUMode, needs feature: DeviceFeature? = nil,
   }
   let host = HostCapabilities()
   guard host.isRoot else { try Test.cancel("not root") }
-  let missing = host.unavailability(of: mode).map { ($0, false) } ?? host.deviceUnavailability(address, mode: mode).map { ($0, true) }
-  if let (reason, isDevice) = missing {
-    let capability = HardwareEnvironment.capability(for: mode, device: isDevice)
-    if HardwareEnvironment.isStrict(capability) {
-      throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
-    }
-    try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
-  }
+  try requireMode(mode, host: host, device: address)
   if let feature, let reason = try RequiresVFIODevice.missing(feature, address, mode) {
     try Test.cancel(Comment(rawValue: reason))
   }
+}
+
+/// `mode` on this kernel (and, given `device`, that device's VFIO interface for it): cancels the
+/// case with the reason when the kernel lacks it, or throws `RequirementFailure` when
+/// `VFIO_SELFTESTS_STRICT` expects that capability.
+func requireMode(_ mode: IOMMUMode, host: HostCapabilities, device: PCIAddress? = nil) throws {
+  let missing = host.unavailability(of: mode).map { ($0, false) } ?? device.flatMap { host.deviceUnavailability($0, mode: mode) }.map { ($0, true) }
+  guard let (reason, isDevice) = missing else { return }
+  let capability = HardwareEnvironment.capability(for: mode, device: isDevice)
+  if HardwareEnvironment.isStrict(capability) {
+    throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
+  }
+  try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
 }
 
 /// At least one device of `VFIO_SELFTESTS_BDFS` (else `VFIO_SELFTESTS_BDF`) usable in `mode`
@@ -65,13 +71,7 @@ func requireVFIODevices(_ mode: IOMMUMode, needs feature: DeviceFeature) throws 
   }
   let host = HostCapabilities()
   guard host.isRoot else { try Test.cancel("not root") }
-  if let reason = host.unavailability(of: mode) {
-    let capability = HardwareEnvironment.capability(for: mode, device: false)
-    if HardwareEnvironment.isStrict(capability) {
-      throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
-    }
-    try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
-  }
+  try requireMode(mode, host: host)
   let usable = try UsableDevices.find(given, mode: mode, feature: feature)
   if !usable.strictFailures.isEmpty { throw RequirementFailure(description: usable.strictFailures.joined(separator: "; ")) }
   if usable.devices.isEmpty { try Test.cancel(Comment(rawValue: usable.noneReason(given: given))) }

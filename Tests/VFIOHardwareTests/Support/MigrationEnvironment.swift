@@ -83,13 +83,7 @@ struct MigrationDevices {
       if !refusals.isEmpty { throw RequirementFailure(description: refusals.map(\.description).joined(separator: "\n")) }
       guard host.isRoot else { try Test.cancel("not root") }
     }
-    if let reason = host.unavailability(of: mode) {
-      let capability = HardwareEnvironment.capability(for: mode, device: false)
-      if HardwareEnvironment.isStrict(capability) {
-        throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
-      }
-      try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
-    }
+    try requireMode(mode, host: host)
     if kind == .pci, case .devices(let devices) = MigrationDeviceKind.pciDevices(), let first = devices.first {
       // A device without migration skips, saying so.
       try withDevice(mode, .pci(first)) { device in

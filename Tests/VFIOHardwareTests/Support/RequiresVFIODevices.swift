@@ -57,24 +57,7 @@ struct RequiresVFIODevices: TestTrait, SuiteTrait {
   func prepare(for test: Test) async throws {
     guard !test.isSuite else { return }
     guard try RequiresVFIODevice.modeSelected(mode) else { return }
-    let given: [PCIAddress]
-    switch HardwareEnvironment.devices() {
-    case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-    case .fail(let message): throw RequirementFailure(description: message)
-    case .devices(let d): given = d
-    }
-    let host = HostCapabilities()
-    guard host.isRoot else { try Test.cancel("not root") }
-    if let reason = host.unavailability(of: mode) {
-      let capability = HardwareEnvironment.capability(for: mode, device: false)
-      if HardwareEnvironment.isStrict(capability) {
-        throw RequirementFailure(description: "VFIO_SELFTESTS_STRICT (\(capability.rawValue)): \(mode): \(reason)")
-      }
-      try Test.cancel(Comment(rawValue: "\(mode): \(reason)"))
-    }
-    let usable = try UsableDevices.find(given, mode: mode, feature: feature)
-    if !usable.strictFailures.isEmpty { throw RequirementFailure(description: usable.strictFailures.joined(separator: "; ")) }
-    if usable.devices.isEmpty { try Test.cancel(Comment(rawValue: usable.noneReason(given: given))) }
+    try requireVFIODevices(mode, needs: feature)
   }
 }
 
