@@ -22,7 +22,7 @@ public enum IOMMUMode: String, CaseIterable, Sendable, CustomStringConvertible {
   /// `VFIO_SELFTESTS_IOMMU_MODES` names (space or comma separated), else the one
   /// `VFIO_SELFTESTS_IOMMU_MODE` names, else all five. A test's cases of the other modes are not
   /// run nor reported at all. Read through the environment registry (`SelftestsEnvironment`).
-  public static func underTest(environment: [String: String]) throws(SelftestsEnvironment.Invalid) -> [IOMMUMode] {
+  public static func underTest(environment: [String: String]) throws(VFIOError) -> [IOMMUMode] {
     try SelftestsEnvironment(values: environment).iommuModesUnderTest()
   }
 

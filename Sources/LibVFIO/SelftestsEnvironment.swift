@@ -9,8 +9,8 @@ public struct SelftestsEnvironment: Sendable {
   /// The prefix every variable has.
   public static let prefix = "VFIO_SELFTESTS_"
 
-  /// A value that does not parse.
-  public struct Invalid: Error, Equatable, Sendable, CustomStringConvertible {
+  /// A value that does not parse (thrown as `VFIOError.environment`).
+  public struct Invalid: Equatable, Sendable, CustomStringConvertible {
     public var variable: Variable
     public var value: String
     public var expected: String
@@ -23,7 +23,7 @@ public struct SelftestsEnvironment: Sendable {
   }
 
   /// A `VFIO_SELFTESTS_*` name no code reads (a typo, or a variable that no longer exists).
-  public struct Unknown: Error, Equatable, Sendable, CustomStringConvertible {
+  public struct Unknown: Equatable, Sendable, CustomStringConvertible {
     public var name: String
     /// The registered name nearest to it, if one is near.
     public var suggestion: Variable?
@@ -104,79 +104,79 @@ public struct SelftestsEnvironment: Sendable {
   }
 
   /// The value of `v` through its type's parser: nil when unset.
-  func parsed<T>(_ v: Variable, _ parse: (String) throws(Mismatch) -> T) throws(Invalid) -> T? {
+  func parsed<T>(_ v: Variable, _ parse: (String) throws(Mismatch) -> T) throws(VFIOError) -> T? {
     guard let s = raw(v) else { return nil }
     do throws(Mismatch) {
       return try parse(s)
     } catch {
-      throw Invalid(variable: v, value: s, expected: error.expected)
+      throw .environment(Invalid(variable: v, value: s, expected: error.expected))
     }
   }
 
   // MARK: the typed accessors
 
   /// One of `DeviceSetup.checkpoints`, nil when unset.
-  public func stopAt() throws(Invalid) -> String? { try parsed(.stopAt, Parse.checkpoint) }
+  public func stopAt() throws(VFIOError) -> String? { try parsed(.stopAt, Parse.checkpoint) }
 
   /// The longest `VFIO_SELFTESTS_LUO_SESSION_PREFIX`: the longest C session name
   /// ("kexec_many_files_state", 22 bytes) plus it stays well inside LIVEUPDATE_SESSION_NAME_LENGTH (64).
   public static let maximumLUOSessionPrefix = 16
 
   /// Letters, digits, `-`, `_` and `.`, at most 16; "" when unset.
-  public func luoSessionPrefix() throws(Invalid) -> String { try parsed(.luoSessionPrefix, Parse.sessionPrefix) ?? "" }
+  public func luoSessionPrefix() throws(VFIOError) -> String { try parsed(.luoSessionPrefix, Parse.sessionPrefix) ?? "" }
 
   /// One PCI address (`VFIO_SELFTESTS_BDF`, `_SRIOV_BDF`), nil when unset.
-  public func address(_ v: Variable) throws(Invalid) -> PCIAddress? { try parsed(v, Parse.bdf) }
+  public func address(_ v: Variable) throws(VFIOError) -> PCIAddress? { try parsed(v, Parse.bdf) }
 
   /// Addresses separated by spaces or commas (`_BDFS`, `_MIGRATION_BDFS`, `_EXTRA_BDFS`), nil when unset; at least one.
-  public func addresses(_ v: Variable) throws(Invalid) -> [PCIAddress]? { try parsed(v, Parse.bdfList) }
+  public func addresses(_ v: Variable) throws(VFIOError) -> [PCIAddress]? { try parsed(v, Parse.bdfList) }
 
   /// 1 or 2, nil when unset.
-  public func stage() throws(Invalid) -> Int? { try parsed(.stage, Parse.stage) }
+  public func stage() throws(VFIOError) -> Int? { try parsed(.stage, Parse.stage) }
 
   /// The guest run's stages: 1 or 2; 1 when unset.
-  public func stages() throws(Invalid) -> Int { try parsed(.stages, Parse.stageCount) ?? 1 }
+  public func stages() throws(VFIOError) -> Int { try parsed(.stages, Parse.stageCount) ?? 1 }
 
   /// Nothing expected when unset.
-  public func strict() throws(Invalid) -> Strictness { try parsed(.strict, Parse.strictCapabilities) ?? .only([]) }
+  public func strict() throws(VFIOError) -> Strictness { try parsed(.strict, Parse.strictCapabilities) ?? .only([]) }
 
-  public func iommuMode() throws(Invalid) -> IOMMUMode? { try parsed(.iommuMode, Parse.iommuMode) }
+  public func iommuMode() throws(VFIOError) -> IOMMUMode? { try parsed(.iommuMode, Parse.iommuMode) }
 
   /// The modes of a parameterized test run by `vfio-selftests kselftest`; nil when unset.
-  public func iommuModes() throws(Invalid) -> [IOMMUMode]? { try parsed(.iommuModes, Parse.iommuModeList) }
+  public func iommuModes() throws(VFIOError) -> [IOMMUMode]? { try parsed(.iommuModes, Parse.iommuModeList) }
   /// The modes a test over the iommu modes has cases for: `iommuModes()`, else `iommuMode()`,
   /// else all five, in C's order.
-  public func iommuModesUnderTest() throws(Invalid) -> [IOMMUMode] {
+  public func iommuModesUnderTest() throws(VFIOError) -> [IOMMUMode] {
     var chosen = try iommuModes() ?? []
     if chosen.isEmpty, let one = try iommuMode() { chosen = [one] }
     return chosen.isEmpty ? IOMMUMode.allCases : IOMMUMode.allCases.filter(chosen.contains)
   }
 
   /// A number from 1 to 100; 1 when unset.
-  public func timeoutScale() throws(Invalid) -> Double { try parsed(.timeoutScale, Parse.scale) ?? 1 }
+  public func timeoutScale() throws(VFIOError) -> Double { try parsed(.timeoutScale, Parse.scale) ?? 1 }
 
   /// Bytes, at least 2 MiB (the driver's half and the memcpy region's); C's size when unset.
-  public func liveUpdateMemfdSize() throws(Invalid) -> Int { try parsed(.liveUpdateMemfdSize, Parse.bytes) ?? Self.defaultLiveUpdateMemfdSize }
+  public func liveUpdateMemfdSize() throws(VFIOError) -> Int { try parsed(.liveUpdateMemfdSize, Parse.bytes) ?? Self.defaultLiveUpdateMemfdSize }
 
   /// `N` seconds for every mode, or `mode=N[,mode=N...]` for those modes (3 s for the others).
-  public func migrationStressSeconds(_ mode: IOMMUMode) throws(Invalid) -> Double {
+  public func migrationStressSeconds(_ mode: IOMMUMode) throws(VFIOError) -> Double {
     guard let byMode = try parsed(.migrationStressSeconds, Parse.secondsPerMode) else { return Self.defaultMigrationStressSeconds }
     return byMode[nil] ?? byMode[mode] ?? Self.defaultMigrationStressSeconds
   }
 
   /// A path variable (`_UAPI_HEADERS`, `_KERNEL_SOURCE`, `_RESULTS`, ...), nil when unset.
-  public func path(_ v: Variable) throws(Invalid) -> String? { try parsed(v, Parse.path) }
+  public func path(_ v: Variable) throws(VFIOError) -> String? { try parsed(v, Parse.path) }
 
   /// A regex variable (`_FILTER`, `_SKIP`, `_STAGE2_FILTER`), nil when unset.
-  public func regex(_ v: Variable) throws(Invalid) -> String? { try parsed(v, Parse.regex) }
+  public func regex(_ v: Variable) throws(VFIOError) -> String? { try parsed(v, Parse.regex) }
 
   /// `VFIO_SELFTESTS_CLI_ACCEPTANCE`: nil when unset, `.some(nil)` for `1` (the device under
   /// test), else the device named.
-  public func cliAcceptance() throws(Invalid) -> PCIAddress?? { try parsed(.cliAcceptance, Parse.flagOrBDF) }
+  public func cliAcceptance() throws(VFIOError) -> PCIAddress?? { try parsed(.cliAcceptance, Parse.flagOrBDF) }
 
   /// `VFIO_SELFTESTS_COMPARE_C`: the C programs, nil when unset.
-  public func compareC() throws(Invalid) -> [String]? { try parsed(.compareC, Parse.nameList) }
+  public func compareC() throws(VFIOError) -> [String]? { try parsed(.compareC, Parse.nameList) }
 
   /// `VFIO_SELFTESTS_KERNEL`: the kernel's label, nil when unset.
-  public func kernelLabel() throws(Invalid) -> String? { try parsed(.kernel, Parse.text) }
+  public func kernelLabel() throws(VFIOError) -> String? { try parsed(.kernel, Parse.text) }
 }

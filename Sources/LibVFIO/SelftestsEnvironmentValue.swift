@@ -65,21 +65,22 @@ extension SelftestsEnvironment {
   }
 
   /// What a value should have been (the text after "expected").
-  public struct Mismatch: Error, Equatable, Sendable {
-    public var expected: String
-    public init(_ expected: String) { self.expected = expected }
+  /// Package-internal: a parser's failure, which the accessors turn into `VFIOError.environment`.
+  package struct Mismatch: Error, Equatable, Sendable {
+    package var expected: String
+    package init(_ expected: String) { self.expected = expected }
   }
 
   /// The parsers, one per `ValueType`: a typed value, or what was expected.
   public enum Parse {
     static let modeNames = IOMMUMode.allCases.map(\.rawValue).joined(separator: ", ")
 
-    public static func bdf(_ s: String) throws(Mismatch) -> PCIAddress {
+    package static func bdf(_ s: String) throws(Mismatch) -> PCIAddress {
       guard let a = PCIAddress(s) else { throw Mismatch("a PCI address, DDDD:BB:DD.F or BB:DD.F (hex)") }
       return a
     }
 
-    public static func bdfList(_ s: String) throws(Mismatch) -> [PCIAddress] {
+    package static func bdfList(_ s: String) throws(Mismatch) -> [PCIAddress] {
       var out: [PCIAddress] = []
       for part in s.split(whereSeparator: { $0 == " " || $0 == "," }) {
         guard let a = PCIAddress(String(part)) else { throw Mismatch("PCI addresses separated by spaces or commas ('\(part)' is not one)") }
@@ -89,22 +90,22 @@ extension SelftestsEnvironment {
       return out
     }
 
-    public static func stage(_ s: String) throws(Mismatch) -> Int {
+    package static func stage(_ s: String) throws(Mismatch) -> Int {
       guard let n = Int(s), n == 1 || n == 2 else { throw Mismatch("1 (before kexec) or 2 (after kexec)") }
       return n
     }
 
-    public static func stageCount(_ s: String) throws(Mismatch) -> Int {
+    package static func stageCount(_ s: String) throws(Mismatch) -> Int {
       guard let n = Int(s), n == 1 || n == 2 else { throw Mismatch("1 (one boot) or 2 (a boot, a kexec and a second stage)") }
       return n
     }
 
-    public static func iommuMode(_ s: String) throws(Mismatch) -> IOMMUMode {
+    package static func iommuMode(_ s: String) throws(Mismatch) -> IOMMUMode {
       guard let m = IOMMUMode(rawValue: s) else { throw Mismatch("one of \(modeNames)") }
       return m
     }
 
-    public static func iommuModeList(_ s: String) throws(Mismatch) -> [IOMMUMode] {
+    package static func iommuModeList(_ s: String) throws(Mismatch) -> [IOMMUMode] {
       var out: [IOMMUMode] = []
       for part in s.split(whereSeparator: { $0 == " " || $0 == "," }) {
         guard let m = IOMMUMode(rawValue: String(part)) else {
@@ -116,7 +117,7 @@ extension SelftestsEnvironment {
       return out
     }
 
-    public static func strictCapabilities(_ s: String) throws(Mismatch) -> Strictness {
+    package static func strictCapabilities(_ s: String) throws(Mismatch) -> Strictness {
       if s == "1" { return .all }
       if s == "0" { return .only([]) }
       var names = Set<StrictCapability>()
@@ -129,14 +130,14 @@ extension SelftestsEnvironment {
       return .only(names)
     }
 
-    public static func scale(_ s: String) throws(Mismatch) -> Double {
+    package static func scale(_ s: String) throws(Mismatch) -> Double {
       guard let v = Double(s), v.isFinite, v >= 1, v <= 100 else {
         throw Mismatch("a number from 1 to 100 (C's time limits are multiplied by it)")
       }
       return v
     }
 
-    public static func bytes(_ s: String) throws(Mismatch) -> Int {
+    package static func bytes(_ s: String) throws(Mismatch) -> Int {
       guard let n = Int(s), n >= SelftestsEnvironment.minimumLiveUpdateMemfdSize else {
         throw Mismatch("a size in bytes of at least \(SelftestsEnvironment.minimumLiveUpdateMemfdSize) (2 MiB)")
       }
@@ -144,7 +145,7 @@ extension SelftestsEnvironment {
     }
 
     /// Seconds for every mode (nil key), or per mode.
-    public static func secondsPerMode(_ s: String) throws(Mismatch) -> [IOMMUMode?: Double] {
+    package static func secondsPerMode(_ s: String) throws(Mismatch) -> [IOMMUMode?: Double] {
       if let n = Double(s), n.isFinite, n > 0 { return [nil: n] }
       var out: [IOMMUMode?: Double] = [:]
       for entry in s.split(separator: ",") {
@@ -157,12 +158,12 @@ extension SelftestsEnvironment {
       return out
     }
 
-    public static func checkpoint(_ s: String) throws(Mismatch) -> String {
+    package static func checkpoint(_ s: String) throws(Mismatch) -> String {
       guard DeviceSetup.checkpoints.contains(s) else { throw Mismatch("one of \(DeviceSetup.checkpoints.joined(separator: ", "))") }
       return s
     }
 
-    public static func sessionPrefix(_ s: String) throws(Mismatch) -> String {
+    package static func sessionPrefix(_ s: String) throws(Mismatch) -> String {
       let allowed = s.utf8.allSatisfy { c in
         (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F || c == 0x2E
       }
@@ -173,12 +174,12 @@ extension SelftestsEnvironment {
     }
 
     /// Scripts split on lines and pass these through `env`: a control character breaks them.
-    public static func path(_ s: String) throws(Mismatch) -> String {
+    package static func path(_ s: String) throws(Mismatch) -> String {
       guard !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw Mismatch("a path without control characters") }
       return s
     }
 
-    public static func regex(_ s: String) throws(Mismatch) -> String {
+    package static func regex(_ s: String) throws(Mismatch) -> String {
       guard !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw Mismatch("a regular expression on one line") }
       do {
         _ = try Regex(s)
@@ -190,13 +191,13 @@ extension SelftestsEnvironment {
     }
 
     /// nil for `1` (the default device), else the device.
-    public static func flagOrBDF(_ s: String) throws(Mismatch) -> PCIAddress? {
+    package static func flagOrBDF(_ s: String) throws(Mismatch) -> PCIAddress? {
       if s == "1" { return nil }
       guard let a = PCIAddress(s) else { throw Mismatch("1, or a PCI address (DDDD:BB:DD.F or BB:DD.F, hex)") }
       return a
     }
 
-    public static func nameList(_ s: String) throws(Mismatch) -> [String] {
+    package static func nameList(_ s: String) throws(Mismatch) -> [String] {
       let parts = s.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
       let ok = parts.allSatisfy { p in
         !p.isEmpty && p.utf8.allSatisfy { c in
@@ -207,7 +208,7 @@ extension SelftestsEnvironment {
       return parts
     }
 
-    public static func text(_ s: String) throws(Mismatch) -> String {
+    package static func text(_ s: String) throws(Mismatch) -> String {
       guard !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw Mismatch("text without control characters") }
       return s
     }
@@ -229,7 +230,7 @@ extension SelftestsEnvironment {
 
 extension SelftestsEnvironment.ValueType {
   /// Runs this type's parser, dropping the value.
-  public func check(_ s: String) throws(SelftestsEnvironment.Mismatch) {
+  package func check(_ s: String) throws(SelftestsEnvironment.Mismatch) {
     typealias P = SelftestsEnvironment.Parse
     switch self {
     case .bdf: _ = try P.bdf(s)

@@ -37,6 +37,8 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
   indirect case resourceJournal(VFIOError)
   /// A device the migration suite cannot use: not an xe-vfio-pci VF, or not set up as one.
   case xeVFRefusal(XeVFRefusal)
+  /// A `VFIO_SELFTESTS_*` variable whose value does not parse.
+  case environment(SelftestsEnvironment.Invalid)
 
   /// The errno, when the failure is a system call's.
   public var errno: Errno? {
@@ -70,6 +72,7 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible, Sendable {
       return "\(e); the modules it had loaded stay loaded: \(left.joined(separator: ", ")) (journaled: vfio-selftests cleanup)"
     case .resourceJournal(let e): return "resource journal: \(e)"
     case .xeVFRefusal(let refusal): return refusal.description
+    case .environment(let invalid): return invalid.description
     }
   }
 }

@@ -37,7 +37,7 @@ public struct RunRequest: Equatable, Sendable {
 
   /// The devices to run against: those named, else the journal's, else `VFIO_SELFTESTS_BDF`;
   /// an empty list means one run without a device (the hardware suites skip).
-  public static func devices(named: [PCIAddress], journaled: [PCIAddress], environment: SelftestsEnvironment) throws(SelftestsEnvironment.Invalid) -> [PCIAddress] {
+  public static func devices(named: [PCIAddress], journaled: [PCIAddress], environment: SelftestsEnvironment) throws(VFIOError) -> [PCIAddress] {
     if !named.isEmpty { return named }
     if !journaled.isEmpty { return journaled }
     return try environment.address(.bdf).map { [$0] } ?? []

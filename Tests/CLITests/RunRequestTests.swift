@@ -33,7 +33,7 @@ struct RunRequestTests {
     #expect(try RunRequest.devices(named: [], journaled: [b], environment: SelftestsEnvironment(values: ["VFIO_SELFTESTS_BDF": "00:05.0"])) == [b])
     #expect(try RunRequest.devices(named: [], journaled: [], environment: SelftestsEnvironment(values: ["VFIO_SELFTESTS_BDF": "00:05.0"])) == [PCIAddress("0000:00:05.0")!])
     #expect(try RunRequest.devices(named: [], journaled: [], environment: SelftestsEnvironment(values: [:])) == [])
-    #expect(throws: SelftestsEnvironment.Invalid(variable: .bdf, value: "zz", expected: "a PCI address, DDDD:BB:DD.F or BB:DD.F (hex)")) {
+    #expect(throws: VFIOError.environment(SelftestsEnvironment.Invalid(variable: .bdf, value: "zz", expected: "a PCI address, DDDD:BB:DD.F or BB:DD.F (hex)"))) {
       try RunRequest.devices(named: [], journaled: [], environment: SelftestsEnvironment(values: ["VFIO_SELFTESTS_BDF": "zz"]))
     }
   }

@@ -46,7 +46,7 @@ struct IOMMUModeTests {
     #expect(try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODES": "iommufd_compat_type1 iommufd_compat_type1"]) == [.iommufdCompatType1])
     #expect(try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODE": "vfio_type1v2_iommu"]) == [.vfioType1v2])
     #expect(try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODES": "", "VFIO_SELFTESTS_IOMMU_MODE": "iommufd"]) == [.iommufd])
-    let e = #expect(throws: SelftestsEnvironment.Invalid.self) { try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODES": "iommufd,type1"]) }
+    let e = #expect(throws: VFIOError.self) { try IOMMUMode.underTest(environment: ["VFIO_SELFTESTS_IOMMU_MODES": "iommufd,type1"]) }
     #expect(e?.description == "VFIO_SELFTESTS_IOMMU_MODES='iommufd,type1': expected mode names separated by spaces or commas ('type1' is not one of vfio_type1_iommu, vfio_type1v2_iommu, iommufd_compat_type1, iommufd_compat_type1v2, iommufd)")
   }
 }

@@ -38,7 +38,7 @@ enum HardwareEnvironment {
 
   /// `VFIO_SELFTESTS_IOMMU_MODE=<mode>` (set by `vfio-selftests run --iommu-mode`): only the
   /// suites of that mode run; the others skip with the reason "VFIO_SELFTESTS_IOMMU_MODE=<mode>".
-  static func iommuModeFilter() throws(SelftestsEnvironment.Invalid) -> IOMMUMode? { try SelftestsEnvironment.current.iommuMode() }
+  static func iommuModeFilter() throws(VFIOError) -> IOMMUMode? { try SelftestsEnvironment.current.iommuMode() }
 
   /// `VFIO_SELFTESTS_TIMEOUT_SCALE`: C's harness time limits (30 s a test; some tests more) are
   /// multiplied by this number (at least 1; default 1), for emulators such as QEMU's TCG, where a
@@ -160,7 +160,7 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
   /// `RequirementFailure` when it names no mode at all.
   static func modeSelected(_ mode: IOMMUMode) throws -> Bool {
     let only: IOMMUMode
-    do throws(SelftestsEnvironment.Invalid) {
+    do throws(VFIOError) {
       guard let m = try HardwareEnvironment.iommuModeFilter() else { return true }
       only = m
     } catch {

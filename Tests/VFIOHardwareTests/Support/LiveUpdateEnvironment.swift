@@ -67,8 +67,8 @@ struct RequiresStage: TestTrait, SuiteTrait {
       guard try KexecStage.current() != nil else {
         try Test.cancel("VFIO_SELFTESTS_STAGE not set (a two-stage kexec test: scripts/vm-test.sh --stages 2)")
       }
-    } catch let e as SelftestsEnvironment.Invalid {
-      throw RequirementFailure(description: e.description)
+    } catch VFIOError.environment(let invalid) {
+      throw RequirementFailure(description: invalid.description)
     }
   }
 }
