@@ -26,6 +26,14 @@ public enum IOMMUMode: String, CaseIterable, Sendable, CustomStringConvertible {
     try SelftestsEnvironment(values: environment).iommuModesUnderTest()
   }
 
+  /// The modes vfio_migration_test's pci (Xe VF) tests run in. The suites take their cases from
+  /// it and `vfio-selftests` names the cases Swift Testing did not list by it, so the two agree.
+  public static let pciMigrationModes: [IOMMUMode] = [.vfioType1v2, .iommufd]
+
+  /// vfio_pci_sriov_uapi_test's variants after the mode (`<mode>_same_uuid`, ...), in C's order;
+  /// shared by the suite and `vfio-selftests` in the same way.
+  public static let sriovUAPIVariantTokens = ["same_uuid", "diff_uuid", "null_uuid"]
+
   /// The container node a group is attached to, nil for the iommufd (cdev) mode.
   public var containerPath: String? {
     switch self {

@@ -197,14 +197,13 @@ public struct TestRunResults: Sendable {
     }
   }
 
-  /// The tag of vfio_migration_test's `pci` tests, over the Xe VFs' modes (`pciMigrationModes`).
+  /// The tag of vfio_migration_test's `pci` tests, over `IOMMUMode.pciMigrationModes`.
   public static let pciMigrationModesTag = ".pciMigrationModes"
-  public static let pciMigrationModes: [IOMMUMode] = [.vfioType1v2, .iommufd]
+  static let pciMigrationModes = IOMMUMode.pciMigrationModes
 
   /// The tag of the tests parameterized over the SR-IOV variants (modes x VF tokens).
   public static let sriovVariantsTag = ".sriovVariants"
-  /// vfio_pci_sriov_uapi_test's variants after the mode, in C's order.
-  public static let sriovTokens = ["same_uuid", "diff_uuid", "null_uuid"]
+  static let sriovTokens = IOMMUMode.sriovUAPIVariantTokens
 
   /// The iommu mode of a case's argument: a mode, or an SR-IOV variant `<mode>_<token>`.
   public static func iommuMode(ofCase argument: String) -> IOMMUMode? {

@@ -317,7 +317,7 @@ extension Result {
 extension VFIOMigrationTest {
   /// The modes the `pci` suite tests (of those under test): the Xe VFs' two, type1v2 and iommufd.
   static func pciModesUnderTest() throws -> [IOMMUMode] {
-    try IOMMUMode.underTest().filter { $0 == .vfioType1v2 || $0 == .iommufd }
+    try IOMMUMode.underTest().filter(IOMMUMode.pciMigrationModes.contains)
   }
 
   /// One case: `kind`'s devices usable in `mode` (else a skip, or a failure under

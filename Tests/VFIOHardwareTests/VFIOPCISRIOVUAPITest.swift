@@ -18,8 +18,8 @@ enum VFIOPCISRIOVUAPITest {
   static let uuid2 = VFToken("88594674-90a0-47a9-aea8-9d9b352ac08a")!
 
   /// The token a variant opens the VF with.
-  enum Variant: Sendable {
-    case same, diff, null
+  enum Variant: String, CaseIterable, Sendable {
+    case same = "same_uuid", diff = "diff_uuid", null = "null_uuid"
 
     var vfToken: VFToken? {
       switch self {
@@ -121,12 +121,14 @@ struct SRIOVVariant: Sendable, CustomStringConvertible, CustomTestStringConverti
   let mode: IOMMUMode
   let token: VFIOPCISRIOVUAPITest.Variant
 
-  var description: String { "\(mode.rawValue)_\(token)_uuid" }
+  var description: String { "\(mode.rawValue)_\(token.rawValue)" }
   var testDescription: String { description }
 
   /// The variants of the modes this run tests, in C's order (mode by mode, then same, diff, null).
   static func underTest() throws -> [SRIOVVariant] {
-    try IOMMUMode.underTest().flatMap { mode in [.same, .diff, .null].map { SRIOVVariant(mode: mode, token: $0) } }
+    // In the order `vfio-selftests` names unlisted cases by (IOMMUMode.sriovUAPIVariantTokens).
+    let tokens = IOMMUMode.sriovUAPIVariantTokens.compactMap(VFIOPCISRIOVUAPITest.Variant.init(rawValue:))
+    return try IOMMUMode.underTest().flatMap { mode in tokens.map { SRIOVVariant(mode: mode, token: $0) } }
   }
 }
 
