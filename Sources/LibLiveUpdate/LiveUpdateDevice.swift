@@ -10,11 +10,18 @@ public enum LiveUpdate {
   /// Session names are at most 63 bytes plus the NUL (`LIVEUPDATE_SESSION_NAME_LENGTH`).
   public static let maxSessionNameLength = LiveUpdateUAPI.sessionNameLength - 1
 
+  /// Throws unless `name` fits the 64-byte name field with its NUL: never silently truncated.
+  static func checkName(_ name: String) throws(LiveUpdateError) {
+    let count = name.utf8.count
+    guard count <= maxSessionNameLength else { throw .sessionNameTooLong(name: name, bytes: count) }
+  }
+
   /// The 64-byte name field for `name`, NUL-terminated; throws rather than truncate.
   static func nameField(_ name: String) throws(LiveUpdateError) -> [UInt8] {
-    let bytes = Array(name.utf8)
-    guard bytes.count <= maxSessionNameLength else { throw .sessionNameTooLong(name: name, bytes: bytes.count) }
-    return bytes + [UInt8](repeating: 0, count: LiveUpdateUAPI.sessionNameLength - bytes.count)
+    try checkName(name)
+    var field = [UInt8](repeating: 0, count: LiveUpdateUAPI.sessionNameLength)
+    copyName(name, into: &field)
+    return field
   }
 }
 
@@ -64,31 +71,38 @@ public final class LiveUpdateDevice {
   }
 
   /// Creates outgoing session `name` (preserved across the next kexec while its fd is open).
+  /// Like the C `luo_create_session()`: the ioctl and no other work (no allocation but the
+  /// session object, no string formatted unless it fails).
   public func createSession(_ name: String) throws(LiveUpdateError) -> LiveUpdateSession {
-    let field = try LiveUpdate.nameField(name)
-    _ = try device()
-    let fd = try createSessionResult(rawName: field).get("ioctl(LIVEUPDATE_IOCTL_CREATE_SESSION)", "session '\(name)'")
-    return LiveUpdateSession(fd: fd, name: name, incoming: false)
+    try LiveUpdate.checkName(name)
+    let luo = try device()
+    var arg = liveupdate_ioctl_create_session()
+    arg.size = UInt32(MemoryLayout<liveupdate_ioctl_create_session>.size)
+    copyName(name, into: &arg.name)
+    switch luo.ioctl(LiveUpdateUAPI.CREATE_SESSION, &arg) {
+    case .success: return LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: false)
+    case .failure(let e): throw .syscall(operation: "ioctl(LIVEUPDATE_IOCTL_CREATE_SESSION)", object: "session '\(name)'", errno: e)
+    }
   }
 
   /// `LIVEUPDATE_IOCTL_RETRIEVE_SESSION`: the session, or the error; a failed ioctl is a
   /// `.syscall` whose `errno` is ENOENT when there is none and EINVAL when it was already
   /// retrieved.
   public func retrieveSessionResult(_ name: String) -> Result<LiveUpdateSession, LiveUpdateError> {
-    let field: [UInt8]
-    let fd: FileDescriptor
+    let luo: FileDescriptor
     do throws(LiveUpdateError) {
-      field = try LiveUpdate.nameField(name)
-      fd = try device()
+      try LiveUpdate.checkName(name)
+      luo = try device()
     } catch {
       return .failure(error)
     }
     var arg = liveupdate_ioctl_retrieve_session()
     arg.size = UInt32(MemoryLayout<liveupdate_ioctl_retrieve_session>.size)
-    copyName(field, into: &arg.name)
-    return fd.ioctl(LiveUpdateUAPI.RETRIEVE_SESSION, &arg)
-      .map { _ in LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: true) }
-      .mapError { .syscall(operation: "ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", object: "session '\(name)'", errno: $0) }
+    copyName(name, into: &arg.name)
+    switch luo.ioctl(LiveUpdateUAPI.RETRIEVE_SESSION, &arg) {
+    case .success: return .success(LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: true))
+    case .failure(let e): return .failure(.syscall(operation: "ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", object: "session '\(name)'", errno: e))
+    }
   }
 
   /// Retrieves incoming session `name` after a kexec.

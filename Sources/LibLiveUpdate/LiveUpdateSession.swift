@@ -37,15 +37,20 @@ public final class LiveUpdateSession {
     fd.map { .success($0) } ?? .failure(.badFileDescriptor)
   }
 
+  // The session calls below are what the C tests loop over (thousands of sessions and files):
+  // each is the one ioctl, with no closure, allocation or formatted string unless it fails.
+
   /// `LIVEUPDATE_SESSION_PRESERVE_FD`; the errno as the kernel gives it (ENOENT: no handler can
   /// preserve this file; EBUSY: already preserved; EEXIST: token in use).
   public func preserveResult(_ file: FileDescriptor, token: UInt64) -> Result<Void, Errno> {
-    session().flatMap { s in
-      var arg = liveupdate_session_preserve_fd()
-      arg.size = UInt32(MemoryLayout<liveupdate_session_preserve_fd>.size)
-      arg.fd = file.rawValue
-      arg.token = token
-      return s.ioctl(LiveUpdateUAPI.SESSION_PRESERVE_FD, &arg).map { _ in () }
+    guard let fd else { return .failure(.badFileDescriptor) }
+    var arg = liveupdate_session_preserve_fd()
+    arg.size = UInt32(MemoryLayout<liveupdate_session_preserve_fd>.size)
+    arg.fd = file.rawValue
+    arg.token = token
+    switch fd.ioctl(LiveUpdateUAPI.SESSION_PRESERVE_FD, &arg) {
+    case .success: return .success(())
+    case .failure(let e): return .failure(e)
     }
   }
 
@@ -55,11 +60,13 @@ public final class LiveUpdateSession {
 
   /// `LIVEUPDATE_SESSION_RETRIEVE_FD`; ENOENT for an unknown token.
   public func retrieveResult(token: UInt64) -> Result<FileDescriptor, Errno> {
-    session().flatMap { s in
-      var arg = liveupdate_session_retrieve_fd()
-      arg.size = UInt32(MemoryLayout<liveupdate_session_retrieve_fd>.size)
-      arg.token = token
-      return s.ioctl(LiveUpdateUAPI.SESSION_RETRIEVE_FD, &arg).map { _ in FileDescriptor(rawValue: arg.fd) }
+    guard let fd else { return .failure(.badFileDescriptor) }
+    var arg = liveupdate_session_retrieve_fd()
+    arg.size = UInt32(MemoryLayout<liveupdate_session_retrieve_fd>.size)
+    arg.token = token
+    switch fd.ioctl(LiveUpdateUAPI.SESSION_RETRIEVE_FD, &arg) {
+    case .success: return .success(FileDescriptor(rawValue: arg.fd))
+    case .failure(let e): return .failure(e)
     }
   }
 
@@ -69,10 +76,12 @@ public final class LiveUpdateSession {
 
   /// `LIVEUPDATE_SESSION_FINISH`; EBUSY while a file cannot finish yet.
   public func finishResult() -> Result<Void, Errno> {
-    session().flatMap { s in
-      var arg = liveupdate_session_finish()
-      arg.size = UInt32(MemoryLayout<liveupdate_session_finish>.size)
-      return s.ioctl(LiveUpdateUAPI.SESSION_FINISH, &arg).map { _ in () }
+    guard let fd else { return .failure(.badFileDescriptor) }
+    var arg = liveupdate_session_finish()
+    arg.size = UInt32(MemoryLayout<liveupdate_session_finish>.size)
+    switch fd.ioctl(LiveUpdateUAPI.SESSION_FINISH, &arg) {
+    case .success: return .success(())
+    case .failure(let e): return .failure(e)
     }
   }
 

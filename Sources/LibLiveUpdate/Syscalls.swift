@@ -46,9 +46,11 @@ enum LiveUpdateSyscalls {
   }
 
   /// Forks the holder in the C shim (`vst_fork_holder`): the child keeps exactly `fds` (closing
-  /// every other fd below `maxfd`) and waits; returns the child's pid or the errno.
+  /// every other fd: close_range(2) over the gaps, or each fd below `maxfd` without it) and
+  /// waits; returns the child's pid or the errno.
   static func forkHolder(keeping fds: [CInt], maxfd: CInt) -> Result<pid_t, Errno> {
-    let pid = unsafe fds.withUnsafeBufferPointer { unsafe vst_fork_holder($0.baseAddress, Int32($0.count), maxfd) }
+    let sorted = fds.sorted()  // the shim walks the gaps between them; the child must not allocate
+    let pid = unsafe sorted.withUnsafeBufferPointer { unsafe vst_fork_holder($0.baseAddress, Int32($0.count), maxfd) }
     guard pid > 0 else { return .failure(Errno(rawValue: vst_errno())) }
     return .success(pid)
   }
@@ -62,10 +64,34 @@ enum LiveUpdateSyscalls {
   }
 }
 
-/// Copies `bytes` into a uAPI `name[64]` field (imported as a tuple); never past its end.
+/// Copies `name`'s UTF-8 bytes into a uAPI `name[64]` field (imported as a tuple) or a byte
+/// array, with one memcpy and never past its end. The field was zeroed and the caller checked the
+/// length (`LiveUpdate.checkName`), so the NUL stays.
+func copyName<Field>(_ name: String, into field: inout Field) {
+  var name = name
+  name.withUTF8 { unsafe copyBytes($0, into: &field) }
+}
+
+/// Copies `bytes` into a uAPI `name[64]` field, with one memcpy and never past its end.
 func copyName<Field>(_ bytes: [UInt8], into field: inout Field) {
+  unsafe bytes.withUnsafeBufferPointer { unsafe copyBytes($0, into: &field) }
+}
+
+/// `name` into a byte array (`LiveUpdate.nameField`).
+func copyName(_ name: String, into field: inout [UInt8]) {
+  var name = name
+  name.withUTF8 { src in
+    unsafe field.withUnsafeMutableBytes { dst in
+      let n = min(src.count, dst.count)
+      if n > 0 { unsafe dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n) }
+    }
+  }
+}
+
+private func copyBytes<Field>(_ src: UnsafeBufferPointer<UInt8>, into field: inout Field) {
   unsafe withUnsafeMutableBytes(of: &field) { dst in
-    for (i, b) in bytes.prefix(dst.count).enumerated() { unsafe dst[i] = b }
+    let n = min(src.count, dst.count)
+    if n > 0 { unsafe dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n) }
   }
 }
 

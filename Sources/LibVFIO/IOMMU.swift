@@ -104,7 +104,9 @@ public final class IOMMU {
   @discardableResult
   public func unmap(_ region: DMARegion) throws(VFIOError) -> UInt64 {
     let unmapped = try unmap(iova: region.iova, size: region.size, all: false)
-    mappedRegions.removeAll { $0 == region }
+    // The kernel refuses a second map of the same IOVA, so a region is in the list at most once;
+    // searched from the end, a map-then-unmap loop finds it first (no closure, no reallocation).
+    if let i = mappedRegions.lastIndex(of: region) { mappedRegions.remove(at: i) }
     return unmapped
   }
 

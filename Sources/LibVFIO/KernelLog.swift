@@ -127,7 +127,63 @@ public struct KernelDetectors: Equatable, Sendable, CustomStringConvertible {
   public var hungTaskTimeout: Int?
   public var softLockup: Bool
 
+  /// Reads every detector now, /proc/kallsyms included (see `current(proc:cache:)`).
   public init(proc: String = "/proc") {
+    self.init(proc: proc, symbols: Self.scanKallsyms(proc: proc))
+  }
+
+  /// The detectors, with the two facts only /proc/kallsyms tells (sleeping-in-atomic: the
+  /// `__might_resched` symbol; list-debug: `__list_add_valid_or_report`) read once per boot and
+  /// kept in `cache`/kallsyms.<boot id> (tmpfs: gone with the boot). Reading /proc/kallsyms makes
+  /// the kernel format every symbol (0.4-0.6 s under TCG, a quarter of a Live Update test
+  /// process's time), and the symbols cannot change before the next boot. The other detectors
+  /// (lockdep's debug_locks, the hung-task timeout, the soft-lockup switch) are read fresh.
+  /// Without a boot id or a writable cache this is `init(proc:)`.
+  public static func current(proc: String = "/proc", cache: String = "/run/vfio-selftests") -> KernelDetectors {
+    guard case .success(let id) = FileSystem.read("\(proc)/sys/kernel/random/boot_id"),
+          case let bootID = id.trimmingWhitespace(), !bootID.isEmpty, !bootID.contains("/") else {
+      return KernelDetectors(proc: proc)
+    }
+    let path = "\(cache)/kallsyms.\(bootID)"
+    if case .success(let text) = FileSystem.read(path), let symbols = SymbolFacts(text) {
+      return KernelDetectors(proc: proc, symbols: symbols)
+    }
+    let symbols = scanKallsyms(proc: proc)
+    // Written whole under a private name, then renamed: a reader sees all of it or nothing.
+    let temporary = "\(path).\(Syscalls.processID)"
+    if case .success = FileSystem.makeDirectories(cache).flatMap({ FileSystem.create(temporary, symbols.text) }) {
+      if case .failure = FileSystem.rename(temporary, path) { _ = FileSystem.remove(temporary) }
+    }
+    return KernelDetectors(proc: proc, symbols: symbols)
+  }
+
+  /// What /proc/kallsyms says, and its one-line cache form.
+  struct SymbolFacts: Equatable {
+    var mightResched: Bool
+    var listAddValidOrReport: Bool
+    var text: String { "__might_resched=\(mightResched ? 1 : 0) __list_add_valid_or_report=\(listAddValidOrReport ? 1 : 0)\n" }
+    init(mightResched: Bool, listAddValidOrReport: Bool) {
+      self.mightResched = mightResched
+      self.listAddValidOrReport = listAddValidOrReport
+    }
+    /// Parses `text`'s form exactly; nil for anything else (a torn or foreign file: scan again).
+    init?(_ line: String) {
+      for a in [false, true] {
+        for b in [false, true] where SymbolFacts(mightResched: a, listAddValidOrReport: b).text == line {
+          self.init(mightResched: a, listAddValidOrReport: b)
+          return
+        }
+      }
+      return nil
+    }
+  }
+
+  static func scanKallsyms(proc: String) -> SymbolFacts {
+    let found = (try? FileSystem.contains("\(proc)/kallsyms", [" __might_resched\n", " __list_add_valid_or_report\n"]).get()) ?? [false, false]
+    return SymbolFacts(mightResched: found[0], listAddValidOrReport: found[1])
+  }
+
+  init(proc: String, symbols: SymbolFacts) {
     lockdep = FileSystem.exists("\(proc)/lockdep")
     debugLocks = nil
     if case .success(let stats) = FileSystem.read("\(proc)/lockdep_stats") {
@@ -135,9 +191,8 @@ public struct KernelDetectors: Equatable, Sendable, CustomStringConvertible {
         debugLocks = line.split(separator: ":").last.flatMap { Int(String($0).trimmingWhitespace()) }
       }
     }
-    let symbols = (try? FileSystem.contains("\(proc)/kallsyms", [" __might_resched\n", " __list_add_valid_or_report\n"]).get()) ?? [false, false]
-    sleepingInAtomic = symbols[0]
-    listDebug = symbols[1]
+    sleepingInAtomic = symbols.mightResched
+    listDebug = symbols.listAddValidOrReport
     hungTaskTimeout = (try? FileSystem.read("\(proc)/sys/kernel/hung_task_timeout_secs").get()).flatMap { Int($0.trimmingWhitespace()) }
     softLockup = (try? FileSystem.read("\(proc)/sys/kernel/soft_watchdog").get()).map { $0.hasPrefix("1") } ?? false
   }

@@ -12,7 +12,7 @@ struct KernelReports: ParsableCommand {
     abstract: "List the kernel's bug detectors and every report they logged since boot; exit 1 if there is one.")
 
   func run() throws {
-    print(KernelDetectors().description)
+    print(KernelDetectors.current().description)
     let log = KernelLogWatch(fromBoot: true)
     if let why = log.unavailability { throw CLIError(why) }
     let reports = KernelReport.reports(in: log.newMessages())

@@ -82,6 +82,9 @@ struct Run: ParsableCommand {
     // Every device, before anything runs: present, bound to vfio-pci, not open elsewhere.
     for a in targets + extra { try setup.checkReadyForTests(a, busyIsExpected: request.stage == 2) }
     let runs: [PCIAddress?] = targets.isEmpty ? [nil] : targets
+    // The kernel-report checks name the detectors once per process; reading them here fills the
+    // per-boot kallsyms cache, so no test's time includes the scan (KernelDetectors.current).
+    _ = KernelDetectors.current()
     if targets.isEmpty { log("no device named, journaled or in VFIO_SELFTESTS_BDF: the hardware suites will skip") }
 
     var results: [(name: String, run: TestRunResults, diagnostics: [String])] = []

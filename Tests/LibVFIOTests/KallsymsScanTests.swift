@@ -48,6 +48,40 @@ struct KallsymsScanTests {
     #expect(!d.lockdep)
   }
 
+  @Test func kernelDetectorsKeepTheSymbolFactsForTheBoot() throws {
+    let dir = try Self.fixture(lines: 100, extra: ["ffffffff81000000 T __might_resched"])
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try FileManager.default.createDirectory(atPath: dir + "/sys/kernel/random", withIntermediateDirectories: true)
+    try "0f5e0c2a-1111-4222-8333-444455556666\n".write(toFile: dir + "/sys/kernel/random/boot_id", atomically: true, encoding: .utf8)
+    let cache = dir + "/run"
+    let first = KernelDetectors.current(proc: dir, cache: cache)
+    #expect(first == KernelDetectors(proc: dir))
+    #expect(first.sleepingInAtomic && !first.listDebug)
+    let file = cache + "/kallsyms.0f5e0c2a-1111-4222-8333-444455556666"
+    #expect(try String(contentsOfFile: file, encoding: .utf8) == "__might_resched=1 __list_add_valid_or_report=0\n")
+    // The same boot: the cache answers, not kallsyms (changed here to tell the two apart).
+    try "ffffffff81000000 T __list_add_valid_or_report\n".write(toFile: dir + "/kallsyms", atomically: true, encoding: .utf8)
+    #expect(KernelDetectors.current(proc: dir, cache: cache) == first)
+    // A torn cache file is read again from kallsyms, and rewritten.
+    try "__might_resched=1".write(toFile: file, atomically: true, encoding: .utf8)
+    let rescanned = KernelDetectors.current(proc: dir, cache: cache)
+    #expect(!rescanned.sleepingInAtomic && rescanned.listDebug)
+    #expect(try String(contentsOfFile: file, encoding: .utf8) == "__might_resched=0 __list_add_valid_or_report=1\n")
+    // Another boot: kallsyms again.
+    try "9a9a9a9a-1111-4222-8333-444455556666\n".write(toFile: dir + "/sys/kernel/random/boot_id", atomically: true, encoding: .utf8)
+    try "ffffffff81000000 T __might_resched\n".write(toFile: dir + "/kallsyms", atomically: true, encoding: .utf8)
+    #expect(KernelDetectors.current(proc: dir, cache: cache).sleepingInAtomic)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: cache).sorted() == [
+      "kallsyms.0f5e0c2a-1111-4222-8333-444455556666", "kallsyms.9a9a9a9a-1111-4222-8333-444455556666"])
+  }
+
+  @Test func kernelDetectorsWithoutABootIDScanEveryTime() throws {
+    let dir = try Self.fixture(lines: 10, extra: ["ffffffff81000000 T __list_add_valid_or_report"])
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    #expect(KernelDetectors.current(proc: dir, cache: dir + "/run").listDebug)
+    #expect(!FileManager.default.fileExists(atPath: dir + "/run"))
+  }
+
   @Test func missingFileIsAnErrno() {
     let r = FileSystem.contains("/nonexistent/kallsyms", [" x"])
     #expect(throws: Errno.noSuchFileOrDirectory) { try r.get() }

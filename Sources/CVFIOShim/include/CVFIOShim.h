@@ -254,9 +254,11 @@ const void *vst_memmem(const void *haystack, size_t haystacklen, const void *nee
 /*
  * Forks the Live Update holder: a child that keeps exactly the fds in keep[0..nkeep) open until
  * the machine kexecs (closing an outgoing session unpreserves it). The child calls only
- * async-signal-safe functions (setsid, close, chdir, pause) and never returns; it closes every
- * other fd below maxfd, stdin/stdout/stderr included, so it holds no pipe or device it was not
- * given. Returns the child's pid in the parent, or -1 with errno.
+ * async-signal-safe functions (setsid, close_range or close, chdir, pause) and never returns; it
+ * closes every other fd, stdin/stdout/stderr included, so it holds no pipe or device it was not
+ * given: keep[] must be sorted ascending, and the gaps between its fds are closed with one
+ * close_range(2) each (without it, one close(2) per fd below maxfd). Returns the child's pid in
+ * the parent, or -1 with errno.
  */
 int vst_fork_holder(const int *keep, int nkeep, int maxfd);
 

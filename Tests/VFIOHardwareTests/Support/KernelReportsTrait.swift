@@ -22,7 +22,7 @@ struct ChecksKernelLog: TestTrait, SuiteTrait, TestScoping {
 
   /// Printed once per test process, with the first hardware test.
   private static let announced: Void = {
-    print(KernelDetectors().description)
+    print(KernelDetectors.current().description)
   }()
 
   func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
