@@ -195,6 +195,21 @@ kill_at_checkpoint() {
   wait "$pid" 2>/dev/null
   after_kill "$point" "$killed"
 }
+# stop_with_fds PID N SECONDS: SIGSTOPs PID (a test binary) and keeps it stopped once it holds at
+# least N open fds; below that, SIGCONT and another look 10 ms later. 0 when stopped so, 1 when it
+# ended (or SECONDS passed) first. A kill then lands while they are open, however fast the test.
+stop_with_fds() {
+  local pid=$1 n=$2 deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    kill -STOP "$pid" 2>/dev/null || return 1
+    local fds=("/proc/$pid/fd/"*)
+    (( ${#fds[@]} >= n )) && return 0
+    kill -CONT "$pid" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  kill -CONT "$pid" 2>/dev/null
+  return 1
+}
 # kill_run_at POINT PATTERN SIG TARGET RUN-ARGS...: a run killed once its console shows PATTERN
 # (SIG to the test binary, or to the run CLI, which passes it on). The run must then exit 1 and
 # its KTAP must say how the test binary ended and still parse with kunit.py; then after_kill.
@@ -205,8 +220,25 @@ kill_run_at() {
   "$cli" setup "$BDF" >/dev/null
   "$cli" run --ktap "$ktap" "$@" "$BDF" > "$RESULTS/kill-$point.log" 2>&1 &
   clipid=$!
-  child=$(test_binary_once "$clipid" "$RESULTS/kill-$point.log" "$pattern" "$(scaled 120)")
-  if [[ -n $child ]]; then
+  if [[ -n ${KILL_WITH_FDS:-} ]]; then
+    # Watched from its start (the console line comes too late for a test this short), and
+    # stopped once it holds at least KILL_WITH_FDS fds (sessions being created).
+    child=""
+    for _ in $(seq 1 "$(scaled 1200)"); do
+      child=$(pgrep -P "$clipid" | head -n1)
+      [[ -n $child ]] && break
+      kill -0 "$clipid" 2>/dev/null || break
+      sleep 0.01
+    done
+  else
+    child=$(test_binary_once "$clipid" "$RESULTS/kill-$point.log" "$pattern" "$(scaled 120)")
+  fi
+  if [[ -n $child && -n ${KILL_WITH_FDS:-} ]]; then
+    if stop_with_fds "$child" "$KILL_WITH_FDS" "$(scaled 120)"; then
+      kill "-$sig" "$child"; kill -CONT "$child" 2>/dev/null
+      killed="$sig to the $target after '$pattern', with $KILL_WITH_FDS+ fds open"
+    fi
+  elif [[ -n $child ]]; then
     sleep 0.5
     if [[ $target == run ]]; then kill "-$sig" "$clipid"; else kill "-$sig" "$child"; fi
     killed="$sig to the $target after '$pattern'"
@@ -229,7 +261,9 @@ for point in cleanup:unbound cleanup:override-restored; do
 done
 # Each run is filtered down to the suite (or test) it is killed in, so the kill comes soon.
 kill_run_at run:dma-mapped 'Test anonymous_dma_map_unmap(_:) started' KILL test-binary --iommu-mode vfio_type1_iommu --filter 'VFIODMAMappingSuite/'
-kill_run_at run:liveupdate-session 'Test preserve_many_sessions() started' KILL test-binary --filter 'LiveUpdateDeviceTest/preserve_many_sessions'
+# preserve_many_sessions' 2000 sessions take a fraction of a second since the session calls cost
+# what C's do: the kill waits until 500 of them are open, whatever the host's speed.
+KILL_WITH_FDS=500 kill_run_at run:liveupdate-session 'Test preserve_many_sessions() started' KILL test-binary --filter 'LiveUpdateDeviceTest/preserve_many_sessions'
 kill_run_at run:migration-stress ': stress: ' KILL test-binary --iommu-mode iommufd --filter 'VFIOMigrationMtty/reset_migration_stress'
 # (A test of a few seconds even without lockdep: the 1 GiB hugetlb mapping. A short one let the
 # whole run end before the SIGTERM came.)
