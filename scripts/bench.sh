@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Side-by-side benchmark of the Swift port (LibVFIO, LibLiveUpdate) against the kernel's C
 # selftest library (tools/testing/selftests/vfio/lib + liveupdate/lib of linux-source-7.3).
-# Builds both (C: scripts/build-c-selftests.sh --bench, the selftests' CFLAGS; Swift: vfio-bench and the CLI
-# in release, --scratch-path .build-release), boots ONE guest (scripts/vm-test.sh --guest-script
-# scripts/guest/bench.sh --skip-build), which sets the virtio-net device 0000:00:03.0 up with
-# `vfio-selftests setup`, alternates C and Swift runs, and cleans up; then prints, per operation,
-# C min/median/max, Swift min/median/max and Swift ÷ C of the medians (scripts/bench/report.py).
+# Builds both (C: scripts/build-c-selftests.sh --bench, once with the selftests' CFLAGS and once at
+# -O2; Swift: vfio-bench and the CLI in release, --scratch-path .build-release), boots ONE guest
+# (scripts/vm-test.sh --guest-script scripts/guest/bench.sh --skip-build), which sets the
+# virtio-net device 0000:00:03.0 up with `vfio-selftests setup`, and runs the three side by side:
+# per operation, short batches on each side back to back in rotating order, until the 95%
+# interval of Swift ÷ C is within ±3% (or --max-alternations); cleans up; then prints, per
+# operation, the median of the per-alternation ratios with its interval against both C builds
+# (scripts/bench/report.py). docs/benchmark.md has the method and the last run.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -15,28 +18,39 @@ usage() {
 Usage: scripts/bench.sh [--kernel DIR] [--short] [--json FILE] [options]
   --kernel DIR        guest kernel dir (default: $repo/../shared/kernel); needs iommufd and the
                       VFIO cdev (and LUO for the Live Update operation; skipped without it)
-  --short             CI mode: ~1/20 of the rounds; only checks that every operation produced
-                      numbers on both sides (an operation both sides skip, with their reason, is
-                      allowed: an IOMMU mode the kernel lacks)
+  --short             CI mode: ~1/20 of the rounds, each side once over all operations; only
+                      checks that every operation produced numbers on every side (an operation
+                      all sides skip, with their reason, is allowed: an IOMMU mode the kernel lacks)
   --json FILE         also write the comparison as JSON
-  --alternations N    C-then-Swift rounds in the guest (default 3; --short: 1)
+  --filter REGEX      only the operations whose name matches it (bash =~)
+  --min-alternations N   at least N alternations per operation (default 12)
+  --max-alternations N   at most N (default 60), when ±3% is not reached before
+  --alternations N    --short: rounds of all operations per side (default 1)
   --strace            after the timed runs, count each operation's system calls per round on
                       both sides (strace -c -f, 1/10 of the rounds) in the same boot
   --results DIR       results root (default <repo>/results); the boot writes DIR/bench-<kernel>/
-  --timeout SECONDS   vm-test.sh watchdog (default 1800)
+  --timeout SECONDS   vm-test.sh watchdog (default 5400)
+  --no-driver         boot without the igb (0000:00:06.0, QEMU >= 8.0: a private QEMU 10 from
+                      bookworm-backports when the system's lacks it) whose selftest driver the
+                      driver_memcpy operations use; they then skip on both sides
 Env: LINUX_SOURCE_DEB (a downloaded linux-source-7.3 .deb), EXTRA_CFLAGS (added to the C
   build, e.g. -O2; default none: the VFIO selftests' own flags build at -O0).
 EOT
 }
 log() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 2; }
-kernel=$repo/../shared/kernel short=0 json="" alternations="" strace=0 results_root=$repo/results timeout_s=1800
+kernel=$repo/../shared/kernel short=0 json="" alternations="" strace=0 results_root=$repo/results timeout_s=5400
+filter="" min_alt=12 max_alt=60 driver=1
 while (($#)); do
   case $1 in
     --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
     --short) short=1; shift ;;
     --json) json=${2:?--json needs a value}; shift 2 ;;
     --alternations) alternations=${2:?}; shift 2 ;;
+    --filter) filter=${2:?}; shift 2 ;;
+    --no-driver) driver=0; shift ;;
+    --min-alternations) min_alt=${2:?}; shift 2 ;;
+    --max-alternations) max_alt=${2:?}; shift 2 ;;
     --strace) strace=1; shift ;;
     --results) results_root=${2:?}; shift 2 ;;
     --timeout) timeout_s=${2:?}; shift 2 ;;
@@ -49,7 +63,7 @@ kernel=$(cd "$kernel" && pwd -P)
 [[ -n $json ]] && json=$(cd "$(dirname "$json")" && pwd)/$(basename "$json")
 divisor=1
 ((short)) && divisor=20
-alternations=${alternations:-$((short ? 1 : 3))}
+alternations=${alternations:-1}
 [[ $alternations =~ ^[1-9][0-9]*$ ]] || die "--alternations must be a positive number"
 
 t_start=$SECONDS
@@ -65,13 +79,18 @@ bin=$repo/.build-vm/bench-bin
 mkdir -p "$repo/.build-vm"; [[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
 rm -rf "$bin"; mkdir -p "$bin"
 cp "$c_bin" "$bin/bench"; cp "$c_bin.cflags" "$bin/bench.cflags" 2>/dev/null || true
+cp "$c_dir/bench-obj-O2/bench" "$bin/bench-O2"
 cp "$rel/vfio-bench" "$rel/vfio-selftests" "$bin/"
 log "builds done in $((SECONDS - t_start)) s; binaries in $bin"
 
 label=bench-$(basename "$kernel")
 vm_args=(--kernel "$kernel" --label "$label" --results "$results_root" --guest-script scripts/guest/bench.sh
   --skip-build --quiet --timeout "$timeout_s"
-  --env BENCH_DIVISOR=$divisor --env BENCH_ALTERNATIONS=$alternations --env BENCH_STRACE=$strace)
+  --env BENCH_DIVISOR=$divisor --env BENCH_ALTERNATIONS=$alternations --env BENCH_STRACE=$strace
+  --env BENCH_MIN_ALTERNATIONS=$min_alt --env BENCH_MAX_ALTERNATIONS=$max_alt)
+((short)) || vm_args+=(--env BENCH_MODE=interleaved)
+((driver)) && vm_args+=(--device igb --env BENCH_DRIVER_BDF=0000:00:06.0)
+[[ -n $filter ]] && vm_args+=(--env "BENCH_FILTER=$filter")
 log "booting: VFIO_SELFTESTS_BIN_DIR=$bin scripts/vm-test.sh ${vm_args[*]}"
 t0=$(date +%s.%N)
 vm_rc=0
@@ -85,7 +104,11 @@ echo "boot_wall_s=$boot_wall" >> "$stage/guest-info"
 report_args=("$stage")
 [[ -n $json ]] && report_args+=(--json "$json")
 ((short)) && report_args+=(--check)
-echo "C: $(cat "$bin/bench.cflags" 2>/dev/null || echo '?'); Swift: swift build -c release; $alternations alternation(s), rounds/${divisor}; bench boot ${boot_wall} s wall"
+if ((short)); then
+  echo "C: $(cat "$bin/bench.cflags" 2>/dev/null || echo '?') (and -O2); Swift: swift build -c release; $alternations run(s) per side, rounds/${divisor}; bench boot ${boot_wall} s wall"
+else
+  echo "C: $(cat "$bin/bench.cflags" 2>/dev/null || echo '?') (and -O2); Swift: swift build -c release; interleaved, $min_alt-$max_alt alternations per operation; bench boot ${boot_wall} s wall"
+fi
 report_rc=0
 python3 "$here/bench/report.py" "${report_args[@]}" || report_rc=$?
 if [[ -n $json ]]; then

@@ -6,7 +6,8 @@
 # - tools/testing/selftests/vfio: the seven programs and libvfio (with its drivers);
 # - tools/testing/selftests/liveupdate: liveupdate and the luo_* kexec programs;
 # - with --bench, also the benchmark's C side (scripts/bench/bench.c; scripts/bench/Makefile
-#   builds it against the same libvfio and lu_utils sources with the same flags);
+#   builds it against the same libvfio and lu_utils sources with the same flags) in bench-obj/,
+#   and the same at -O2 in bench-obj-O2/ (the benchmark's second C baseline);
 # - with --gen-tar, the kernel's own kselftest install of vfio + liveupdate instead
 #   (`make -C tools/testing/selftests TARGETS="vfio liveupdate" install`, as gen_tar packs it),
 #   tarred as .build-vm/c-selftests/kselftest-c[-series].tar.gz; with --series, on a copy of the
@@ -101,5 +102,7 @@ for dir in vfio liveupdate; do
 done
 if ((bench)); then
   make -s -C "$here/bench" -j2 KSRC="$src" KHDR="$khdr" OUTPUT="$out/bench-obj" EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" >&2
+  # The second C baseline: the same library and bench.c at -O2 (the benchmark compares both).
+  make -s -C "$here/bench" -j2 KSRC="$src" KHDR="$khdr" OUTPUT="$out/bench-obj-O2" EXTRA_CFLAGS="-O2" >&2
 fi
 echo "$out"

@@ -4,7 +4,8 @@
 # Unit tests and the uAPI and driver conformance tests run anywhere; the hardware suites run when
 # VFIO_SELFTESTS_BDF names a device bound to vfio-pci and the caller is root, and otherwise
 # skip, each with its reason. Installs what it lacks (libkmod-dev, a C compiler) on Debian/Ubuntu.
-# Before the build, the Python unit tests of scripts/lib/results.py (scripts/lib/test_results.py).
+# Before the build, the Python unit tests of scripts/lib/results.py (scripts/lib/test_results.py)
+# and of the benchmark's report (scripts/bench/test_report.py).
 # Extra arguments go to `swift test` (e.g. --filter vfio_dma_mapping_test).
 # `test.sh --prepare`: only install, fetch and build (CI starts its guests then, while the tests
 # run); `test.sh --deps`: only install what is missing.
@@ -48,9 +49,11 @@ fetch_failed() {
 # scripts/lib/results.py (the one reader of KTAP and JUnit for the scripts) and the scripts that
 # read results through it, on recorded results: stdlib unittest, a few seconds.
 if [[ ${1:-} != --prepare ]]; then
-  echo "test.sh: python3 -m unittest discover -s scripts/lib (scripts/lib/test_results.py)" >&2
+  echo "test.sh: python3 -m unittest discover -s scripts/lib and -s scripts/bench (test_results.py, test_report.py)" >&2
   python3 -B -m unittest discover -s scripts/lib -p 'test_*.py' >&2 ||
     { echo "test.sh: error: the Python unit tests of scripts/lib/results.py failed" >&2; exit 1; }
+  python3 -B -m unittest discover -s scripts/bench -p 'test_*.py' >&2 ||
+    { echo "test.sh: error: the Python unit tests of scripts/bench/report.py failed" >&2; exit 1; }
 fi
 
 # The source rules the compiler does not check (the xResult naming rule, ...): one line each.

@@ -3,10 +3,15 @@
 // number of times, through the port's public API (LibVFIO, LibLiveUpdate), and prints the same
 // lines. See scripts/bench.sh, which runs both in one guest and compares them.
 //
-// Usage: vfio-bench [-d BDF] [-s DIVISOR] [-f NAME]
+// Usage: vfio-bench [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]
 //   -d BDF       device bound to vfio-pci (default $VFIO_SELFTESTS_BDF, else 0000:00:03.0)
+//   -D BDF       a device with a selftest DMA driver (igb), for driver_memcpy_64b and
+//                driver_memcpy_max (default $BENCH_DRIVER_BDF; unset: those two skip)
 //   -s DIVISOR   divide every round count by DIVISOR (20 for a CI smoke run); at least 5 rounds
+//   -n ROUNDS    exactly ROUNDS rounds for every operation (a batch of scripts/guest/bench.sh's
+//                interleaved runs); first_init: always 1
 //   -f NAME      only operation NAME; when no operation has that name, those containing it
+//   -l           list the operations' names and their default round counts, run nothing
 //   -x           diagnostics: also the "_raw" twins of the iommufd map and config-read
 //                operations, which make the same system calls through LibVFIO's syscall layer
 //                alone (`FileDescriptor.ioctl`, `readValue`: no typed API above it), to tell the
@@ -14,7 +19,9 @@
 //                many physically contiguous runs the buffer is made of (as bench.c does).
 // Output, one line per operation: op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
 // or, when the operation cannot run here: op<TAB>SKIP<TAB>reason
-// Each round is timed alone with clock_gettime(CLOCK_MONOTONIC) after one untimed warm-up round.
+// Each round is timed alone with clock_gettime(CLOCK_MONOTONIC) after one untimed warm-up round,
+// except first_init:MODE, whose one round is the first device init of the process: it is the
+// process's first operation only when run alone (-f first_init:MODE), as scripts/guest/bench.sh does.
 import CVFIOShim
 import LibLiveUpdate
 import LibVFIO
@@ -28,7 +35,7 @@ func eprint(_ text: String) {
 
 struct Skip: Error { let reason: String }
 
-enum Kind { case initCleanup, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead }
+enum Kind { case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead, memcpy(size: Int) }
 
 struct Op {
   let name: String
@@ -37,10 +44,11 @@ struct Op {
   let rounds: Int
 }
 
-/// Runs `body` rounds + 1 times (the first untimed) and returns the sorted per-round times.
-func timed(_ rounds: Int, _ body: () throws -> Void) rethrows -> [UInt64] {
+/// Runs `body` rounds + 1 times (the first untimed, unless `warmUp` is false) and returns the
+/// per-round times.
+func timed(_ rounds: Int, warmUp: Bool = true, _ body: () throws -> Void) rethrows -> [UInt64] {
   var t = [UInt64](repeating: 0, count: rounds)
-  for i in -1..<rounds {
+  for i in (warmUp ? -1 : 0)..<rounds {
     let t0 = nowNS()
     try body()
     if i >= 0 { t[i] = nowNS() &- t0 }
@@ -82,8 +90,10 @@ func withMapSetup<T>(_ mode: IOMMUMode, _ address: PCIAddress, size: Int,
 
 func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   switch op.kind {
-  case .initCleanup:
-    return try timed(op.rounds) {
+  case .initCleanup, .firstInit:
+    var warmUp = true
+    if case .firstInit = op.kind { warmUp = false }
+    return try timed(op.rounds, warmUp: warmUp) {
       let iommu = try IOMMU(mode: op.mode)
       let device = try VFIOPCIDevice(address: address, iommu: iommu)
       device.close()
@@ -147,6 +157,43 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
     }
     guard vendor != 0xffff else { throw Skip(reason: "config space reads 0xffff") }
     return t
+  case .memcpy(let size):
+    // As bench.c's run_memcpy (vfio_pci_driver_test's set-up): a 2 MiB driver region and 2 MiB of
+    // MAP_SHARED anonymous memory; one memcpy (start + wait) from its first half to its second.
+    guard let driverAddress else {
+      throw Skip(reason: "no DMA-capable device (-D BDF or BENCH_DRIVER_BDF: scripts/bench.sh boots an igb at 0000:00:06.0)")
+    }
+    let iommu = try IOMMU(mode: op.mode)
+    defer { iommu.close() }
+    let device = try VFIOPCIDevice(address: driverAddress, iommu: iommu)
+    defer { device.close() }
+    guard let driver = VFIOPCIDriver.probe(device) else { throw Skip(reason: "No driver found for \(driverAddress)") }
+    var allocator = IOVAAllocator(ranges: try iommu.iovaRanges(), dmaMask: driver.ops.dmaMask)
+    let regionSize = 2 << 20
+    let memory = try MappedMemory.anonymousSharedResult(size: regionSize).get()
+    defer { memory.unmap() }
+    let mem = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(regionSize)), size: UInt64(regionSize))
+    try iommu.map(mem)
+    defer { _ = try? iommu.unmap(mem) }
+    let driverMemory = try MappedMemory.anonymousSharedResult(size: regionSize).get()
+    defer { driverMemory.unmap() }
+    let driverDMA = DMARegion(vaddr: driverMemory.address, iova: try allocator.allocate(size: UInt64(regionSize)), size: UInt64(regionSize))
+    try iommu.map(driverDMA)
+    defer { _ = try? iommu.unmap(driverDMA) }
+    try driver.initialize(region: VFIOPCIDriverRegion(memory: driverMemory, iova: driverDMA.iova))
+    defer { try? driver.remove() }
+    let bytes = UInt64(size == 0 ? Int(driver.maxMemcpySize) : size)
+    guard bytes <= UInt64(regionSize / 2) else { throw Skip(reason: "memcpy of \(bytes) bytes exceeds half the 2 MiB region") }
+    memory.fill(0xa5, count: Int(bytes))
+    let src = mem.iova, dst = mem.iova + UInt64(regionSize / 2)
+    let t = try timed(op.rounds) {
+      let r = try driver.memcpy(src: src, dst: dst, size: bytes)
+      if r != 0 { throw Skip(reason: "vfio_pci_driver_memcpy returned \(r)") }
+    }
+    guard memory.bytes(count: Int(bytes)) == memory.bytes(at: regionSize / 2, count: Int(bytes)) else {
+      throw Skip(reason: "memcpy: the destination differs from the source")
+    }
+    return t
   case .luo:
     guard FileSystem.exists(LiveUpdate.devicePath) else {
       throw Skip(reason: "no \(LiveUpdate.devicePath) (kernel without LUO, or booted without liveupdate=on)")
@@ -168,18 +215,24 @@ do {
   eprint("vfio-bench: \(error.description)\n")
   Syscalls.exit(2)
 }
+var driverBDF: String? = Syscalls.environment(prefix: "BENCH_DRIVER_BDF")["BENCH_DRIVER_BDF"].flatMap { $0.isEmpty ? nil : $0 }
 var divisor = 1
+var exactRounds = 0
+var list = false
 var filter: String?
 var diagnostics = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
   switch a {
   case "-d": bdf = args.popFirst() ?? bdf
+  case "-D": driverBDF = args.popFirst()
   case "-s": divisor = max(1, Int(args.popFirst() ?? "1") ?? 1)
+  case "-n": exactRounds = max(0, Int(args.popFirst() ?? "0") ?? 0)
+  case "-l": list = true
   case "-f": filter = args.popFirst()
   case "-x": diagnostics = true
   case "-h", "--help":
-    print("usage: vfio-bench [-d BDF] [-s DIVISOR] [-f NAME]")
+    print("usage: vfio-bench [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]")
     Syscalls.exit(0)
   default:
     eprint("vfio-bench: unknown argument \(a)\n")
@@ -187,14 +240,20 @@ while let a = args.popFirst() {
   }
 }
 let scale = divisor
-let rounds = { (n: Int) -> Int in max(5, n / scale) }
+let rounds = { (n: Int) -> Int in exactRounds > 0 ? exactRounds : max(5, n / scale) }
 
 guard let address = PCIAddress(bdf) else {
   eprint("vfio-bench: bad BDF \(bdf)\n")
   Syscalls.exit(2)
 }
+let driverAddress = driverBDF.flatMap(PCIAddress.init)
+if let driverBDF, driverAddress == nil {
+  eprint("vfio-bench: bad BDF \(driverBDF)\n")
+  Syscalls.exit(2)
+}
 let modes = IOMMUMode.allCases
 var ops: [Op] = []
+for m in modes { ops.append(Op(name: "first_init:\(m.rawValue)", kind: .firstInit, mode: m, rounds: 1)) }
 for m in modes { ops.append(Op(name: "init_cleanup:\(m.rawValue)", kind: .initCleanup, mode: m, rounds: rounds(100))) }
 for m in modes { ops.append(Op(name: "dma_map_unmap_4k:\(m.rawValue)", kind: .map(size: 4096), mode: m, rounds: rounds(10_000))) }
 for m in modes { ops.append(Op(name: "dma_map_unmap_2m:\(m.rawValue)", kind: .map(size: 2 << 20), mode: m, rounds: rounds(1000))) }
@@ -205,7 +264,13 @@ if diagnostics {
   ops.append(Op(name: "config_read_vendor_raw:iommufd", kind: .rawConfigRead, mode: .iommufd, rounds: rounds(100_000)))
 }
 ops.append(Op(name: "luo_session_preserve_memfd", kind: .luo, mode: .iommufd, rounds: rounds(1000)))
+ops.append(Op(name: "driver_memcpy_64b:iommufd", kind: .memcpy(size: 64), mode: .iommufd, rounds: rounds(2000)))
+ops.append(Op(name: "driver_memcpy_max:iommufd", kind: .memcpy(size: 0), mode: .iommufd, rounds: rounds(2000)))
 
+if list {
+  for op in ops { print("\(op.name)\t\(op.rounds)") }
+  Syscalls.exit(0)
+}
 let exact = ops.contains { $0.name == filter }
 for op in ops {
   if let filter, exact ? op.name != filter : !op.name.contains(filter) { continue }

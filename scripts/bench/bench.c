@@ -5,15 +5,22 @@
  * Sources/vfio-bench/main.swift times through the Swift port. Built by scripts/bench/Makefile
  * against the libvfio objects of linux-source-7.3 with the selftests' own CFLAGS.
  *
- * Usage: bench [-d BDF] [-s DIVISOR] [-f SUBSTRING]
+ * Usage: bench [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f SUBSTRING] [-l]
  *   -d BDF       device bound to vfio-pci (default $VFIO_SELFTESTS_BDF, else 0000:00:03.0)
+ *   -D BDF       a device with a selftest DMA driver (igb), for driver_memcpy_64b and
+ *                driver_memcpy_max (default $BENCH_DRIVER_BDF; unset: those two skip)
  *   -s DIVISOR   divide every round count by DIVISOR (20 for a CI smoke run); at least 5 rounds
+ *   -n ROUNDS    exactly ROUNDS rounds for every operation (a batch of scripts/guest/bench.sh's
+ *                interleaved runs); first_init: always 1
  *   -f NAME      only operation NAME; when no operation has that name, those containing it
+ *   -l           list the operations' names and their default round counts, run nothing
  * Output, one line per operation (stdout):  op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
  * or, when the operation cannot run here:   op<TAB>SKIP<TAB>reason
  * Each round is timed alone with clock_gettime(CLOCK_MONOTONIC); one untimed warm-up round
- * comes first. Every operation runs in a forked child: libvfio exits on any failure
- * (VFIO_ASSERT), and an IOMMU mode the kernel lacks must only skip that operation.
+ * comes first, except for first_init:MODE, whose one round is the first device init of a
+ * process (the operation's child is a fresh fork of this small program). Every operation runs
+ * in a forked child: libvfio exits on any failure (VFIO_ASSERT), and an IOMMU mode the kernel
+ * lacks must only skip that operation.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,13 +39,15 @@
 #include <libliveupdate.h>
 
 static const char *bdf;
+/* The DMA-capable device of the driver_memcpy operations (-D; $BENCH_DRIVER_BDF). */
+static const char *driver_bdf;
 static const char *modes[] = {
 	"vfio_type1_iommu", "vfio_type1v2_iommu", "iommufd_compat_type1",
 	"iommufd_compat_type1v2", "iommufd",
 };
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
 
-enum op_kind { OP_INIT, OP_MAP, OP_CONFIG, OP_LUO };
+enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY };
 
 struct op {
 	char name[96];
@@ -73,7 +82,7 @@ static void report(const char *name, uint64_t *t, long n)
 
 static void run_init(struct op *op, uint64_t *t)
 {
-	for (long i = -1; i < op->rounds; i++) {
+	for (long i = op->kind == OP_FIRST_INIT ? 0 : -1; i < op->rounds; i++) {
 		uint64_t t0 = now_ns();
 		struct iommu *iommu = iommu_init(op->mode);
 		struct vfio_pci_device *device = vfio_pci_device_init(bdf, iommu);
@@ -187,6 +196,54 @@ static void run_luo(struct op *op, uint64_t *t)
 	close(luo_fd);
 }
 
+/*
+ * driver_memcpy_64b / driver_memcpy_max: one vfio_pci_driver_memcpy() (start + wait) of 64 bytes,
+ * or of the driver's max_memcpy_size, between two halves of a mapped buffer, as
+ * vfio_pci_driver_test sets the driver up (a 2 MiB driver region, MAP_SHARED anonymous memory).
+ * map_size 0 means the driver's max_memcpy_size.
+ */
+static void run_memcpy(struct op *op, uint64_t *t)
+{
+	struct iommu *iommu = iommu_init(op->mode);
+	struct vfio_pci_device *device = vfio_pci_device_init(driver_bdf, iommu);
+	struct iova_allocator *allocator = iova_allocator_init(iommu);
+	struct vfio_pci_driver *driver = &device->driver;
+	struct dma_region mem;
+	u64 size;
+
+	VFIO_ASSERT_NOT_NULL(driver->ops, "No driver found for %s", driver_bdf);
+	mem.size = 2 << 20;
+	mem.vaddr = mmap(NULL, mem.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	VFIO_ASSERT_NE(mem.vaddr, MAP_FAILED);
+	mem.iova = iova_allocator_alloc(allocator, mem.size);
+	iommu_map(iommu, &mem);
+	driver->region.size = 2 << 20;
+	driver->region.vaddr = mmap(NULL, driver->region.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	VFIO_ASSERT_NE(driver->region.vaddr, MAP_FAILED);
+	driver->region.iova = iova_allocator_alloc(allocator, driver->region.size);
+	iommu_map(iommu, &driver->region);
+	vfio_pci_driver_init(device);
+	size = op->map_size ? op->map_size : driver->max_memcpy_size;
+	VFIO_ASSERT_LE(size, mem.size / 2);
+	memset(mem.vaddr, 0xa5, size);
+	for (long i = -1; i < op->rounds; i++) {
+		uint64_t t0 = now_ns();
+
+		VFIO_ASSERT_EQ(vfio_pci_driver_memcpy(device, mem.iova, mem.iova + mem.size / 2, size), 0);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+	VFIO_ASSERT_EQ(memcmp(mem.vaddr, (char *)mem.vaddr + mem.size / 2, size), 0);
+	vfio_pci_driver_remove(device);
+	iommu_unmap(iommu, &driver->region);
+	iommu_unmap(iommu, &mem);
+	munmap(driver->region.vaddr, driver->region.size);
+	munmap(mem.vaddr, mem.size);
+	iova_allocator_cleanup(allocator);
+	vfio_pci_device_cleanup(device);
+	iommu_cleanup(iommu);
+}
+
 /* Runs op in a child; its stderr comes back through a pipe (last line = the skip reason). */
 static int run_op(struct op *op)
 {
@@ -196,6 +253,12 @@ static int run_op(struct op *op)
 	ssize_t n;
 	pid_t pid;
 
+	if (op->kind == OP_MEMCPY && !driver_bdf) {
+		printf("%s\tSKIP\tno DMA-capable device (-D BDF or BENCH_DRIVER_BDF: scripts/bench.sh boots an igb at 0000:00:06.0)\n",
+		       op->name);
+		fflush(stdout);
+		return 0;
+	}
 	if (op->kind == OP_LUO && access(LUO_DEVICE, F_OK) != 0) {
 		printf("%s\tSKIP\tno %s (kernel without LUO, or booted without liveupdate=on)\n",
 		       op->name, LUO_DEVICE);
@@ -219,10 +282,12 @@ static int run_op(struct op *op)
 
 		dup2(devnull, STDOUT_FILENO);
 		switch (op->kind) {
-		case OP_INIT: run_init(op, t); break;
+		case OP_INIT:
+		case OP_FIRST_INIT: run_init(op, t); break;
 		case OP_MAP: run_map(op, t); break;
 		case OP_CONFIG: run_config(op, t); break;
 		case OP_LUO: run_luo(op, t); break;
+		case OP_MEMCPY: run_memcpy(op, t); break;
 		}
 		fflush(stdout);
 		dup2(out, STDOUT_FILENO);
@@ -264,27 +329,38 @@ static int run_op(struct op *op)
 
 int main(int argc, char **argv)
 {
-	long divisor = 1;
+	long divisor = 1, exact_rounds = 0;
 	const char *filter = NULL;
-	struct op ops[3 * NMODES + 2];
-	int nops = 0, c;
+	struct op ops[4 * NMODES + 4];
+	int nops = 0, c, list = 0;
 
 	bdf = getenv("VFIO_SELFTESTS_BDF");
 	if (!bdf || !*bdf)
 		bdf = "0000:00:03.0";
-	while ((c = getopt(argc, argv, "d:s:f:h")) != -1) {
+	driver_bdf = getenv("BENCH_DRIVER_BDF");
+	if (driver_bdf && !*driver_bdf)
+		driver_bdf = NULL;
+	while ((c = getopt(argc, argv, "d:D:s:n:f:lh")) != -1) {
 		switch (c) {
 		case 'd': bdf = optarg; break;
+		case 'D': driver_bdf = optarg; break;
 		case 's': divisor = strtol(optarg, NULL, 10); break;
+		case 'n': exact_rounds = strtol(optarg, NULL, 10); break;
 		case 'f': filter = optarg; break;
+		case 'l': list = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-d BDF] [-s DIVISOR] [-f NAME]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]\n", argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (divisor < 1)
 		divisor = 1;
-#define ROUNDS(n) ((n) / divisor < 5 ? 5 : (n) / divisor)
+#define ROUNDS(n) (exact_rounds > 0 ? exact_rounds : (n) / divisor < 5 ? 5 : (n) / divisor)
+	for (size_t m = 0; m < NMODES; m++) {
+		ops[nops] = (struct op){ .kind = OP_FIRST_INIT, .mode = modes[m], .rounds = 1 };
+		snprintf(ops[nops].name, sizeof(ops[nops].name), "first_init:%s", modes[m]);
+		nops++;
+	}
 	for (size_t m = 0; m < NMODES; m++) {
 		ops[nops] = (struct op){ .kind = OP_INIT, .mode = modes[m], .rounds = ROUNDS(100) };
 		snprintf(ops[nops].name, sizeof(ops[nops].name), "init_cleanup:%s", modes[m]);
@@ -304,8 +380,18 @@ int main(int argc, char **argv)
 	nops++;
 	ops[nops] = (struct op){ .name = "luo_session_preserve_memfd", .kind = OP_LUO, .rounds = ROUNDS(1000) };
 	nops++;
+	ops[nops] = (struct op){ .name = "driver_memcpy_64b:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 64, .rounds = ROUNDS(2000) };
+	nops++;
+	ops[nops] = (struct op){ .name = "driver_memcpy_max:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 0, .rounds = ROUNDS(2000) };
+	nops++;
 
 	int failed = 0, exact = 0;
+
+	if (list) {
+		for (int i = 0; i < nops; i++)
+			printf("%s\t%ld\n", ops[i].name, ops[i].rounds);
+		return 0;
+	}
 
 	for (int i = 0; filter && i < nops; i++)
 		exact |= !strcmp(ops[i].name, filter);

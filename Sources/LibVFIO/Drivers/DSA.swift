@@ -393,7 +393,7 @@ public final class DSADriver: VFIOPCIDriverOps {
     try bar2.submitCommand512(0, from: region.memory, at: offset)
   }
 
-  private func zero(_ offset: Int, _ count: Int) { region.memory.write([UInt8](repeating: 0, count: count), at: offset) }
+  private func zero(_ offset: Int, _ count: Int) { region.memory.fill(0, at: offset, count: count) }
 
   /// `dsa_memcpy_one`.
   private func memcpyOne(src: UInt64, dst: UInt64, size: UInt64, interrupt: Bool) throws {

@@ -107,8 +107,8 @@ public final class IGBDriver: VFIOPCIDriverOps {
     for _ in 0..<count {
       let tx = IGBState.txRingOffset + txTail * IGBState.descriptorSize
       let rx = IGBState.rxRingOffset + rxTail * IGBState.descriptorSize
-      memory.write([UInt8](repeating: 0, count: IGBState.descriptorSize), at: tx)
-      memory.write([UInt8](repeating: 0, count: IGBState.descriptorSize), at: rx)
+      memory.fill(0, at: tx, count: IGBState.descriptorSize)
+      memory.fill(0, at: rx, count: IGBState.descriptorSize)
 
       memory.store(dst.littleEndian, at: rx + IGBState.rxPktAddrOffset)
       memory.store(UInt64(0).littleEndian, at: rx + IGBState.rxHdrAddrOffset)
