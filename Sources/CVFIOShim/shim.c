@@ -70,16 +70,4 @@ void vst_iosubmit_cmds512(void *dst, const void *src, size_t count) {
 }
 #endif
 
-/* One access each: the volatile pointee types carry aligned(1) so an unaligned address is not UB. */
-typedef volatile vst_u16 __attribute__((aligned(1))) vst_mmio_u16;
-typedef volatile vst_u32 __attribute__((aligned(1))) vst_mmio_u32;
-typedef volatile vst_u64 __attribute__((aligned(1))) vst_mmio_u64;
-
-vst_u8 vst_mmio_read8(const void *addr) { return *(const volatile vst_u8 *)addr; }
-vst_u16 vst_mmio_read16(const void *addr) { return *(const vst_mmio_u16 *)addr; }
-vst_u32 vst_mmio_read32(const void *addr) { return *(const vst_mmio_u32 *)addr; }
-vst_u64 vst_mmio_read64(const void *addr) { return *(const vst_mmio_u64 *)addr; }
-void vst_mmio_write8(void *addr, vst_u8 value) { *(volatile vst_u8 *)addr = value; }
-void vst_mmio_write16(void *addr, vst_u16 value) { *(vst_mmio_u16 *)addr = value; }
-void vst_mmio_write32(void *addr, vst_u32 value) { *(vst_mmio_u32 *)addr = value; }
-void vst_mmio_write64(void *addr, vst_u64 value) { *(vst_mmio_u64 *)addr = value; }
+/* The MMIO accessors are static inline in CVFIOShim.h. */

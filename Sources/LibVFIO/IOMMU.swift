@@ -21,11 +21,16 @@ public struct DMARegion: Equatable, Sendable {
 public final class IOMMU {
   public let mode: IOMMUMode
   /// The container fd (`/dev/vfio/vfio` or `/dev/iommu`) in container modes.
-  public private(set) var containerFD: FileDescriptor?
+  public var containerFD: FileDescriptor? { usesIOMMUFD ? nil : openFD }
   /// The iommufd (`/dev/iommu`) in `iommufd` mode.
-  public private(set) var iommufd: FileDescriptor?
-  /// The IOAS every device attaches to, in `iommufd` mode.
-  public private(set) var ioasID: UInt32 = 0
+  public var iommufd: FileDescriptor? { usesIOMMUFD ? openFD : nil }
+  /// The IOAS every device attaches to, in `iommufd` mode (0 in container modes).
+  public let ioasID: UInt32
+  /// Whether this is an iommufd (a `let`: the map and unmap paths branch on it with no access
+  /// check; each `var` a class method reads costs a runtime exclusivity check, docs/benchmark.md).
+  private let usesIOMMUFD: Bool
+  /// The container or the iommufd; nil once closed.
+  private var openFD: FileDescriptor?
   /// The regions mapped through this object and not yet unmapped.
   public private(set) var mappedRegions: [DMARegion] = []
 
@@ -35,7 +40,9 @@ public final class IOMMU {
     if let container = mode.containerPath {
       let path = container.replacingPrefix("/dev", with: paths.dev)
       let fd = try openFile(path, .readWrite).get("open(\(path))", device: mode.rawValue)
-      containerFD = fd
+      usesIOMMUFD = false
+      ioasID = 0
+      openFD = fd
       let version = try fd.ioctl(VFIO.GET_API_VERSION, value: 0).get("ioctl(VFIO_GET_API_VERSION)", device: path)
       guard version == VFIO.apiVersion else {
         throw .unexpected(operation: "ioctl(VFIO_GET_API_VERSION)", device: path, detail: "version \(version), expected \(VFIO.apiVersion)")
@@ -43,8 +50,16 @@ public final class IOMMU {
     } else {
       let path = "\(paths.dev)/iommu"
       let fd = try openFile(path, .readWrite).get("open(\(path))", device: mode.rawValue)
-      iommufd = fd
-      ioasID = try Self.allocateIOASResult(fd).get("ioctl(IOMMU_IOAS_ALLOC)", device: path)
+      let ioas: UInt32
+      do throws(VFIOError) {
+        ioas = try Self.allocateIOASResult(fd).get("ioctl(IOMMU_IOAS_ALLOC)", device: path)
+      } catch {
+        try? fd.close()  // not yet the object's: deinit would not run
+        throw error
+      }
+      usesIOMMUFD = true
+      openFD = fd
+      ioasID = ioas
     }
   }
 
@@ -59,16 +74,14 @@ public final class IOMMU {
 
   /// Closes the iommufd or the container. Safe to call more than once.
   public func close() {
-    try? iommufd?.close()
-    try? containerFD?.close()
-    iommufd = nil
-    containerFD = nil
+    try? openFD?.close()
+    openFD = nil
   }
 
   var label: String { mode.rawValue }
 
   private func fd() throws(VFIOError) -> FileDescriptor {
-    guard let fd = iommufd ?? containerFD else {
+    guard let fd = openFD else {
       throw .unexpected(operation: "iommu", device: label, detail: "used after close()")
     }
     return fd
@@ -79,7 +92,7 @@ public final class IOMMU {
   /// Maps `region` read/write (`VFIO_IOMMU_MAP_DMA` or `IOMMU_IOAS_MAP` with a fixed IOVA).
   public func map(_ region: DMARegion) throws(VFIOError) {
     let fd = try fd()
-    if iommufd != nil {
+    if usesIOMMUFD {
       var m = iommu_ioas_map()
       m.size = UInt32(MemoryLayout<iommu_ioas_map>.size)
       m.flags = IOMMUFD.IOAS_MAP_FIXED_IOVA | IOMMUFD.IOAS_MAP_WRITEABLE | IOMMUFD.IOAS_MAP_READABLE
@@ -124,7 +137,7 @@ public final class IOMMU {
     // Only for the error message: built on failure (in the autoclosures below), never on the
     // hot path (formatting it on every unmap cost a heap allocation per call).
     func what() -> String { all ? "all" : "iova 0x\(String(iova, radix: 16)), size 0x\(String(size, radix: 16))" }
-    if iommufd != nil {
+    if usesIOMMUFD {
       var u = iommu_ioas_unmap()
       u.size = UInt32(MemoryLayout<iommu_ioas_unmap>.size)
       u.ioas_id = ioasID
@@ -156,7 +169,7 @@ public final class IOMMU {
   /// The usable IOVA ranges, sorted and validated (`iommu_iova_ranges`). In container modes the
   /// container must already have an IOMMU set, i.e. a device has been initialized.
   public func iovaRanges() throws(VFIOError) -> [IOVARange] {
-    let ranges = iommufd != nil ? try iommufdIOVARanges() : try type1IOVARanges()
+    let ranges = usesIOMMUFD ? try iommufdIOVARanges() : try type1IOVARanges()
     for (i, r) in ranges.enumerated() {
       guard r.start < r.last, i == 0 || ranges[i - 1].last < r.start else {
         throw .unexpected(operation: "iova ranges", device: label, detail: "ranges not sorted and disjoint: \(ranges)")

@@ -276,14 +276,22 @@ void vst_iosubmit_cmds512(void *dst, const void *src, size_t count);
  * readl/writel). Swift has no volatile access; its generic loads and stores of a FixedWidthInteger
  * lower to memcpy, which glibc performs as two overlapping accesses for 4 and 8 bytes, and a
  * device register must see one. `addr` need not be aligned (x86 makes one access either way).
+ * Static inline, so that Swift's optimizer inlines them as C's readl/writel are: a call and a
+ * return around each access cost the port a quarter of a DMA driver's memcpy under TCG, where
+ * every return is an indirect branch (docs/benchmark.md). The volatile pointee types carry
+ * aligned(1) so an unaligned address is not UB.
  */
-vst_u8 vst_mmio_read8(const void *addr);
-vst_u16 vst_mmio_read16(const void *addr);
-vst_u32 vst_mmio_read32(const void *addr);
-vst_u64 vst_mmio_read64(const void *addr);
-void vst_mmio_write8(void *addr, vst_u8 value);
-void vst_mmio_write16(void *addr, vst_u16 value);
-void vst_mmio_write32(void *addr, vst_u32 value);
-void vst_mmio_write64(void *addr, vst_u64 value);
+typedef volatile vst_u16 __attribute__((aligned(1))) vst_mmio_u16;
+typedef volatile vst_u32 __attribute__((aligned(1))) vst_mmio_u32;
+typedef volatile vst_u64 __attribute__((aligned(1))) vst_mmio_u64;
+
+static inline vst_u8 vst_mmio_read8(const void *addr) { return *(const volatile vst_u8 *)addr; }
+static inline vst_u16 vst_mmio_read16(const void *addr) { return *(const vst_mmio_u16 *)addr; }
+static inline vst_u32 vst_mmio_read32(const void *addr) { return *(const vst_mmio_u32 *)addr; }
+static inline vst_u64 vst_mmio_read64(const void *addr) { return *(const vst_mmio_u64 *)addr; }
+static inline void vst_mmio_write8(void *addr, vst_u8 value) { *(volatile vst_u8 *)addr = value; }
+static inline void vst_mmio_write16(void *addr, vst_u16 value) { *(vst_mmio_u16 *)addr = value; }
+static inline void vst_mmio_write32(void *addr, vst_u32 value) { *(vst_mmio_u32 *)addr = value; }
+static inline void vst_mmio_write64(void *addr, vst_u64 value) { *(vst_mmio_u64 *)addr = value; }
 
 #endif

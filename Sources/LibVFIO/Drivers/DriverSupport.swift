@@ -55,17 +55,25 @@ struct DriverMMIO {
     self.device = device.name
   }
 
+  @inline(__always)
   private func check(_ offset: Int, _ width: Int) throws(VFIOError) {
-    guard offset >= 0, offset + width <= memory.size else {
-      throw .driverDevice(.barUnavailable(driver: driver, device: device, bar: bar, needed: offset + width, size: memory.size))
-    }
+    guard offset >= 0, offset + width <= memory.size else { throw outOfBounds(offset, width) }
   }
 
+  @inline(never)
+  private func outOfBounds(_ offset: Int, _ width: Int) -> VFIOError {
+    .driverDevice(.barUnavailable(driver: driver, device: device, bar: bar, needed: offset + width, size: memory.size))
+  }
+
+  // Inlined into the drivers, as C's readl/writel are: the access itself and the bounds check,
+  // no call (each call and return is an indirect branch for TCG; docs/benchmark.md).
+  @inline(__always)
   func read<T: FixedWidthInteger>(_ offset: Int, as: T.Type = T.self) throws(VFIOError) -> T {
     try check(offset, MemoryLayout<T>.size)
     return T(littleEndian: memory.load(at: offset, as: T.self))
   }
 
+  @inline(__always)
   func write<T: FixedWidthInteger>(_ value: T, _ offset: Int) throws(VFIOError) {
     try check(offset, MemoryLayout<T>.size)
     memory.store(value.littleEndian, at: offset)

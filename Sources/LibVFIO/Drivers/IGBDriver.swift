@@ -167,12 +167,14 @@ public final class IGBDriver: VFIOPCIDriverOps {
   }
 
   /// `writel`: a write barrier (descriptors are visible before the doorbell), then the store.
+  @inline(__always)
   private func write32(_ reg: Int, _ value: UInt32) throws {
     atomicMemoryFence(ordering: .sequentiallyConsistent)
     try bar0.write(value, reg)
   }
 
   /// `readl`: the load, then a read barrier.
+  @inline(__always)
   private func read32(_ reg: Int) throws -> UInt32 {
     let v = try bar0.read(reg, as: UInt32.self)
     atomicMemoryFence(ordering: .acquiring)
@@ -180,10 +182,10 @@ public final class IGBDriver: VFIOPCIDriverOps {
   }
 
   /// `igb_irq_disable`, `igb_irq_enable`.
-  private func irqDisable() throws { try write32(E1000.EIMC, Self.MSIX_VECTOR_MASK) }
-  private func irqEnable() throws { try write32(E1000.EIMS, Self.MSIX_VECTOR_MASK) }
+  @inline(__always) private func irqDisable() throws { try write32(E1000.EIMC, Self.MSIX_VECTOR_MASK) }
+  @inline(__always) private func irqEnable() throws { try write32(E1000.EIMS, Self.MSIX_VECTOR_MASK) }
   /// `igb_irq_clear`: write-to-clear; with EIAC programmed EICR must not be read (datasheet 8.8.5).
-  private func irqClear() throws { try write32(E1000.EICR, 0xFFFF_FFFF) }
+  @inline(__always) private func irqClear() throws { try write32(E1000.EICR, 0xFFFF_FFFF) }
 
   // MARK: bring-up
 

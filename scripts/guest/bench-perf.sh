@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Where an operation's time goes, on both sides (run like scripts/guest/bench.sh: scripts/vm-test.sh
+# --guest-script scripts/guest/bench-perf.sh --skip-build, VFIO_SELFTESTS_BIN_DIR with bench,
+# bench-O2 and vfio-bench; --device igb and --env BENCH_DRIVER_BDF=0000:00:06.0 for the memcpy).
+# For each operation of BENCH_PERF_OPS (comma-separated) and side (c, c-O2, swift): one run of
+# BENCH_PERF_ROUNDS rounds (default 20000) under `perf record -e cpu-clock -g` (TCG has no PMU),
+# then `perf report` by symbol, self time ($RESULTS/perf/<side>-<op>.txt) and with children
+# (<side>-<op>.children.txt); the bench lines in $RESULTS/perf/bench.tsv.
+set -u
+RESULTS=${VFIO_SELFTESTS_RESULTS:?}
+BDF=${VFIO_SELFTESTS_BDF:-0000:00:03.0}
+BIN=${VFIO_SELFTESTS_BIN_DIR:?}
+cli=$BIN/vfio-selftests
+out=$RESULTS/perf
+mkdir -p "$out"
+"$cli" modprobe vfio-pci vfio_iommu_type1 iommufd > "$out/setup.log" 2>&1
+for d in "$BDF" ${BENCH_DRIVER_BDF:-}; do "$cli" setup "$d" >> "$out/setup.log" 2>&1; done
+IFS=, read -r -a ops <<< "${BENCH_PERF_OPS:?BENCH_PERF_OPS not set}"
+for op in "${ops[@]}"; do
+  for side in c c-O2 swift; do
+    prog=$BIN/bench; [[ $side == c-O2 ]] && prog=$BIN/bench-O2; [[ $side == swift ]] && prog=$BIN/vfio-bench
+    [[ -x $prog ]] || continue
+    f=$out/$side-${op//:/_}
+    perf record -e cpu-clock -F 8000 -g -o /tmp/perf.data -- "$prog" -d "$BDF" -n "${BENCH_PERF_ROUNDS:-20000}" -f "$op" \
+      2>> "$out/perf.err" | sed "s/^/$side\t/" >> "$out/bench.tsv"
+    perf report -i /tmp/perf.data --no-children --sort dso,sym -g none --stdio --percent-limit 0.3 2>> "$out/perf.err" |
+      grep -v '^#' | grep -v '^$' | cut -c1-240 > "$f.txt"
+    perf report -i /tmp/perf.data --children --sort sym -g none --stdio --percent-limit 0.5 2>> "$out/perf.err" |
+      grep -v '^#' | grep -v '^$' | cut -c1-240 > "$f.children.txt"
+  done
+done
+for d in "$BDF" ${BENCH_DRIVER_BDF:-}; do "$cli" cleanup "$d" >> "$out/setup.log" 2>&1; done
+exit 0
