@@ -25,7 +25,7 @@ import Testing
 
 extension DeviceFeature {
   /// A selftest driver for the device (C's `device_has_selftests_driver`), else C's skip text.
-  static let selftestsDriver = DeviceFeature { device in
+  static let selftestsDriver = DeviceFeature(key: "selftestsDriver") { device in
     VFIOPCIDriver.probe(device) == nil ? VFIOPCIDriverError.noDriver(device: device.id.description).description : nil
   }
 }

@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 import LibVFIO
+import Synchronization
 import SystemPackage
 import Testing
 
@@ -114,12 +115,14 @@ enum HardwareEnvironment {
 /// What a test needs beyond a device in a mode: a probe run on the opened device that returns
 /// the C test's skip text when the device lacks it.
 struct DeviceFeature: Sendable {
+  /// Names the check: its answers are kept per process (`RequiresVFIODevice.missing`).
+  let key: String
   let missing: @Sendable (VFIOPCIDevice) -> String?
 
-  static let reset = DeviceFeature { $0.supportsReset ? nil : "Device does not support reset" }
+  static let reset = DeviceFeature(key: "reset") { $0.supportsReset ? nil : "Device does not support reset" }
 
   static func irq(_ index: UInt32) -> DeviceFeature {
-    DeviceFeature { device in
+    DeviceFeature(key: "irq\(index)") { device in
       let info = index == VFIO.PCI_MSI_IRQ_INDEX ? device.msiInfo : device.msixInfo
       return info.count > 0 ? nil : "MSI\(index == VFIO.PCI_MSIX_IRQ_INDEX ? "-x" : ""): not supported"
     }
@@ -127,12 +130,12 @@ struct DeviceFeature: Sendable {
 
   /// Every one of `features`; the first one missing gives the reason.
   static func all(_ features: DeviceFeature...) -> DeviceFeature {
-    DeviceFeature { device in features.lazy.compactMap { $0.missing(device) }.first }
+    DeviceFeature(key: features.map(\.key).joined(separator: "+")) { device in features.lazy.compactMap { $0.missing(device) }.first }
   }
 
   /// A mapped read/write BAR of at least `minimumSize` bytes (the MMIO DMA tests).
   static func mappableBAR(minimumSize: UInt64 = 0) -> DeviceFeature {
-    DeviceFeature { device in
+    DeviceFeature(key: "mappableBAR>=\(minimumSize)") { device in
       guard let bar = device.largestMappedBAR else { return "No mappable BAR found on device \(device.id)" }
       return bar.info.size >= minimumSize ? nil : "BAR too small (size=0x\(String(bar.info.size, radix: 16)))"
     }
@@ -171,9 +174,18 @@ struct RequiresVFIODevice: TestTrait, SuiteTrait {
   }
 
   /// Opens the device briefly to see whether it has `feature`; the C test's skip text if not.
+  /// The answer is kept for the process, per feature, device and mode: a device's BARs, reset and
+  /// interrupts do not change while the suites run, and the open and close cost as much as the
+  /// test's own (a per-case check had doubled the time of vfio_dma_mapping_mmio_test's cases).
   static func missing(_ feature: DeviceFeature, _ address: PCIAddress, _ mode: IOMMUMode) throws -> String? {
-    try withDevice(mode, .pci(address)) { feature.missing($0) }
+    let key = "\(feature.key) \(address) \(mode.rawValue)"
+    if let known = answers.withLock({ $0[key] }) { return known }
+    let answer = try withDevice(mode, .pci(address)) { feature.missing($0) }
+    answers.withLock { $0[key] = answer }
+    return answer
   }
+
+  private static let answers = Mutex<[String: String?]>([:])
 }
 
 extension Trait where Self == RequiresVFIODevice {
