@@ -59,6 +59,9 @@ mkdir -p "$RESULTS/c"
 log() { echo "compare[+$(cut -d' ' -f1 /proc/uptime)s]: $*" | tee -a "$RESULTS/compare.log"; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# The table's times keep milliseconds: compare-verdict.py sums them per program, and a program of
+# many short cases summed at 0.1 s each read up to twice its time.
+msecs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # The device C's vfio_pci_driver_test gets: the first named one the C library has a driver for
 # (lib/drivers/*); ioat's many IDs are left out: no emulator has one.
@@ -157,7 +160,7 @@ try:
             verdict, why = "skip: " + " ".join(case.skipped.split()), ""
         else:
             verdict, why = "ok", ""
-        swift[(prog, name)] = (verdict, "%.1f" % case.time, why)
+        swift[(prog, name)] = (verdict, "%.3f" % case.time, why)
 except (OSError, ET.ParseError) as e:
     print(f"compare: no usable junit-1.xml ({e})", file=sys.stderr)
 rows = [["program", "test", "C", "Swift", "C s", "Swift s", "note"]]
@@ -223,7 +226,7 @@ run_driver_cases() { # one process per case
     k=$(grep -cE 'WARNING|BUG|Oops|stall|hung task|soft lockup' "$RESULTS/c/$name.dmesg")
     ((k)) && note+="kernel: $k report line(s) during the C case (c/$name.dmesg); "
     note=${note%; }; note=${note%; }
-    row "$prog" "$name" "$result" "$(secs "$t0" "$t1")" "$note"
+    row "$prog" "$name" "$result" "$(msecs "$t0" "$t1")" "$note"
     log "C $name: $result ($(secs "$t0" "$t1") s) $note"
   done
 }
@@ -251,7 +254,7 @@ run_program() { # once, whole; every KTAP result line is a row
       grep -v '^$' | sed "s|[^ ]*/tools/testing/selftests/||; s|^[[:space:]]*||" | tr '\n\t' '  ')"
     ((first && k)) && note+="kernel: $k report line(s) during the program (c/$prog.dmesg); "
     note=${note%; }; note=${note%; }
-    row "$prog" "$name" "$result" "$( ((first)) && secs "$t0" "$t1")" "$note"
+    row "$prog" "$name" "$result" "$( ((first)) && msecs "$t0" "$t1")" "$note"
     first=0 n=$((n + 1))
   done < <(c_results "$out")
   if ((n == 0)) && [[ $prog == luo_* ]]; then
@@ -260,10 +263,10 @@ run_program() { # once, whole; every KTAP result line is a row
     case $rc in 0) result=ok ;; 4) result="skip: $(grep -m1 -oE 'SKIP.*|Failed to open.*' "$out")" ;; *) result="not ok" ;; esac
     note="stage ${VFIO_SELFTESTS_STAGE:-1}, exit $rc"
     [[ $result == "not ok" ]] && note+="; C: $(grep -v '^$' "$out" | tail -n 3 | tr '\n\t' '  ')"
-    row "$prog" "$prog" "$result" "$(secs "$t0" "$t1")" "$note"
+    row "$prog" "$prog" "$result" "$(msecs "$t0" "$t1")" "$note"
     n=1
   elif ((n == 0)); then
-    row "$prog" "$prog" "error" "$(secs "$t0" "$t1")" "no KTAP result line (exit $rc): $(grep -v '^$' "$out" | tail -n 3 | tr '\n\t' '  ')"
+    row "$prog" "$prog" "error" "$(msecs "$t0" "$t1")" "no KTAP result line (exit $rc): $(grep -v '^$' "$out" | tail -n 3 | tr '\n\t' '  ')"
   fi
   log "C $prog: $n result(s), exit $rc, $(secs "$t0" "$t1") s"
 }
