@@ -19,9 +19,9 @@ public enum LiveUpdate {
   /// The 64-byte name field for `name`, NUL-terminated; throws rather than truncate.
   static func nameField(_ name: String) throws(LiveUpdateError) -> [UInt8] {
     try checkName(name)
-    var field = [UInt8](repeating: 0, count: LiveUpdateUAPI.sessionNameLength)
-    copyName(name, into: &field)
-    return field
+    var arg = liveupdate_ioctl_create_session()
+    copyName(name, into: &arg.name)
+    return bytes(ofName: arg.name)
   }
 }
 

@@ -64,8 +64,8 @@ enum LiveUpdateSyscalls {
   }
 }
 
-/// Copies `name`'s UTF-8 bytes into a uAPI `name[64]` field (imported as a tuple) or a byte
-/// array, with one memcpy and never past its end. The field was zeroed and the caller checked the
+/// Copies `name`'s UTF-8 bytes into a uAPI `name[64]` field (imported as a tuple), with one
+/// memcpy and never past its end. The field was zeroed and the caller checked the
 /// length (`LiveUpdate.checkName`), so the NUL stays.
 func copyName<Field>(_ name: String, into field: inout Field) {
   var name = name
@@ -77,22 +77,16 @@ func copyName<Field>(_ bytes: [UInt8], into field: inout Field) {
   unsafe bytes.withUnsafeBufferPointer { unsafe copyBytes($0, into: &field) }
 }
 
-/// `name` into a byte array (`LiveUpdate.nameField`).
-func copyName(_ name: String, into field: inout [UInt8]) {
-  var name = name
-  name.withUTF8 { src in
-    unsafe field.withUnsafeMutableBytes { dst in
-      let n = min(src.count, dst.count)
-      if n > 0 { unsafe dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n) }
-    }
-  }
-}
-
 private func copyBytes<Field>(_ src: UnsafeBufferPointer<UInt8>, into field: inout Field) {
   unsafe withUnsafeMutableBytes(of: &field) { dst in
     let n = min(src.count, dst.count)
     if n > 0 { unsafe dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n) }
   }
+}
+
+/// All the bytes of a uAPI `name[64]` field.
+func bytes<Field>(ofName field: Field) -> [UInt8] {
+  unsafe withUnsafeBytes(of: field) { unsafe Array($0) }
 }
 
 /// The string in a uAPI `name[64]` field, up to its first NUL.

@@ -26,9 +26,10 @@ public final class IOMMU {
   public var iommufd: FileDescriptor? { usesIOMMUFD ? openFD : nil }
   /// The IOAS every device attaches to, in `iommufd` mode (0 in container modes).
   public let ioasID: UInt32
-  /// Whether this is an iommufd (a `let`: the map and unmap paths branch on it with no access
-  /// check; each `var` a class method reads costs a runtime exclusivity check, docs/benchmark.md).
-  private let usesIOMMUFD: Bool
+  /// Whether this is an iommufd: from the `let` mode, so the map and unmap paths branch on it
+  /// with no access check (each `var` a class method reads costs a runtime exclusivity check,
+  /// docs/benchmark.md).
+  private var usesIOMMUFD: Bool { !mode.usesContainer }
   /// The container or the iommufd; nil once closed.
   private var openFD: FileDescriptor?
   /// The regions mapped through this object and not yet unmapped.
@@ -40,7 +41,6 @@ public final class IOMMU {
     if let container = mode.containerPath {
       let path = container.replacingPrefix("/dev", with: paths.dev)
       let fd = try openFile(path, .readWrite).get("open(\(path))", device: mode.rawValue)
-      usesIOMMUFD = false
       ioasID = 0
       openFD = fd
       let version = try fd.ioctl(VFIO.GET_API_VERSION, value: 0).get("ioctl(VFIO_GET_API_VERSION)", device: path)
@@ -57,7 +57,6 @@ public final class IOMMU {
         try? fd.close()  // not yet the object's: deinit would not run
         throw error
       }
-      usesIOMMUFD = true
       openFD = fd
       ioasID = ioas
     }

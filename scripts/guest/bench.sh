@@ -97,13 +97,13 @@ if [[ ${BENCH_STRACE:-0} == 1 ]] && command -v strace >/dev/null; then
   mkdir -p "$RESULTS/strace"
   # The start-up and exit of each program, without any operation: subtracted by report.py.
   for side in c swift; do
-    prog=$BIN/bench; [[ $side == swift ]] && prog=$BIN/vfio-bench
+    prog=$(prog_of "$side")
     strace -c -f -o "$RESULTS/strace/$side-baseline.txt" "$prog" -d "$BDF" -f no-such-operation > /dev/null 2>&1
   done
   for op in $(cut -f1 "$RESULTS/c-1.tsv"); do
     grep -q "^$op	SKIP" "$RESULTS/c-1.tsv" && continue
     for side in c swift; do
-      prog=$BIN/bench; [[ $side == swift ]] && prog=$BIN/vfio-bench
+      prog=$(prog_of "$side")
       strace -c -f -o "$RESULTS/strace/$side-${op//:/_}.txt" "$prog" -d "$BDF" -s "${BENCH_STRACE_DIVISOR:-10}" -f "$op" \
         > "$RESULTS/strace/$side-${op//:/_}.tsv" 2>/dev/null
     done
