@@ -4,23 +4,52 @@
 # (trixie-backports) and lays it out like ../shared/kernel, usable as `vm-test.sh --kernel OUTDIR`:
 #   bzImage, modules.tar.xz (lib/modules/<kver>/, uncompressed .ko, modules.dep), uapi-headers.tar.xz,
 #   config, luo-test.config, VERSION.
-# Config: x86_64_defconfig + kernel/configs/kvm_guest.config + scripts/kernel-config/luo-test.config.
-# Usage: build-test-kernel.sh [--check-apt] [OUTDIR]   (default OUTDIR: <repo>/.build-vm/kernels/luo-test)
+# Config: x86_64_defconfig + kernel/configs/kvm_guest.config + scripts/kernel-config/luo-test.config,
+# or (--config) a whole .config such as ../shared/kernel/config, then olddefconfig.
+# Usage: build-test-kernel.sh [--check-apt] [--config FILE] [--patch FILE|DIR]... [OUTDIR]
+#        (default OUTDIR: <repo>/.build-vm/kernels/luo-test)
 #   --check-apt   only resolve the source package in the private apt view and print it (no download)
+#   --config FILE start from this .config instead of the defconfig and fragments: a lab kernel's
+#                 config gives a kernel that differs from that lab kernel only by the patches
+#   --patch FILE  apply this patch (git format-patch or plain diff, -p1) to the source before the
+#                 build; repeatable, applied in the order given; a directory means its *.patch in
+#                 name order. VERSION lists each patch (subject and sha256).
 # Env: KERNEL_SUITE (default trixie-backports), KERNEL_SOURCE_PKG (default: newest linux-source-7.*),
-#      JOBS (default nproc), KEEP_WORK=1 (keep the work dir .build-vm/kbuild.XXXXXX; its build/ is
-#      the O= build tree, bootable as is with `vm-test.sh --kernel .build-vm/kbuild.XXXXXX/build`).
+#      LINUX_SOURCE_DEB (a downloaded linux-source .deb: no apt), JOBS (default nproc),
+#      KEEP_WORK=1 (keep the work dir .build-vm/kbuild.XXXXXX; its build/ is the O= build tree,
+#      bootable as is with `vm-test.sh --kernel .build-vm/kbuild.XXXXXX/build`).
+# Example, a finding's fix on top of the lab's kernel (docs/findings/):
+#   scripts/build-test-kernel.sh --config ../shared/kernel/config \
+#     --patch docs/findings/patches/type1-follow-fault-pfn-eagain.patch .build-vm/kernels/type1-fix
 # Needs (installed when missing): build-essential flex bison bc libelf-dev libssl-dev dwarves rsync
-# xz-utils cpio kmod. About 45 min on 2 cores.
+# xz-utils cpio kmod patch. About 45 min on 2 cores.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-check_only=0
-[[ ${1:-} == --check-apt ]] && { check_only=1; shift; }
+log() { echo "build-test-kernel: $*" >&2; }
+check_only=0 base_config="" patches=()
+while (($#)); do
+  case $1 in
+    --check-apt) check_only=1 ;;
+    --config) base_config=$(realpath -e "${2:?--config needs a file}") || exit 1; shift ;;
+    --patch)
+      p=${2:?--patch needs a file or directory}; shift
+      if [[ -d $p ]]; then
+        mapfile -t found < <(find "$p" -maxdepth 1 -name '*.patch' | sort)
+        ((${#found[@]})) || { log "no *.patch in $p"; exit 1; }
+        for f in "${found[@]}"; do patches+=("$(realpath "$f")"); done
+      else
+        patches+=("$(realpath -e "$p")") || exit 1
+      fi ;;
+    -h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+    -*) log "unknown option $1"; exit 2 ;;
+    *) break ;;
+  esac
+  shift
+done
 out=${1:-$repo/.build-vm/kernels/luo-test}
 suite=${KERNEL_SUITE:-trixie-backports}
 fragment=$here/kernel-config/luo-test.config
-log() { echo "build-test-kernel: $*" >&2; }
 [[ -r $fragment ]] || { log "missing $fragment"; exit 1; }
 
 mkdir -p "$repo/.build-vm"
@@ -29,17 +58,24 @@ work=$(mktemp -d "$repo/.build-vm/kbuild.XXXXXX")
 [[ -n ${KEEP_WORK:-} ]] || trap 'rm -rf "$work"' EXIT
 
 . "$here/lib/debian-apt-view.sh"
-debian_apt_view "$work" "$suite"
-pkg=${KERNEL_SOURCE_PKG:-$(apt-cache "${apt_opts[@]}" pkgnames linux-source- |
-  grep -E '^linux-source-7\.[0-9]+$' | sort -V | tail -n1 || true)}
-[[ -n $pkg ]] || { log "no linux-source-7.x in $suite"; exit 1; }
-ver=$(apt-cache "${apt_opts[@]}" show "$pkg" 2>/dev/null | awk '/^Version:/ {print $2; exit}')
-[[ -n $ver ]] || { log "$pkg not found in $suite"; exit 1; }
-log "source package: $pkg $ver ($uri $suite)"
-((check_only)) && exit 0
+if [[ -n ${LINUX_SOURCE_DEB:-} ]]; then
+  deb=$(realpath -e "$LINUX_SOURCE_DEB") || exit 1
+  pkg=$(dpkg-deb -f "$deb" Package) ver=$(dpkg-deb -f "$deb" Version)
+  log "source package: $pkg $ver ($deb)"
+  ((check_only)) && exit 0
+else
+  debian_apt_view "$work" "$suite"
+  pkg=${KERNEL_SOURCE_PKG:-$(apt-cache "${apt_opts[@]}" pkgnames linux-source- |
+    grep -E '^linux-source-7\.[0-9]+$' | sort -V | tail -n1 || true)}
+  [[ -n $pkg ]] || { log "no linux-source-7.x in $suite"; exit 1; }
+  ver=$(apt-cache "${apt_opts[@]}" show "$pkg" 2>/dev/null | awk '/^Version:/ {print $2; exit}')
+  [[ -n $ver ]] || { log "$pkg not found in $suite"; exit 1; }
+  log "source package: $pkg $ver ($uri $suite)"
+  ((check_only)) && exit 0
+fi
 
 need=()
-for p in build-essential flex bison bc libelf-dev libssl-dev dwarves rsync xz-utils cpio kmod; do
+for p in build-essential flex bison bc libelf-dev libssl-dev dwarves rsync xz-utils cpio kmod patch; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ((${#need[@]})); then
@@ -48,21 +84,37 @@ if ((${#need[@]})); then
   "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-(cd "$work" && apt-get "${apt_opts[@]}" download -qq "$pkg")
-dpkg-deb -x "$work"/"$pkg"_*.deb "$work/deb"
+if [[ -z ${deb:-} ]]; then
+  (cd "$work" && apt-get "${apt_opts[@]}" download -qq "$pkg")
+  deb=$(echo "$work"/"$pkg"_*.deb)
+fi
+dpkg-deb -x "$deb" "$work/deb"
 tar -C "$work" -xJf "$work/deb/usr/src/$pkg.tar.xz"
 src="$work/$pkg"
 build="$work/build"
 
-make -C "$src" O="$build" x86_64_defconfig >/dev/null
-"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" \
-  "$src/kernel/configs/kvm_guest.config" "$fragment" >/dev/null
-make -C "$src" O="$build" olddefconfig >/dev/null
-# Every option the fragment sets must have survived olddefconfig.
+for p in "${patches[@]}"; do
+  log "applying $(basename "$p")"
+  patch -d "$src" -p1 --batch --forward --quiet < "$p" || { log "$p does not apply to $pkg $ver"; exit 1; }
+done
+
+mkdir -p "$build"
+if [[ -n $base_config ]]; then
+  cp "$base_config" "$build/.config"
+  make -C "$src" O="$build" olddefconfig >/dev/null
+  want=$base_config
+else
+  make -C "$src" O="$build" x86_64_defconfig >/dev/null
+  "$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" \
+    "$src/kernel/configs/kvm_guest.config" "$fragment" >/dev/null
+  make -C "$src" O="$build" olddefconfig >/dev/null
+  want=$fragment
+fi
+# Every option the fragment (or the given config) sets must have survived olddefconfig.
 bad=0
 while read -r opt; do
   grep -qx "$opt" "$build/.config" || { log "missing after olddefconfig: $opt"; bad=1; }
-done < <(grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' "$fragment")
+done < <(grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' "$want")
 ((bad == 0)) || exit 1
 
 make -C "$src" O="$build" -j"${JOBS:-$(nproc)}" bzImage modules
@@ -76,10 +128,16 @@ rm -f "$stage/lib/modules/$kver/build" "$stage/lib/modules/$kver/source"
 rm -rf "$out.new"; mkdir -p "$out.new"
 cp "$build/arch/x86/boot/bzImage" "$out.new/bzImage"
 cp "$build/.config" "$out.new/config"
-cp "$fragment" "$out.new/luo-test.config"
+if [[ -n $base_config ]]; then cp "$base_config" "$out.new/base.config"; else cp "$fragment" "$out.new/luo-test.config"; fi
+mkdir -p "$out.new/patches"
+for p in "${patches[@]}"; do cp "$p" "$out.new/patches/"; done
 tar -C "$stage" -cJf "$out.new/modules.tar.xz" lib/modules
 tar -C "$stage/usr" -cJf "$out.new/uapi-headers.tar.xz" include
-( cd "$out.new" && { echo "release: $kver"; echo "source: Debian $pkg $ver ($suite)";
+( cd "$out.new" && { echo "release: $kver"; echo "source: Debian $pkg $ver (${LINUX_SOURCE_DEB:-$suite})"
+  echo "config: ${base_config:-x86_64_defconfig + kvm_guest.config + luo-test.config}"
+  for p in "${patches[@]}"; do
+    echo "patch: $(basename "$p") $(sha256sum < "$p" | cut -c1-16) $(sed -n 's/^Subject: //p' "$p" | head -n1)"
+  done
   sha256sum bzImage modules.tar.xz uapi-headers.tar.xz config; } > VERSION )
 rm -rf "$out"; mv "$out.new" "$out"
 log "built $kver into $out (use: scripts/vm-test.sh --kernel $out)"

@@ -36,6 +36,7 @@ public struct SelftestsEnvironment: Sendable {
   public static let defaultLiveUpdateMemfdSize = (1 << 30) + (1 << 20)
   public static let minimumLiveUpdateMemfdSize = 2 << 20
   public static let defaultMigrationStressSeconds = 3.0
+  public static let defaultResetMmapSeconds = 3.0
 
   /// The `VFIO_SELFTESTS_*` variables, registered or not.
   public var values: [String: String]
@@ -160,8 +161,17 @@ public struct SelftestsEnvironment: Sendable {
 
   /// `N` seconds for every mode, or `mode=N[,mode=N...]` for those modes (3 s for the others).
   public func migrationStressSeconds(_ mode: IOMMUMode) throws(VFIOError) -> Double {
-    guard let byMode = try parsed(.migrationStressSeconds, Parse.secondsPerMode) else { return Self.defaultMigrationStressSeconds }
-    return byMode[nil] ?? byMode[mode] ?? Self.defaultMigrationStressSeconds
+    try secondsPerMode(.migrationStressSeconds, mode, default: Self.defaultMigrationStressSeconds)
+  }
+
+  /// The reset/DMA-map race of `vfio_pci_reset_mmap_test`: as `migrationStressSeconds`.
+  public func resetMmapSeconds(_ mode: IOMMUMode) throws(VFIOError) -> Double {
+    try secondsPerMode(.resetMmapSeconds, mode, default: Self.defaultResetMmapSeconds)
+  }
+
+  private func secondsPerMode(_ v: Variable, _ mode: IOMMUMode, default fallback: Double) throws(VFIOError) -> Double {
+    guard let byMode = try parsed(v, Parse.secondsPerMode) else { return fallback }
+    return byMode[nil] ?? byMode[mode] ?? fallback
   }
 
   /// A path variable (`_UAPI_HEADERS`, `_KERNEL_SOURCE`, `_RESULTS`, ...), nil when unset.

@@ -15,6 +15,7 @@ extension SelftestsEnvironment {
     case timeoutScale = "VFIO_SELFTESTS_TIMEOUT_SCALE"
     case liveUpdateMemfdSize = "VFIO_SELFTESTS_LIVEUPDATE_MEMFD_SIZE"
     case migrationStressSeconds = "VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS"
+    case resetMmapSeconds = "VFIO_SELFTESTS_RESET_MMAP_SECONDS"
     case stopAt = "VFIO_SELFTESTS_STOP_AT"
     case luoSessionPrefix = "VFIO_SELFTESTS_LUO_SESSION_PREFIX"
     case uapiHeaders = "VFIO_SELFTESTS_UAPI_HEADERS"
@@ -53,7 +54,7 @@ extension SelftestsEnvironment {
       case .iommuModes: .iommuModeList
       case .timeoutScale: .scale
       case .liveUpdateMemfdSize: .bytes
-      case .migrationStressSeconds: .secondsPerMode
+      case .migrationStressSeconds, .resetMmapSeconds: .secondsPerMode
       case .stopAt: .checkpoint
       case .luoSessionPrefix: .sessionPrefix
       case .uapiHeaders, .kernelSource, .binDir, .releaseBin, .compareCDir, .benchBin, .results, .repo, .runKTAP, .runJUnit, .top: .path
@@ -67,7 +68,7 @@ extension SelftestsEnvironment {
     public var audience: Audience {
       switch self {
       case .bdf, .bdfs, .sriovBDF, .migrationBDFS, .stage, .strict, .iommuMode, .timeoutScale, .liveUpdateMemfdSize,
-           .migrationStressSeconds, .luoSessionPrefix, .uapiHeaders, .kernelSource, .binDir, .releaseBin, .skip,
+           .migrationStressSeconds, .resetMmapSeconds, .luoSessionPrefix, .uapiHeaders, .kernelSource, .binDir, .releaseBin, .skip,
            .stage2Filter, .cliAcceptance, .compareC, .compareCDir, .benchBin:
         .user
       case .stopAt, .iommuModes, .stages, .results, .repo, .filter, .extraBDFs, .kernel, .runKTAP, .runJUnit, .top:
@@ -89,6 +90,7 @@ extension SelftestsEnvironment {
       case .timeoutScale: "C's harness time limits multiplied by it, for emulators (CI: 4)"
       case .liveUpdateMemfdSize: "shrinks the kexec test's 1 GiB + 1 MiB DMA buffer for small guests"
       case .migrationStressSeconds: "the migration stress's length (default 3)"
+      case .resetMmapSeconds: "the reset/DMA-map race's length in `vfio_pci_reset_mmap_test` (default 3)"
       case .luoSessionPrefix: "put before the luo_* tests' session names, so C's can cross the same kexec"
       case .uapiHeaders: "the uAPI headers the conformance test checks against"
       case .kernelSource: "the C drivers the driver conformance test checks against"

@@ -55,6 +55,7 @@ struct SelftestsEnvironmentTests {
     #expect(try env.strict() == .only([]))
     #expect(try env.liveUpdateMemfdSize() == (1 << 30) + (1 << 20))
     #expect(try env.migrationStressSeconds(.iommufd) == 3)
+    #expect(try env.resetMmapSeconds(.vfioType1) == 3)
     #expect(try env.stage() == nil)
   }
 
@@ -62,6 +63,7 @@ struct SelftestsEnvironmentTests {
     let env = SelftestsEnvironment(values: [
       "VFIO_SELFTESTS_BDFS": "0000:00:03.0,00:04.0 0000:00:06.0", "VFIO_SELFTESTS_STRICT": "iommufd, sriov",
       "VFIO_SELFTESTS_MIGRATION_STRESS_SECONDS": "iommufd=60,vfio_type1_iommu=5", "VFIO_SELFTESTS_TIMEOUT_SCALE": "2.5",
+      "VFIO_SELFTESTS_RESET_MMAP_SECONDS": "30",
     ])
     #expect(env.validate().isEmpty)
     #expect(try env.addresses(.bdfs)?.map(\.description) == ["0000:00:03.0", "0000:00:04.0", "0000:00:06.0"])
@@ -69,6 +71,8 @@ struct SelftestsEnvironmentTests {
     #expect(try env.migrationStressSeconds(.iommufd) == 60)
     #expect(try env.migrationStressSeconds(.vfioType1) == 5)
     #expect(try env.migrationStressSeconds(.vfioType1v2) == 3)
+    #expect(try env.resetMmapSeconds(.vfioType1) == 30)
+    #expect(try env.resetMmapSeconds(.iommufd) == 30)
     #expect(try env.timeoutScale() == 2.5)
   }
 

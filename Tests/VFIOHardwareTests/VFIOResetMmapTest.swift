@@ -18,9 +18,9 @@ import SystemPackage
 import Testing
 
 enum VFIOResetMmapTest {
-  /// How long the reset and DMA threads race, and how long past that a thread may take before
-  /// it counts as hung.
-  static let raceSeconds = 3.0
+  /// How long the reset and DMA threads race (3 s, or `VFIO_SELFTESTS_RESET_MMAP_SECONDS`), and
+  /// how long past that a thread may take before it counts as hung.
+  static func raceSeconds(_ mode: IOMMUMode) throws -> Double { try SelftestsEnvironment.current.resetMmapSeconds(mode) }
   static let hangGrace = 20.0
 
   /// What the tests need from a device.
@@ -81,7 +81,7 @@ enum VFIOResetMmapTest {
     }
   }
 
-  /// `reset_while_dma_mapping_bar`: for `raceSeconds`, one thread reads every BAR page and
+  /// `reset_while_dma_mapping_bar`: for `raceSeconds(mode)`, one thread reads every BAR page and
   /// resets the device, over and over, while another DMA-maps the largest read/write BAR's mmap
   /// and unmaps it. A reset succeeds or fails with EAGAIN (pci_try_reset_function() found the
   /// device or its bus locked); a map succeeds and its unmap returns the BAR's size (type1), or
@@ -103,11 +103,12 @@ enum VFIOResetMmapTest {
         let region = DMARegion(vaddr: mapping.address, iova: try allocator.allocate(size: bar.info.size), size: bar.info.size)
         let mapError = expectedMMIOMapError(mode)
         let barName = "BAR\(bar.index)"
+        let seconds = try raceSeconds(mode)
         _ = try touchBARs(device)
-        devInfo(device, "racing resets against DMA maps of BAR\(bar.index) (\(describeBARs(device))) for \(raceSeconds) s; "
+        devInfo(device, "racing resets against DMA maps of BAR\(bar.index) (\(describeBARs(device))) for \(seconds) s; "
           + "map expected to \(mapError.map { "fail with \(Errno.name(of: $0))" } ?? "succeed")")
 
-        let state = StressState(device: device, seconds: raceSeconds)
+        let state = StressState(device: device, seconds: seconds)
         let resetAllowed: Set<Errno> = [.resourceTemporarilyUnavailable]
         let workers: [(String, @Sendable (StressState) -> Void)] = [
           ("reset", { s in
@@ -164,8 +165,8 @@ enum VFIOResetMmapTest {
         }
         if let hung { Issue.record(Comment(rawValue: "\(address): \(hung)")); return }
         let resets = counts["VFIO_DEVICE_RESET", default: 0] - counts["VFIO_DEVICE_RESET EAGAIN", default: 0]
-        #expect(resets > 0, "\(address): no VFIO_DEVICE_RESET succeeded in \(raceSeconds) s")
-        #expect(counts["DMA map", default: 0] > 0, "\(address): no DMA map attempted in \(raceSeconds) s")
+        #expect(resets > 0, "\(address): no VFIO_DEVICE_RESET succeeded in \(seconds) s")
+        #expect(counts["DMA map", default: 0] > 0, "\(address): no DMA map attempted in \(seconds) s")
         let after = try touchBARs(device)
         devInfo(device, "read \(after.pages) BAR pages after the race")
       }
