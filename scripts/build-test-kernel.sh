@@ -13,14 +13,17 @@
 #                 config gives a kernel that differs from that lab kernel only by the patches
 #   --patch FILE  apply this patch (git format-patch or plain diff, -p1) to the source before the
 #                 build; repeatable, applied in the order given; a directory means its *.patch in
-#                 name order. VERSION lists each patch (subject and sha256).
+#                 name order. VERSION lists each patch (subject and sha256). A patch under
+#                 docs/findings/patches/ is a finding's fix: its name (without .patch) joins the
+#                 kernel release after a "+" (uname -r: 7.3.4+type1-pfnmap-retry), which is how
+#                 the suites know the kernel carries the fix and stop treating the finding as known.
 # Env: KERNEL_SUITE (default trixie-backports), KERNEL_SOURCE_PKG (default: newest linux-source-7.*),
 #      LINUX_SOURCE_DEB (a downloaded linux-source .deb: no apt), JOBS (default nproc),
 #      KEEP_WORK=1 (keep the work dir .build-vm/kbuild.XXXXXX; its build/ is the O= build tree,
 #      bootable as is with `vm-test.sh --kernel .build-vm/kbuild.XXXXXX/build`).
 # Example, a finding's fix on top of the lab's kernel (docs/findings/):
 #   scripts/build-test-kernel.sh --config ../shared/kernel/config \
-#     --patch docs/findings/patches/type1-follow-fault-pfn-eagain.patch .build-vm/kernels/type1-fix
+#     --patch docs/findings/patches/type1-pfnmap-retry.patch .build-vm/kernels/type1-fix
 # Needs (installed when missing): build-essential flex bison bc libelf-dev libssl-dev dwarves rsync
 # xz-utils cpio kmod patch. About 45 min on 2 cores.
 set -euo pipefail
@@ -110,12 +113,30 @@ else
   make -C "$src" O="$build" olddefconfig >/dev/null
   want=$fragment
 fi
-# Every option the fragment (or the given config) sets must have survived olddefconfig.
+# Every option the fragment (or the given config) sets must have survived olddefconfig; from a
+# given config, an option this tree has no Kconfig symbol for (a series not applied here) is
+# reported and left out.
 bad=0
 while read -r opt; do
-  grep -qx "$opt" "$build/.config" || { log "missing after olddefconfig: $opt"; bad=1; }
+  grep -qx "$opt" "$build/.config" && continue
+  sym=${opt%%=*}; sym=${sym#CONFIG_}
+  if [[ -n $base_config ]] && ! grep -rqsE "^(menu)?config $sym\b" --include='Kconfig*' "$src"; then
+    log "not in this tree, left out: $opt"
+  else
+    log "missing after olddefconfig: $opt"; bad=1
+  fi
 done < <(grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' "$want")
 ((bad == 0)) || exit 1
+# The release names the findings' fixes it carries.
+tags=""
+for p in "${patches[@]}"; do
+  [[ $p == */docs/findings/patches/*.patch ]] && tags+="+$(basename "$p" .patch)"
+done
+if [[ -n $tags ]]; then
+  "$src/scripts/config" --file "$build/.config" --set-str LOCALVERSION "$tags" --disable LOCALVERSION_AUTO
+  make -C "$src" O="$build" olddefconfig >/dev/null
+  log "release tag: $tags"
+fi
 
 make -C "$src" O="$build" -j"${JOBS:-$(nproc)}" bzImage modules
 stage="$work/stage"

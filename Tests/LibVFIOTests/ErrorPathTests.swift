@@ -117,6 +117,23 @@ struct ErrorPathTests {
     #expect(!release.isEmpty)
   }
 
+  /// A finding's fix is named in the release by scripts/build-test-kernel.sh: `+<tag>`, exactly.
+  @Test func kernelFindingFixIsATagOfTheRelease() {
+    let patched = "7.3.4+type1-pfnmap-retry+hugetlb-pin-fallback"
+    #expect(KernelFinding.allCases.allSatisfy { $0.isFixed(inRelease: patched) })
+    #expect(KernelFinding.type1PFNMapRetry.isFixed(inRelease: "7.3.4+type1-pfnmap-retry"))
+    #expect(!KernelFinding.hugetlbPinFallback.isFixed(inRelease: "7.3.4+type1-pfnmap-retry"))
+    for release in ["7.3.4", "7.3.4+", "type1-pfnmap-retry", "7.3.4-type1-pfnmap-retry", "7.3.4+type1-pfnmap-retry-v2"] {
+      #expect(!KernelFinding.type1PFNMapRetry.isFixed(inRelease: release), "\(release)")
+    }
+    // Each tag is a patch of docs/findings/patches/ (the build script derives the tag from the name).
+    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    for finding in KernelFinding.allCases {
+      let patch = packageRoot.appendingPathComponent("docs/findings/patches/\(finding.rawValue).patch").path
+      #expect(FileManager.default.fileExists(atPath: patch), "\(finding): no \(patch)")
+    }
+  }
+
   // MARK: HostCapabilities
 
   @Test func unavailabilityReasonsForMissingNodes() throws {
