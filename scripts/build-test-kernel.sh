@@ -157,7 +157,8 @@ tar -C "$stage/usr" -cJf "$out.new/uapi-headers.tar.xz" include
 ( cd "$out.new" && { echo "release: $kver"; echo "source: Debian $pkg $ver (${LINUX_SOURCE_DEB:-$suite})"
   echo "config: ${base_config:-x86_64_defconfig + kvm_guest.config + luo-test.config}"
   for p in "${patches[@]}"; do
-    echo "patch: $(basename "$p") $(sha256sum < "$p" | cut -c1-16) $(sed -n 's/^Subject: //p' "$p" | head -n1)"
+    echo "patch: $(basename "$p") $(sha256sum < "$p" | cut -c1-16) $(awk '/^Subject: / { s = substr($0, 10)
+      while ((getline l) > 0 && l ~ /^[ \t]/) s = s l; print s; exit }' "$p")"
   done
   sha256sum bzImage modules.tar.xz uapi-headers.tar.xz config; } > VERSION )
 rm -rf "$out"; mv "$out.new" "$out"

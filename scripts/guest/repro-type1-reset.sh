@@ -9,7 +9,8 @@
 #   scripts/vm-test.sh --kernel ../shared/kernel --under-test nvme-sriov --skip-build --quiet \
 #     --guest-script scripts/guest/repro-type1-reset.sh --env REPRO_RUNS=10 --env REPRO_SECONDS=30 \
 #     --env REPRO_TRACE=1 --label repro-type1
-# REPRO_SECONDS: each race's length (VFIO_SELFTESTS_RESET_MMAP_SECONDS; default the test's 3 s).
+# REPRO_SECONDS: each race's length (VFIO_SELFTESTS_RESET_MMAP_SECONDS; default the test's 3 s);
+# REPRO_TRACE_RUNS: at most this many traced runs per mode (default REPRO_RUNS).
 # Writes rate.tsv (mode, runs, runs with an EINVAL map, EINVAL maps, maps), run-<mode>-<i>.log,
 # trace-<mode>.txt (the events of the failing map's thread) and kprobes.txt (what could be probed).
 # Exit 0 when every run ran (the rate is the result, not the exit code).
@@ -87,7 +88,7 @@ if [[ ${REPRO_TRACE:-0} == 1 ]]; then
     echo 1 > "$T/events/repro/enable"
     echo 1 > "$T/tracing_on"
     stopped=0
-    for i in $(seq 1 "$RUNS"); do
+    for i in $(seq 1 "${REPRO_TRACE_RUNS:-$RUNS}"); do
       one "$mode" "$RESULTS/trace-run-$mode-$i.log"
       [[ $(cat "$T/tracing_on") == 0 ]] && { stopped=1; break; }
     done
