@@ -3,7 +3,7 @@
 # Builds a Live Update / iommufd / VFIO-cdev test guest kernel from Debian's linux-source-7.x
 # (trixie-backports) and lays it out like ../shared/kernel, usable as `vm-test.sh --kernel OUTDIR`:
 #   bzImage, modules.tar.xz (lib/modules/<kver>/, uncompressed .ko, modules.dep), uapi-headers.tar.xz,
-#   config, luo-test.config, VERSION.
+#   config, luo-test.config (or base.config with --config), patches/, VERSION.
 # Config: x86_64_defconfig + kernel/configs/kvm_guest.config + scripts/kernel-config/luo-test.config,
 # or (--config) a whole .config such as ../shared/kernel/config, then olddefconfig.
 # Usage: build-test-kernel.sh [--check-apt] [--config FILE] [--patch FILE|DIR]... [OUTDIR]

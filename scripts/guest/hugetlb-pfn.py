@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 # Where the free 2 MiB hugetlb pages are: maps every free page of the pool (MAP_HUGETLB), touches
-# each, prints its PFN and physical address from /proc/self/pagemap (root); then frees the pool
-# (nr_hugepages 0) and allocates it again (--cycle only), printing CmaFree each time: the pages of the pool that
-# sat in CMA pageblocks (KHO scratch after a KHO boot) come back as free CMA memory.
+# each, prints its PFN and physical address from /proc/self/pagemap (root). With --cycle it then
+# frees the pool (nr_hugepages 0) and allocates it again, printing CmaFree each time: the pool's
+# pages that sat in CMA pageblocks (KHO scratch after a KHO boot) come back as free CMA memory.
 # Used by scripts/guest/repro-kexec-hugetlb.sh.
 import mmap, struct, sys
 
@@ -32,6 +32,8 @@ if free:
             lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
             if hi - lo == free * SZ:
                 addr = lo
+    if addr is None:
+        raise SystemExit(f"no hugetlb mapping of {free * SZ} bytes in /proc/self/maps")
     with open("/proc/self/pagemap", "rb") as pm:
         for i in range(free):
             va = addr + i * SZ

@@ -42,12 +42,13 @@ facts() { # file [--cycle]
     echo "## kernel log: KHO, scratch, hugetlb, CMA, memblock"
     dmesg | grep -iE 'KHO|kexec handover|scratch|hugetlb|HugeTLB|cma|liveupdate|luo' | head -n 80
     echo "## 2 MiB pages: PFNs"; python3 "$REPO/scripts/guest/hugetlb-pfn.py" ${2:+"$2"} 2>&1
-    [[ -d /sys/kernel/debug/kho ]] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
-    echo "## debugfs kho"; find /sys/kernel/debug/kho -maxdepth 2 2>/dev/null | head -n 20
-    for f in /sys/kernel/debug/kho/out/scratch_phys /sys/kernel/debug/kho/out/scratch_len; do
-      [[ -r $f ]] && { echo "$f:"; od -A x -t x8 "$f" | head -n 20; }
-    done
   } > "$1" 2>&1
+}
+
+# run_test NAME ARGS...: `vfio-selftests run ARGS` on the device, NAME.ktap and NAME.log; its exit.
+run_test() {
+  local name=$1; shift
+  VFIO_SELFTESTS_TIMEOUT_SCALE=4 "$cli" run "$@" --ktap "$RESULTS/$name.ktap" "$BDF" > "$RESULTS/$name.log" 2>&1
 }
 
 "$cli" modprobe vfio-pci vfio_iommu_type1 iommufd >> "$out" 2>&1
@@ -81,7 +82,7 @@ traced_run() {
   echo > "$T/trace"
   echo 1 > "$T/events/repro/enable"
   echo 1 > "$T/tracing_on"
-  VFIO_SELFTESTS_TIMEOUT_SCALE=4 "$cli" run --filter "$hugetlb_filter" --ktap "$RESULTS/hugetlb-$1.ktap" "$BDF" > "$RESULTS/hugetlb-$1.log" 2>&1
+  run_test "hugetlb-$1" --filter "$hugetlb_filter"
   log "hugetlb run $1 exited $?: $(grep -ac 'EFAULT (14)' "$RESULTS/hugetlb-$1.log") maps failed with EFAULT"
   echo 0 > "$T/tracing_on"
   grep -v '^#' "$T/trace" > "$RESULTS/trace-$1.txt"
@@ -94,7 +95,7 @@ if [[ $STAGE == 1 ]]; then
   "$cli" setup "$BDF" >> "$out" 2>&1
   # The first boot: the same hugetlb test on the boot-time pool (the control of the first boot),
   # then on a pool freed and allocated again at run time (after KHO's scratch became CMA).
-  VFIO_SELFTESTS_TIMEOUT_SCALE=4 "$cli" run --filter "$hugetlb_filter" --ktap "$RESULTS/hugetlb-stage1.ktap" "$BDF" > "$RESULTS/hugetlb-stage1.log" 2>&1
+  run_test hugetlb-stage1 --filter "$hugetlb_filter"
   log "stage 1 hugetlb run exited $?"
   facts "$RESULTS/facts-stage1-cycled.txt" --cycle
   traced_run stage1-cycled
@@ -104,7 +105,7 @@ if [[ $STAGE == 1 ]]; then
     "$cli" cleanup "$BDF" >> "$out" 2>&1
     log "memfd of $REPRO_HOLD_MEMFD bytes preserved, held by pid $(python3 "$REPO/scripts/guest/luo-hold-memfd.py" "$REPRO_HOLD_MEMFD" 2>> "$out")"
   elif [[ ${REPRO_NO_KEXEC_TEST:-0} != 1 ]]; then
-    VFIO_SELFTESTS_TIMEOUT_SCALE=4 "$cli" run --stage 1 --filter "$kexec_filter" --ktap "$RESULTS/kexec-stage1.ktap" "$BDF" > "$RESULTS/kexec-stage1.log" 2>&1
+    run_test kexec-stage1 --stage 1 --filter "$kexec_filter"
     log "stage 1 kexec test exited $?"
   else
     "$cli" cleanup "$BDF" >> "$out" 2>&1
@@ -117,7 +118,7 @@ log "kernel $(uname -r) after the kexec; device $BDF"
 facts "$RESULTS/facts-stage2.txt"
 "$cli" setup "$BDF" >> "$out" 2>&1
 if [[ ${REPRO_NO_KEXEC_TEST:-0} != 1 && -z ${REPRO_HOLD_MEMFD:-} ]]; then
-  VFIO_SELFTESTS_TIMEOUT_SCALE=4 "$cli" run --stage 2 --filter "$kexec_filter" --ktap "$RESULTS/kexec-stage2.ktap" "$BDF" > "$RESULTS/kexec-stage2.log" 2>&1
+  run_test kexec-stage2 --stage 2 --filter "$kexec_filter"
   log "stage 2 kexec test exited $?"
 fi
 traced_run stage2

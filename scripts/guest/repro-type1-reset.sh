@@ -47,8 +47,8 @@ for mode in $MODES; do
     one "$mode" "$f"; r=$?
     e=$(count 'DMA map EINVAL (kernel finding)' "$f") m=$(count 'DMA map' "$f") z=$(count 'VFIO_DEVICE_RESET' "$f")
     ((e > 0)) && hit=$((hit + 1))
-    grep -aq "race: " "$f" || { failed=$((failed + 1)); log "$mode run $i: no race line (exit $r)"; }
-    ((r == 0)) || failed=$((failed + 1))
+    grep -aq "race: " "$f" || log "$mode run $i: no race line (exit $r)"
+    if ((r != 0)) || ! grep -aq "race: " "$f"; then failed=$((failed + 1)); fi
     einval=$((einval + e)) maps=$((maps + m)) resets=$((resets + z))
     log "$mode run $i: exit $r, EINVAL maps $e of $m, resets $z"
   done
@@ -59,7 +59,6 @@ tee -a "$out" < "$RESULTS/rate.tsv"
 if [[ ${REPRO_TRACE:-0} == 1 ]]; then
   T=/sys/kernel/tracing
   [[ -e $T/kprobe_events ]] || mount -t tracefs nodev "$T" 2>/dev/null
-  : > "$RESULTS/kprobes.txt"
   probe() { # definition
     if echo "$1" >> "$T/kprobe_events" 2>/dev/null; then echo "ok   $1" >> "$RESULTS/kprobes.txt"
     else echo "fail $1" >> "$RESULTS/kprobes.txt"; fi
@@ -96,8 +95,8 @@ if [[ ${REPRO_TRACE:-0} == 1 ]]; then
     cat "$T/trace" > /tmp/trace-all.txt
     log "$mode traced: tracing stopped by an EINVAL: $stopped; $(grep -c ': ' /tmp/trace-all.txt) lines"
     if ((stopped)); then
-      # The failing map's thread: the pid on the last line that returned -22; its last 40 events,
-      # and every zap by another thread within them.
+      # The failing map's thread (the pid on the last line that returned -22) and the resets'
+      # zaps, from the buffer's last 4000 lines: the last 60 of those.
       pid=$(grep -a 'ret=-22' /tmp/trace-all.txt | tail -n1 | awk '{print $1}' | sed 's/.*-//')
       tail -n 4000 /tmp/trace-all.txt | awk -v p="-$pid " 'index($0, p) || / zap: /' | tail -n 60 > "$RESULTS/trace-$mode.txt"
     else
