@@ -27,7 +27,11 @@ public enum LiveUpdate {
 
 /// `/dev/liveupdate`, opened exclusively (a second open fails with EBUSY).
 public final class LiveUpdateDevice {
-  public private(set) var fd: FileDescriptor?
+  /// `/dev/liveupdate`; nil once closed.
+  public var fd: FileDescriptor? { openFD }
+  // Private storage behind the public getter: with every access in this file the optimizer
+  // drops the runtime exclusivity check a public `var` costs on each session call.
+  private var openFD: FileDescriptor?
   public let path: String
 
   /// `open(/dev/liveupdate, O_RDWR)`; the errno when it cannot be opened (ENOENT: no LUO, or
@@ -43,7 +47,7 @@ public final class LiveUpdateDevice {
   }
 
   init(fd: FileDescriptor, path: String) {
-    self.fd = fd
+    openFD = fd
     self.path = path
   }
 
@@ -52,7 +56,7 @@ public final class LiveUpdateDevice {
   /// Closes the device (other processes may then open it). Sessions stay open.
   public func close() {
     try? fd?.close()
-    fd = nil
+    openFD = nil
   }
 
   private func device() throws(LiveUpdateError) -> FileDescriptor {

@@ -7,12 +7,16 @@ import SystemPackage
 /// (retrieved after kexec; fds are retrieved from it, then it is finished). Closing an outgoing
 /// session unpreserves its files; closing an incoming one tries to finish it.
 public final class LiveUpdateSession {
-  public private(set) var fd: FileDescriptor?
+  /// The session fd; nil once closed or released.
+  public var fd: FileDescriptor? { openFD }
+  // Private storage behind the public getter: with every access in this file the optimizer
+  // drops the runtime exclusivity check a public `var` costs on each session call.
+  private var openFD: FileDescriptor?
   public let name: String
   public let incoming: Bool
 
   init(fd: FileDescriptor, name: String, incoming: Bool) {
-    self.fd = fd
+    openFD = fd
     self.name = name
     self.incoming = incoming
   }
@@ -21,13 +25,13 @@ public final class LiveUpdateSession {
 
   public func close() {
     try? fd?.close()
-    fd = nil
+    openFD = nil
   }
 
   /// Gives up ownership of the session fd without closing it (for the holder, which must keep
   /// it open until kexec).
   public func release() -> FileDescriptor? {
-    defer { fd = nil }
+    defer { openFD = nil }
     return fd
   }
 

@@ -17,7 +17,7 @@ public enum Memfd {
       let page = MappedMemory.pageSize
       try LiveUpdateSyscalls.truncate(fd, size: page).get("ftruncate(\(page))", "memfd '\(name)'")
       let map = try MappedMemory.sharedResult(fd, offset: 0, size: page, protection: [.read, .write]).get("mmap", "memfd '\(name)'")
-      map.write(Array(data.utf8.prefix(page - 1)) + [0])
+      map.writeCString(data, capacity: page)
       map.unmap()
       return fd
     } catch {

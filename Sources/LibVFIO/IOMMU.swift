@@ -32,8 +32,22 @@ public final class IOMMU {
   private var usesIOMMUFD: Bool { !mode.usesContainer }
   /// The container or the iommufd; nil once closed.
   private var openFD: FileDescriptor?
-  /// The regions mapped through this object and not yet unmapped.
-  public private(set) var mappedRegions: [DMARegion] = []
+  /// The regions mapped through this object and not yet unmapped. Private storage behind a
+  /// public getter: with every access in this file the optimizer drops the runtime exclusivity
+  /// checks a public `var` costs on each map and unmap.
+  private var regions: [DMARegion] = []
+  public var mappedRegions: [DMARegion] { regions }
+
+  /// Changes the list out of place: moved out, changed, moved back. No call happens inside an
+  /// access to the stored list, so no access can conflict and the optimizer keeps none of the
+  /// runtime checks (an in-place `append` or `remove(at:)` calls out while it holds one).
+  @inline(__always)
+  private func updateRegions(_ change: (inout [DMARegion]) -> Void) {
+    var list = regions
+    regions = []
+    change(&list)
+    regions = list
+  }
 
   /// Opens the container or the iommufd for `mode` (libvfio's `iommu_init`).
   public init(mode: IOMMUMode, paths: SystemPaths = .system) throws(VFIOError) {
@@ -109,7 +123,7 @@ public final class IOMMU {
       m.size = region.size
       _ = try fd.ioctl(VFIO.IOMMU_MAP_DMA, &m).get("ioctl(VFIO_IOMMU_MAP_DMA, iova 0x\(String(region.iova, radix: 16)), size 0x\(String(region.size, radix: 16)))", device: label)
     }
-    mappedRegions.append(region)
+    updateRegions { $0.append(region) }
   }
 
   /// Unmaps `region`; returns the number of bytes the kernel reports unmapped.
@@ -118,7 +132,7 @@ public final class IOMMU {
     let unmapped = try unmap(iova: region.iova, size: region.size, all: false)
     // The kernel refuses a second map of the same IOVA, so a region is in the list at most once;
     // searched from the end, a map-then-unmap loop finds it first (no closure, no reallocation).
-    if let i = mappedRegions.lastIndex(of: region) { mappedRegions.remove(at: i) }
+    updateRegions { list in if let i = list.lastIndex(of: region) { list.remove(at: i) } }
     return unmapped
   }
 
@@ -127,7 +141,7 @@ public final class IOMMU {
   @discardableResult
   public func unmapAll() throws(VFIOError) -> UInt64 {
     let unmapped = try unmap(iova: 0, size: 0, all: true)
-    mappedRegions.removeAll()
+    regions = []
     return unmapped
   }
 
@@ -157,7 +171,7 @@ public final class IOMMU {
 
   /// The IOVA a host address is mapped at, from the regions mapped through this object.
   public func iova(forHostAddress vaddr: UInt) -> UInt64? {
-    for r in mappedRegions where vaddr >= r.vaddr && UInt64(vaddr - r.vaddr) < r.size {
+    for r in regions where vaddr >= r.vaddr && UInt64(vaddr - r.vaddr) < r.size {
       return r.iova + UInt64(vaddr - r.vaddr)
     }
     return nil

@@ -25,15 +25,20 @@ public final class VFIOPCIDevice {
   public let id: VFIODeviceID
   public let iommu: IOMMU
   public let sysfs: PCISysfs
-  public private(set) var fd: FileDescriptor
-  public private(set) var group: VFIOGroup?
+  // What init sets once is a `let`: a read of a class's `var` is a dynamic exclusivity check
+  // (swift_beginAccess), which the hot paths (config access, the drivers' MMIO) would pay per call.
+  public let fd: FileDescriptor
+  /// The group in container modes (closed by `close()`; nil in `iommufd` mode).
+  public let group: VFIOGroup?
   /// The cdev path in `iommufd` mode (nil when initialized from a handed-over fd).
-  public private(set) var cdevPath: String?
-  public private(set) var info = vfio_device_info()
-  public private(set) var configSpace = vfio_region_info()
-  public private(set) var bars: [PCIBAR] = []
-  public private(set) var msiInfo = vfio_irq_info()
-  public private(set) var msixInfo = vfio_irq_info()
+  public let cdevPath: String?
+  public let info: vfio_device_info
+  public let configSpace: vfio_region_info
+  /// The file offset of config space on `fd` (`configSpace.offset`).
+  private let configOffset: Int64
+  public private(set) var bars: [PCIBAR]
+  public let msiInfo: vfio_irq_info
+  public let msixInfo: vfio_irq_info
   /// The eventfd of each enabled MSI or MSI-X vector.
   public private(set) var eventfds: [UInt32: FileDescriptor] = [:]
   /// The interrupt index (MSI or MSI-X) this process enabled, if any (the kernel refuses to
@@ -62,36 +67,59 @@ public final class VFIOPCIDevice {
   /// BDF or the mdev UUID) in container modes, through its cdev (`<sysfs dir>/vfio-dev/vfioN`)
   /// in `iommufd` mode.
   public init(id: VFIODeviceID, iommu: IOMMU, deviceFD: FileDescriptor? = nil, sysfs: PCISysfs = PCISysfs()) throws(VFIOError) {
+    let name = id.description
+    var group: VFIOGroup?
+    var cdevPath: String?
+    let fd: FileDescriptor
+    if iommu.mode.usesContainer {
+      guard deviceFD == nil else {
+        throw .unexpected(operation: "device init", device: name, detail: "a device fd can only be handed over in iommufd mode")
+      }
+      try sysfs.requireDevice(id)
+      let g = try VFIOGroup(for: id, iommu: iommu, sysfs: sysfs)
+      group = g
+      do throws(VFIOError) {
+        fd = try g.deviceFDResult().get("ioctl(VFIO_GROUP_GET_DEVICE_FD, \"\(name)\")", device: name)
+      } catch {
+        g.close()
+        throw error
+      }
+    } else if let deviceFD {
+      fd = deviceFD
+    } else {
+      let path = try sysfs.requireVFIOCdevPath(id)
+      cdevPath = path
+      fd = try openFile(path, .readWrite).get("open(\(path))", device: name)
+    }
+    // From here a failure closes the device fd (a handed-over one too) and the group.
+    let setup: Setup
+    do throws(VFIOError) {
+      if !iommu.mode.usesContainer {
+        guard let iommufd = iommu.iommufd else {
+          throw .unexpected(operation: "bind", device: name, detail: "iommu has no iommufd")
+        }
+        _ = try Self.bindIOMMUFDResult(fd, iommufd: iommufd.rawValue).get("ioctl(VFIO_DEVICE_BIND_IOMMUFD)", device: name)
+        let ptID = iommu.ioasID
+        try Self.attachIOMMUFDPTResult(fd, ptID: ptID).get("ioctl(VFIO_DEVICE_ATTACH_IOMMUFD_PT, pt_id \(ptID))", device: name)
+      }
+      setup = try Setup(fd: fd, name: name, isMdev: id.pciAddress == nil)
+    } catch {
+      try? fd.close()
+      group?.close()
+      throw error
+    }
     self.id = id
     self.iommu = iommu
     self.sysfs = sysfs
-    self.fd = FileDescriptor(rawValue: -1)
-    let name = id.description
-    do throws(VFIOError) {
-      if iommu.mode.usesContainer {
-        guard deviceFD == nil else {
-          throw .unexpected(operation: "device init", device: name, detail: "a device fd can only be handed over in iommufd mode")
-        }
-        try sysfs.requireDevice(id)
-        let group = try VFIOGroup(for: id, iommu: iommu, sysfs: sysfs)
-        self.group = group
-        fd = try group.deviceFDResult().get("ioctl(VFIO_GROUP_GET_DEVICE_FD, \"\(name)\")", device: name)
-      } else {
-        if let deviceFD {
-          fd = deviceFD
-        } else {
-          let path = try sysfs.requireVFIOCdevPath(id)
-          cdevPath = path
-          fd = try openFile(path, .readWrite).get("open(\(path))", device: name)
-        }
-        try bindIOMMUFD()
-        try attach(ptID: iommu.ioasID)
-      }
-      try setup()
-    } catch {
-      close()
-      throw error
-    }
+    self.fd = fd
+    self.group = group
+    self.cdevPath = cdevPath
+    info = setup.info
+    configSpace = setup.configSpace
+    configOffset = Int64(setup.configSpace.offset)
+    bars = setup.bars
+    msiInfo = setup.msiInfo
+    msixInfo = setup.msixInfo
   }
 
   deinit { close() }
@@ -114,7 +142,6 @@ public final class VFIOPCIDevice {
     for (_, e) in eventfds { try? e.close() }
     eventfds = [:]
     group?.close()
-    group = nil
   }
 
   // MARK: iommufd binding
@@ -157,53 +184,58 @@ public final class VFIOPCIDevice {
     return fd.ioctl(VFIO.DEVICE_GET_INFO, &info).map { _ in info }
   }
 
-  private func bindIOMMUFD() throws(VFIOError) {
-    guard let iommufd = iommu.iommufd else {
-      throw .unexpected(operation: "bind", device: name, detail: "iommu has no iommufd")
-    }
-    _ = try Self.bindIOMMUFDResult(fd, iommufd: iommufd.rawValue).get("ioctl(VFIO_DEVICE_BIND_IOMMUFD)", device: name)
-  }
-
-  private func attach(ptID: UInt32) throws(VFIOError) {
-    try Self.attachIOMMUFDPTResult(fd, ptID: ptID).get("ioctl(VFIO_DEVICE_ATTACH_IOMMUFD_PT, pt_id \(ptID))", device: name)
-  }
-
   // MARK: setup (info, regions, BARs, IRQs)
 
-  private func setup() throws(VFIOError) {
-    info = try Self.getInfoResult(fd).get("ioctl(VFIO_DEVICE_GET_INFO)", device: name)
+  /// What `init` reads from a newly opened device: its info, config space, BARs (mapped where
+  /// they support mmap) and MSI/MSI-X info. On failure the BARs mapped so far are unmapped.
+  private struct Setup {
+    let info: vfio_device_info
+    let configSpace: vfio_region_info
+    let bars: [PCIBAR]
+    let msiInfo: vfio_irq_info
+    let msixInfo: vfio_irq_info
 
-    configSpace = try regionInfo(index: VFIO.PCI_CONFIG_REGION_INDEX)
-    guard configSpace.flags & VFIO.REGION_INFO_FLAG_MMAP == 0 else {
-      throw .unexpected(operation: "VFIO_DEVICE_GET_REGION_INFO(config)", device: name, detail: "PCI config space should not support mmap()")
-    }
-
-    for i in 0..<6 {
-      let r = try regionInfo(index: UInt32(i))
-      var mapping: MappedMemory?
-      if r.flags & VFIO.REGION_INFO_FLAG_MMAP != 0 {
-        mapping = try mapBAR(i, r)
+    init(fd: FileDescriptor, name: String, isMdev: Bool) throws(VFIOError) {
+      info = try VFIOPCIDevice.getInfoResult(fd).get("ioctl(VFIO_DEVICE_GET_INFO)", device: name)
+      configSpace = try VFIOPCIDevice.regionInfo(fd, index: VFIO.PCI_CONFIG_REGION_INDEX, device: name)
+      guard configSpace.flags & VFIO.REGION_INFO_FLAG_MMAP == 0 else {
+        throw .unexpected(operation: "VFIO_DEVICE_GET_REGION_INFO(config)", device: name, detail: "PCI config space should not support mmap()")
       }
-      bars.append(PCIBAR(index: i, info: r, mapping: mapping))
+      var bars: [PCIBAR] = []
+      bars.reserveCapacity(6)
+      do throws(VFIOError) {
+        for i in 0..<6 {
+          let r = try VFIOPCIDevice.regionInfo(fd, index: UInt32(i), device: name)
+          var mapping: MappedMemory?
+          if r.flags & VFIO.REGION_INFO_FLAG_MMAP != 0 {
+            mapping = try VFIOPCIDevice.mapBAR(fd, i, r, device: name)
+          }
+          bars.append(PCIBAR(index: i, info: r, mapping: mapping))
+        }
+        msiInfo = try Self.optionalIRQInfo(fd, index: VFIO.PCI_MSI_IRQ_INDEX, name: name, isMdev: isMdev)
+        msixInfo = try Self.optionalIRQInfo(fd, index: VFIO.PCI_MSIX_IRQ_INDEX, name: name, isMdev: isMdev)
+      } catch {
+        for bar in bars { bar.mapping?.unmap() }
+        throw error
+      }
+      self.bars = bars
     }
-    msiInfo = try optionalIRQInfo(index: VFIO.PCI_MSI_IRQ_INDEX)
-    msixInfo = try optionalIRQInfo(index: VFIO.PCI_MSIX_IRQ_INDEX)
+
+    /// An IRQ index the device may not have: vfio-pci answers for every index, but an mdev such
+    /// as `mtty` fails `VFIO_DEVICE_GET_IRQ_INFO` with EINVAL for MSI-X; that reads as count 0.
+    private static func optionalIRQInfo(_ fd: FileDescriptor, index: UInt32, name: String, isMdev: Bool) throws(VFIOError) -> vfio_irq_info {
+      do {
+        return try VFIOPCIDevice.irqInfo(fd, index: index, device: name)
+      } catch where error.errno == .invalidArgument && isMdev {
+        var none = vfio_irq_info()
+        none.index = index
+        return none
+      }
+    }
   }
 
-  /// An IRQ index the device may not have: vfio-pci answers for every index, but an mdev such
-  /// as `mtty` fails `VFIO_DEVICE_GET_IRQ_INFO` with EINVAL for MSI-X; that reads as count 0.
-  private func optionalIRQInfo(index: UInt32) throws(VFIOError) -> vfio_irq_info {
-    do {
-      return try irqInfo(index: index)
-    } catch where error.errno == .invalidArgument && id.pciAddress == nil {
-      var none = vfio_irq_info()
-      none.index = index
-      return none
-    }
-  }
-
-  /// `VFIO_DEVICE_GET_REGION_INFO` for region `index`.
-  public func regionInfo(index: UInt32) throws(VFIOError) -> vfio_region_info {
+  /// `VFIO_DEVICE_GET_REGION_INFO` for region `index` on a device fd.
+  static func regionInfo(_ fd: FileDescriptor, index: UInt32, device name: String) throws(VFIOError) -> vfio_region_info {
     var r = vfio_region_info()
     r.argsz = UInt32(MemoryLayout<vfio_region_info>.size)
     r.index = index
@@ -211,8 +243,8 @@ public final class VFIOPCIDevice {
     return r
   }
 
-  /// `VFIO_DEVICE_GET_IRQ_INFO` for IRQ `index`.
-  public func irqInfo(index: UInt32) throws(VFIOError) -> vfio_irq_info {
+  /// `VFIO_DEVICE_GET_IRQ_INFO` for IRQ `index` on a device fd.
+  static func irqInfo(_ fd: FileDescriptor, index: UInt32, device name: String) throws(VFIOError) -> vfio_irq_info {
     var q = vfio_irq_info()
     q.argsz = UInt32(MemoryLayout<vfio_irq_info>.size)
     q.index = index
@@ -220,7 +252,17 @@ public final class VFIOPCIDevice {
     return q
   }
 
-  private func mapBAR(_ index: Int, _ r: vfio_region_info) throws(VFIOError) -> MappedMemory {
+  /// `VFIO_DEVICE_GET_REGION_INFO` for region `index`.
+  public func regionInfo(index: UInt32) throws(VFIOError) -> vfio_region_info {
+    try Self.regionInfo(fd, index: index, device: name)
+  }
+
+  /// `VFIO_DEVICE_GET_IRQ_INFO` for IRQ `index`.
+  public func irqInfo(index: UInt32) throws(VFIOError) -> vfio_irq_info {
+    try Self.irqInfo(fd, index: index, device: name)
+  }
+
+  private static func mapBAR(_ fd: FileDescriptor, _ index: Int, _ r: vfio_region_info, device name: String) throws(VFIOError) -> MappedMemory {
     guard r.size > 0, r.size & (r.size - 1) == 0 else {
       throw .unexpected(operation: "mmap(BAR\(index))", device: name, detail: "size 0x\(String(r.size, radix: 16)) is not a power of two")
     }
@@ -267,7 +309,7 @@ public final class VFIOPCIDevice {
   @_specialize(exported: true, where T == UInt16)
   @_specialize(exported: true, where T == UInt32)
   public func configRead<T: FixedWidthInteger>(_ offset: UInt64, as: T.Type = T.self) throws(VFIOError) -> T {
-    let (value, n) = try fd.readValue(T.self, atAbsoluteOffset: Int64(configSpace.offset + offset))
+    let (value, n) = try fd.readValue(T.self, atAbsoluteOffset: configOffset + Int64(offset))
       .get("pread(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name)
     guard n == MemoryLayout<T>.size else {
       throw .unexpected(operation: "pread(config 0x\(String(offset, radix: 16)))", device: name, detail: "read \(n) of \(MemoryLayout<T>.size) bytes")
@@ -280,7 +322,7 @@ public final class VFIOPCIDevice {
   @_specialize(exported: true, where T == UInt16)
   @_specialize(exported: true, where T == UInt32)
   public func configWrite<T: FixedWidthInteger>(_ offset: UInt64, _ value: T) throws(VFIOError) {
-    let n = try fd.writeValue(value.littleEndian, atAbsoluteOffset: Int64(configSpace.offset + offset))
+    let n = try fd.writeValue(value.littleEndian, atAbsoluteOffset: configOffset + Int64(offset))
       .get("pwrite(config 0x\(String(offset, radix: 16)), \(MemoryLayout<T>.size))", device: name)
     guard n == MemoryLayout<T>.size else {
       throw .unexpected(operation: "pwrite(config 0x\(String(offset, radix: 16)))", device: name, detail: "wrote \(n) of \(MemoryLayout<T>.size) bytes")

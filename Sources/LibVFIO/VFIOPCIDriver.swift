@@ -27,7 +27,8 @@ public protocol VFIOPCIDriverOps: AnyObject {
   /// allocates its IOVAs below it, before `init`. Default: all 64 bits.
   static var dmaMask: UInt64 { get }
 
-  /// `driver.max_memcpy_size`, `driver.max_memcpy_count`, `driver.msi`.
+  /// `driver.max_memcpy_size`, `driver.max_memcpy_count`, `driver.msi`: set by `init`
+  /// (`VFIOPCIDriver` reads the two limits once, right after it).
   var maxMemcpySize: UInt64 { get }
   var maxMemcpyCount: UInt64 { get }
   var msi: UInt32 { get }
@@ -117,13 +118,21 @@ public final class VFIOPCIDriver {
   /// The device's name (its BDF), for messages.
   public let deviceName: String
   public let ops: any VFIOPCIDriverOps.Type
-  public private(set) var instance: (any VFIOPCIDriverOps)?
-  public private(set) var memcpyInProgress = false
+  // The state is private storage behind public getters: with every access inside this file the
+  // optimizer drops the runtime exclusivity checks (swift_beginAccess) a public `var` costs on
+  // each memcpy.
+  private var live: (any VFIOPCIDriverOps)?
+  private var inProgress = false
+  /// The instance's `max_memcpy_size` and `max_memcpy_count`, read once after its init (the
+  /// drivers set them there, as C's do), so a memcpy makes no witness call for them.
+  private var limits: (size: UInt64, count: UInt64) = (0, 0)
   /// `ops.init(device:region:)` for the probed device.
   private let makeInstance: (VFIOPCIDriverRegion) throws -> any VFIOPCIDriverOps
 
+  public var instance: (any VFIOPCIDriverOps)? { live }
+  public var memcpyInProgress: Bool { inProgress }
   public var name: String { ops.name }
-  public var initialized: Bool { instance != nil }
+  public var initialized: Bool { live != nil }
 
   convenience init(device: VFIOPCIDevice, ops: any VFIOPCIDriverOps.Type) {
     self.init(deviceName: device.id.description, ops: ops) { try ops.init(device: device, region: $0) }
@@ -145,15 +154,16 @@ public final class VFIOPCIDriver {
     return match.map { VFIOPCIDriver(device: device, ops: $0) }
   }
 
+  @inline(__always)
   private func live(_ op: String) throws(VFIOError) -> any VFIOPCIDriverOps {
-    guard let instance else { throw .driver(.notInitialized(driver: name, op: op)) }
-    guard !memcpyInProgress else { throw .driver(.memcpyInProgress(driver: name, op: op)) }
-    return instance
+    guard let live else { throw .driver(.notInitialized(driver: name, op: op)) }
+    guard !inProgress else { throw .driver(.memcpyInProgress(driver: name, op: op)) }
+    return live
   }
 
   /// `vfio_pci_driver_init`.
   public func initialize(region: VFIOPCIDriverRegion) throws {
-    guard instance == nil else { throw VFIOError.driver(.alreadyInitialized(driver: name)) }
+    guard live == nil else { throw VFIOError.driver(.alreadyInitialized(driver: name)) }
     guard region.memory.size >= ops.requiredRegionSize else {
       throw VFIOError.driver(.regionTooSmall(driver: name, size: region.memory.size, needed: ops.requiredRegionSize))
     }
@@ -161,49 +171,60 @@ public final class VFIOPCIDriver {
     guard dmaRange(iova: region.iova, size: size, fits: ops.dmaMask) else {
       throw VFIOError.driver(.beyondDMAMask(driver: name, what: "driver region", iova: region.iova, size: size, mask: ops.dmaMask))
     }
-    instance = try makeInstance(region)
+    let d = try makeInstance(region)
+    limits = (d.maxMemcpySize, d.maxMemcpyCount)
+    live = d
   }
 
   /// `vfio_pci_driver_remove`.
   public func remove() throws {
     let d = try live("remove")
-    instance = nil
+    live = nil
+    limits = (0, 0)
     try d.remove()
   }
 
-  public var maxMemcpySize: UInt64 { instance?.maxMemcpySize ?? 0 }
-  public var maxMemcpyCount: UInt64 { instance?.maxMemcpyCount ?? 0 }
-  public var msi: UInt32? { instance?.msi }
-  public var supportsSendMSI: Bool { instance?.sendMSI != nil }
+  public var maxMemcpySize: UInt64 { limits.size }
+  public var maxMemcpyCount: UInt64 { limits.count }
+  public var msi: UInt32? { live?.msi }
+  public var supportsSendMSI: Bool { live?.sendMSI != nil }
 
   /// `vfio_pci_driver_memcpy_start`.
   public func memcpyStart(src: UInt64, dst: UInt64, size: UInt64, count: UInt64) throws {
-    let d = try live("memcpy_start")
-    guard size <= d.maxMemcpySize else { throw VFIOError.driver(.sizeTooLarge(driver: name, size: size, max: d.maxMemcpySize)) }
-    guard count <= d.maxMemcpyCount else { throw VFIOError.driver(.countTooLarge(driver: name, count: count, max: d.maxMemcpyCount)) }
+    try start(try live("memcpy_start"), src: src, dst: dst, size: size, count: count)
+  }
+
+  /// The checks of `vfio_pci_driver_memcpy_start` past the state's, and the start.
+  @inline(__always)
+  private func start(_ d: any VFIOPCIDriverOps, src: UInt64, dst: UInt64, size: UInt64, count: UInt64) throws {
+    guard size <= limits.size else { throw VFIOError.driver(.sizeTooLarge(driver: name, size: size, max: limits.size)) }
+    guard count <= limits.count else { throw VFIOError.driver(.countTooLarge(driver: name, count: count, max: limits.count)) }
     try d.memcpyStart(src: src, dst: dst, size: size, count: count)
-    memcpyInProgress = true
+    inProgress = true
   }
 
   /// `vfio_pci_driver_memcpy_wait`: the driver's result (non-zero on a detected error).
   public func memcpyWait() throws -> Int32 {
-    guard let d = instance else { throw VFIOError.driver(.notInitialized(driver: name, op: "memcpy_wait")) }
-    guard memcpyInProgress else { throw VFIOError.driver(.noMemcpyInProgress(driver: name)) }
-    defer { memcpyInProgress = false }
+    guard let d = live else { throw VFIOError.driver(.notInitialized(driver: name, op: "memcpy_wait")) }
+    guard inProgress else { throw VFIOError.driver(.noMemcpyInProgress(driver: name)) }
+    defer { inProgress = false }
     return try d.memcpyWait()
   }
 
   /// `vfio_pci_driver_memcpy`: `size` bytes in chunks of at most `max_memcpy_size`, each one
   /// start(count 1) + wait; the first non-zero result. A driver with `max_memcpy_size` 0 is
-  /// refused rather than looped on forever (C would spin).
+  /// refused rather than looped on forever (C would spin). The state is checked once: each
+  /// chunk's start finds the driver initialized and idle because the last wait left it so.
   public func memcpy(src: UInt64, dst: UInt64, size: UInt64) throws -> Int32 {
-    let chunk = try live("memcpy_start").maxMemcpySize
+    let d = try live("memcpy_start")
+    let chunk = limits.size
     guard chunk > 0 || size == 0 else { throw VFIOError.driver(.sizeTooLarge(driver: name, size: size, max: 0)) }
     var done: UInt64 = 0
     while done < size {
       let n = min(chunk, size - done)
-      try memcpyStart(src: src + done, dst: dst + done, size: n, count: 1)
-      let r = try memcpyWait()
+      try start(d, src: src + done, dst: dst + done, size: n, count: 1)
+      defer { inProgress = false }
+      let r = try d.memcpyWait()
       if r != 0 { return r }
       done += n
     }

@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 @testable import LibLiveUpdate
+import LibVFIO
 import SystemPackage
 import Testing
 
@@ -81,6 +82,19 @@ struct MemfdTests {
     let fd = try Memfd.create(holding: "hello kexec world")
     defer { try? fd.close() }
     #expect(try Memfd.contents(of: fd) == "hello kexec world")
+  }
+
+  /// As C's `snprintf(map, page_size, "%s", data)`: a string of a page or more keeps its first
+  /// page - 1 bytes and a NUL; an empty one is a lone NUL.
+  @Test func memfdStringIsCutToAPageWithItsNUL() throws {
+    let page = MappedMemory.pageSize
+    let long = String(repeating: "x", count: page + 10)
+    let fd = try Memfd.create(holding: long)
+    defer { try? fd.close() }
+    #expect(try Memfd.contents(of: fd) == String(repeating: "x", count: page - 1))
+    let empty = try Memfd.create(holding: "")
+    defer { try? empty.close() }
+    #expect(try Memfd.contents(of: empty) == "")
   }
 
   @Test func fileLimitCanBeRaisedWithinTheHardLimit() {

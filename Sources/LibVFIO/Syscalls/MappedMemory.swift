@@ -75,6 +75,21 @@ public final class MappedMemory {
     unsafe bytes.withUnsafeBytes { unsafe p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
   }
 
+  /// `snprintf(region + offset, capacity, "%s", string)`: at most `capacity - 1` bytes of the
+  /// string's UTF-8, then a NUL; no array is made. Returns the bytes written before the NUL.
+  @discardableResult
+  public func writeCString(_ string: String, at offset: Int = 0, capacity: Int) -> Int {
+    precondition(capacity > 0, "writeCString with no room for the NUL")
+    var s = string
+    return s.withUTF8 { utf8 in
+      let n = min(utf8.count, capacity - 1)
+      let p = unsafe pointer(offset, n + 1)
+      if n > 0 { unsafe p.copyMemory(from: utf8.baseAddress!, byteCount: n) }
+      unsafe p.storeBytes(of: 0, toByteOffset: n, as: UInt8.self)
+      return n
+    }
+  }
+
   /// `madvise(address, size, advice)` over the whole region, once: the errno on failure.
   package func advise(_ advice: CInt) -> Result<Void, Errno> {
     precondition(mapped, "madvise of an unmapped region")
