@@ -16,9 +16,7 @@ public enum Memfd {
     do throws(LiveUpdateError) {
       let page = MappedMemory.pageSize
       try LiveUpdateSyscalls.truncate(fd, size: page).get("ftruncate(\(page))", "memfd '\(name)'")
-      let map = try MappedMemory.sharedResult(fd, offset: 0, size: page, protection: [.read, .write]).get("mmap", "memfd '\(name)'")
-      map.writeCString(data, capacity: page)
-      map.unmap()
+      try MappedMemory.writeCStringResult(data, toShared: fd, size: page).get("mmap", "memfd '\(name)'")
       return fd
     } catch {
       try? fd.close()

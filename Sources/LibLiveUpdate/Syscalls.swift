@@ -13,7 +13,9 @@ import SystemPackage
 enum LiveUpdateSyscalls {
   /// `memfd_create(name, 0)` (EINTR retried): the new fd or the errno.
   static func memfdCreate(_ name: String) -> Result<FileDescriptor, Errno> {
-    valueOrErrno { unsafe vst_memfd_create(name, 0) }.map { FileDescriptor(rawValue: $0) }
+    // withCString: the implicit String-to-pointer conversion inside the closure made a
+    // ContiguousArray (a heap allocation) per call.
+    unsafe name.withCString { p in valueOrErrno { unsafe vst_memfd_create(p, 0) } }.map { FileDescriptor(rawValue: $0) }
   }
 
   /// `ftruncate(fd, size)` (EINTR retried): the errno on failure.

@@ -75,21 +75,6 @@ public final class MappedMemory {
     unsafe bytes.withUnsafeBytes { unsafe p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
   }
 
-  /// `snprintf(region + offset, capacity, "%s", string)`: at most `capacity - 1` bytes of the
-  /// string's UTF-8, then a NUL; no array is made. Returns the bytes written before the NUL.
-  @discardableResult
-  public func writeCString(_ string: String, at offset: Int = 0, capacity: Int) -> Int {
-    precondition(capacity > 0, "writeCString with no room for the NUL")
-    var s = string
-    return s.withUTF8 { utf8 in
-      let n = min(utf8.count, capacity - 1)
-      let p = unsafe pointer(offset, n + 1)
-      if n > 0 { unsafe p.copyMemory(from: utf8.baseAddress!, byteCount: n) }
-      unsafe p.storeBytes(of: 0, toByteOffset: n, as: UInt8.self)
-      return n
-    }
-  }
-
   /// `madvise(address, size, advice)` over the whole region, once: the errno on failure.
   package func advise(_ advice: CInt) -> Result<Void, Errno> {
     precondition(mapped, "madvise of an unmapped region")
@@ -133,6 +118,25 @@ public final class MappedMemory {
   /// A shared mapping of `fd` at `offset`.
   public static func sharedResult(_ fd: FileDescriptor, offset: Int64, size: Int, protection: Protection = [.read, .write]) -> Result<MappedMemory, Errno> {
     unsafe map(nil, size, protection.rawValue, MAP_SHARED, fd.rawValue, offset)
+  }
+
+  /// Maps `size` bytes of `fd` shared and writable, writes `string` there as
+  /// `snprintf(map, size, "%s", string)` does (at most `size - 1` bytes of its UTF-8, then a
+  /// NUL), and unmaps it: one mmap and one munmap, and no object (this is how a Live Update
+  /// memfd is filled, once per preserved file).
+  public static func writeCStringResult(_ string: String, toShared fd: FileDescriptor, size: Int) -> Result<Void, Errno> {
+    precondition(size > 0, "writeCStringResult with no room for the NUL")
+    guard let p = unsafe mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0), unsafe p != MAP_FAILED else {
+      return .failure(Errno(rawValue: vst_errno()))
+    }
+    var s = string
+    s.withUTF8 { utf8 in
+      let n = min(utf8.count, size - 1)
+      if n > 0 { unsafe p.copyMemory(from: utf8.baseAddress!, byteCount: n) }
+      unsafe p.storeBytes(of: 0, toByteOffset: n, as: UInt8.self)
+    }
+    unsafe _ = munmap(p, size)
+    return .success(())
   }
 
   /// The system page size.

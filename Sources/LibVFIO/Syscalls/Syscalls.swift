@@ -14,8 +14,12 @@ import CVFIOShim
 import Glibc
 import SystemPackage
 
+// The small generic calls below are @inlinable: LibLiveUpdate and vfio-bench call them from
+// another module, where a plain generic runs unspecialized, looking up `Result<I, Errno>`'s
+// metadata in the runtime's cache on every system call (docs/benchmark.md).
+
 /// Runs `body` until it does not fail with EINTR; returns its value or the errno it failed with.
-@inline(__always)
+@inlinable @inline(__always)
 package func valueOrErrno<I: FixedWidthInteger>(
   retryOnInterrupt: Bool = true, _ body: () -> I
 ) -> Result<I, Errno> {
@@ -30,16 +34,19 @@ package func valueOrErrno<I: FixedWidthInteger>(
 
 extension FileDescriptor {
   /// `ioctl(fd, request, &arg)`, with `arg` a uAPI struct (or any trivial value).
+  @inlinable
   package func ioctl<T>(_ request: UInt, _ arg: inout T) -> Result<CInt, Errno> {
     valueOrErrno { unsafe withUnsafeMutableBytes(of: &arg) { unsafe vst_ioctl(rawValue, request, $0.baseAddress) } }
   }
 
   /// `ioctl(fd, request, buffer)` for variable-length arguments (flexible array members).
+  @inlinable
   package func ioctl(_ request: UInt, buffer: UnsafeMutableRawBufferPointer) -> Result<CInt, Errno> {
     valueOrErrno { unsafe vst_ioctl(rawValue, request, buffer.baseAddress) }
   }
 
   /// `ioctl(fd, request, value)` for commands that take an integer argument.
+  @inlinable
   package func ioctl(_ request: UInt, value: UInt) -> Result<CInt, Errno> {
     valueOrErrno { vst_ioctl_int(rawValue, request, value) }
   }
@@ -224,15 +231,6 @@ package enum Syscalls {
     var ts = timespec()
     unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
     return ts
-  }
-
-  /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds; inlined into callers that time one call
-  /// (vfio-bench), so it adds no call of its own.
-  @inlinable @inline(__always)
-  package static func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
   }
 
   /// `fflush(NULL)`: writes out every stdio stream's buffer (`print`'s included).
