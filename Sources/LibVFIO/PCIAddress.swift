@@ -41,8 +41,16 @@ public struct PCIAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
   }
 
   /// The canonical sysfs spelling, `0000:00:03.0`.
+  /// Every device open and sysfs path spells it, so it is built once into 12 bytes (one small
+  /// string, not a dozen radix conversions and concatenations).
   public var description: String {
-    hex(domain, width: 4) + ":" + hex(bus, width: 2) + ":" + hex(device, width: 2) + "." + String(function, radix: 16)
+    func digit(_ v: UInt16) -> UInt8 { UInt8(truncatingIfNeeded: v < 10 ? 0x30 + v : 0x57 + v) }
+    let d = domain, b = UInt16(bus), dv = UInt16(device)
+    let bytes: [UInt8] = [
+      digit(d >> 12), digit(d >> 8 & 0xf), digit(d >> 4 & 0xf), digit(d & 0xf), 0x3a,
+      digit(b >> 4), digit(b & 0xf), 0x3a, digit(dv >> 4), digit(dv & 0xf), 0x2e, digit(UInt16(function)),
+    ]
+    return String(decoding: bytes, as: UTF8.self)
   }
 
   public static func < (a: PCIAddress, b: PCIAddress) -> Bool {

@@ -74,9 +74,15 @@ public struct PCISysfs: Sendable {
   public func iommuGroup(_ a: PCIAddress) throws(VFIOError) -> Int { try iommuGroup(.pci(a)) }
 
   /// The IOMMU group number of a PCI function or an mdev (an mdev's group is an emulated one).
+  /// A missing device is told apart only when the link cannot be read (no stat before it).
   public func iommuGroup(_ id: VFIODeviceID) throws(VFIOError) -> Int {
-    try requireDevice(id)
-    let link = try FileSystem.readLink("\(devicePath(id))/iommu_group").get("readlink(iommu_group)", device: id.description)
+    let link: String
+    switch FileSystem.readLink("\(devicePath(id))/iommu_group") {
+    case .success(let l): link = l
+    case .failure(let e):
+      try requireDevice(id)
+      throw .syscall(operation: "readlink(iommu_group)", device: id.description, errno: e)
+    }
     guard let n = Int(FileSystem.basename(link)) else {
       throw .unexpected(operation: "readlink(iommu_group)", device: id.description, detail: "not a group number: '\(link)'")
     }
@@ -149,16 +155,19 @@ public struct PCISysfs: Sendable {
   public func vfioCdevPath(_ a: PCIAddress) throws(VFIOError) -> String? { try vfioCdevPath(.pci(a)) }
 
   /// The VFIO cdev of a PCI function or an mdev (`<sysfs dir>/vfio-dev/vfioN`).
+  /// A missing device (`VFIOError.noSuchDevice`) is told apart only when `vfio-dev` cannot be
+  /// listed: the device open path makes no stat before it, as C's `vfio_pci_get_cdev_path`.
   public func vfioCdevPath(_ id: VFIODeviceID) throws(VFIOError) -> String? {
-    try requireDevice(id)
-    guard case .success(let entries) = FileSystem.list("\(devicePath(id))/vfio-dev") else { return nil }
+    guard case .success(let entries) = FileSystem.list("\(devicePath(id))/vfio-dev") else {
+      try requireDevice(id)
+      return nil
+    }
     guard let name = entries.first(where: { $0.hasPrefix("vfio") }) else { return nil }
     return "\(paths.dev)/vfio/devices/\(name)"
   }
 
   /// The VFIO cdev of a PCI function or an mdev, throwing when there is none.
   public func requireVFIOCdevPath(_ id: VFIODeviceID) throws(VFIOError) -> String {
-    try requireDevice(id)
     guard let path = try vfioCdevPath(id) else {
       throw .unexpected(operation: "cdev lookup", device: id.description,
                         detail: "no vfio-dev/vfio* in sysfs: not bound to a VFIO driver, or the kernel has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV)")

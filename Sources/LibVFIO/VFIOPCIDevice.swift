@@ -75,7 +75,7 @@ public final class VFIOPCIDevice {
       guard deviceFD == nil else {
         throw .unexpected(operation: "device init", device: name, detail: "a device fd can only be handed over in iommufd mode")
       }
-      try sysfs.requireDevice(id)
+      // No stat first: the group lookup tells a missing device apart when it fails.
       let g = try VFIOGroup(for: id, iommu: iommu, sysfs: sysfs)
       group = g
       do throws(VFIOError) {

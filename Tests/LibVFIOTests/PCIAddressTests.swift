@@ -71,6 +71,7 @@ struct PCIAddressTests {
     #expect(PCIAddress(domain: 0, bus: 0, device: 0, function: 0).description == "0000:00:00.0")
     #expect(PCIAddress(domain: 0x12, bus: 0x3, device: 0x4, function: 1).description == "0012:03:04.1")
     #expect(PCIAddress(bus: 0xa0, device: 0x1f, function: 7).description == "0000:a0:1f.7")
+    #expect(PCIAddress(domain: 0xbeef, bus: 0xff, device: 0x1f, function: 7).description == "beef:ff:1f.7")
   }
 
   @Test func orderIsDomainBusDeviceFunction() throws {
