@@ -15,7 +15,8 @@
 //   -x           diagnostics: also the "_raw" twins of the iommufd map and config-read
 //                operations, which make the same system calls through LibVFIO's syscall layer
 //                alone (`FileDescriptor.ioctl`, `readValue`: no typed API above it), to tell the
-//                port's cost from the process's. BENCH_PAGEMAP=1: after a map operation's warm-up round, prints how
+//                port's cost from the process's; and the igb memcpy without VFIOPCIDriver's
+//                checks: through the ops protocol ("_ops") and on the concrete IGBDriver ("_igb"). BENCH_PAGEMAP=1: after a map operation's warm-up round, prints how
 //                many physically contiguous runs the buffer is made of (as bench.c does).
 // Output, one line per operation: op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
 // or, when the operation cannot run here: op<TAB>SKIP<TAB>reason
@@ -36,7 +37,14 @@ func eprint(_ text: String) {
 
 struct Skip: Error { let reason: String }
 
-enum Kind { case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead, memcpy(size: Int) }
+enum Kind {
+  case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead
+  /// `via`: .library (VFIOPCIDriver.memcpy, as C's vfio_pci_driver_memcpy), or for -x the
+  /// driver's own start + wait through the ops protocol (.ops) or on the concrete IGBDriver (.igb).
+  case memcpy(size: Int, via: MemcpyPath)
+}
+
+enum MemcpyPath { case library, ops, igb }
 
 struct Op {
   let name: String
@@ -158,7 +166,7 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
     }
     guard vendor != 0xffff else { throw Skip(reason: "config space reads 0xffff") }
     return t
-  case .memcpy(let size):
+  case .memcpy(let size, let via):
     // As bench.c's run_memcpy (vfio_pci_driver_test's set-up): a 2 MiB driver region and 2 MiB of
     // MAP_SHARED anonymous memory; one memcpy (start + wait) from its first half to its second.
     guard let driverAddress else {
@@ -187,9 +195,27 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
     guard bytes <= UInt64(regionSize / 2) else { throw Skip(reason: "memcpy of \(bytes) bytes exceeds half the 2 MiB region") }
     memory.fill(0xa5, count: Int(bytes))
     let src = mem.iova, dst = mem.iova + UInt64(regionSize / 2)
-    let t = try timed(op.rounds) {
-      let r = try driver.memcpy(src: src, dst: dst, size: bytes)
-      if r != 0 { throw Skip(reason: "vfio_pci_driver_memcpy returned \(r)") }
+    let t: [UInt64]
+    switch via {
+    case .library:
+      t = try timed(op.rounds) {
+        let r = try driver.memcpy(src: src, dst: dst, size: bytes)
+        if r != 0 { throw Skip(reason: "vfio_pci_driver_memcpy returned \(r)") }
+      }
+    case .ops:
+      guard let d = driver.instance, bytes <= d.maxMemcpySize else { throw Skip(reason: "no driver instance, or one chunk too small") }
+      t = try timed(op.rounds) {
+        try d.memcpyStart(src: src, dst: dst, size: bytes, count: 1)
+        let r = try d.memcpyWait()
+        if r != 0 { throw Skip(reason: "memcpy_wait returned \(r)") }
+      }
+    case .igb:
+      guard let d = driver.instance as? IGBDriver, bytes <= d.maxMemcpySize else { throw Skip(reason: "not an igb, or one chunk too small") }
+      t = try timed(op.rounds) {
+        try d.memcpyStart(src: src, dst: dst, size: bytes, count: 1)
+        let r = try d.memcpyWait()
+        if r != 0 { throw Skip(reason: "memcpy_wait returned \(r)") }
+      }
     }
     guard memory.bytes(count: Int(bytes)) == memory.bytes(at: regionSize / 2, count: Int(bytes)) else {
       throw Skip(reason: "memcpy: the destination differs from the source")
@@ -265,8 +291,12 @@ if diagnostics {
   ops.append(Op(name: "config_read_vendor_raw:iommufd", kind: .rawConfigRead, mode: .iommufd, rounds: rounds(100_000)))
 }
 ops.append(Op(name: "luo_session_preserve_memfd", kind: .luo, mode: .iommufd, rounds: rounds(1000)))
-ops.append(Op(name: "driver_memcpy_64b:iommufd", kind: .memcpy(size: 64), mode: .iommufd, rounds: rounds(2000)))
-ops.append(Op(name: "driver_memcpy_max:iommufd", kind: .memcpy(size: 0), mode: .iommufd, rounds: rounds(2000)))
+ops.append(Op(name: "driver_memcpy_64b:iommufd", kind: .memcpy(size: 64, via: .library), mode: .iommufd, rounds: rounds(2000)))
+ops.append(Op(name: "driver_memcpy_max:iommufd", kind: .memcpy(size: 0, via: .library), mode: .iommufd, rounds: rounds(2000)))
+if diagnostics {
+  ops.append(Op(name: "driver_memcpy_64b_ops:iommufd", kind: .memcpy(size: 64, via: .ops), mode: .iommufd, rounds: rounds(2000)))
+  ops.append(Op(name: "driver_memcpy_64b_igb:iommufd", kind: .memcpy(size: 64, via: .igb), mode: .iommufd, rounds: rounds(2000)))
+}
 
 if list {
   for op in ops { print("\(op.name)\t\(op.rounds)") }
