@@ -194,7 +194,9 @@ extension FileDescriptor {
 package func openFile(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [.closeOnExec],
                       permissions: FilePermissions? = nil) -> Result<FileDescriptor, Errno> {
   do {
-    return .success(try FileDescriptor.open(FilePath(path), mode, options: options, permissions: permissions))
+    // The C string straight to open(2): a FilePath would parse and normalize the path first
+    // (an allocation and a pass over it on every device and sysfs open).
+    return .success(try unsafe path.withCString { unsafe try FileDescriptor.open($0, mode, options: options, permissions: permissions) })
   } catch let e as Errno {
     return .failure(e)
   } catch {
