@@ -12,7 +12,7 @@ import Testing
 /// A session name as C's program names it, after `VFIO_SELFTESTS_LUO_SESSION_PREFIX` (unset: C's
 /// own names), so the C programs can hold theirs across the same kexec.
 func luoName(_ cName: String) throws -> String {
-  try SelftestsEnvironment.current.luoSessionPrefix() + cName
+  try SelftestsEnvironment.currentLUOSessionPrefix() + cName
 }
 
 /// `luo_test()`: checks the requested stage against the state session, then runs the stage.
