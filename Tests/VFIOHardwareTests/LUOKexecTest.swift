@@ -60,7 +60,7 @@ extension Hardware {
         let session = try luo.retrieveSession(try luoName("test-session"))
         defer { session.close() }
         let fd = try Memfd.restore(from: session, token: 0x1A, expecting: "hello kexec world")
-        try? fd.close()
+        Memfd.close(fd)
         try session.finish()
         try stateSession.finish()
         print("--- SIMPLE KEXEC TEST PASSED ---")
@@ -86,7 +86,7 @@ extension Hardware {
         for name in names { sessions[name] = try luo.retrieveSession(try luoName(name)) }
         for f in files {
           let fd = try Memfd.restore(from: sessions[f.session]!, token: f.token, expecting: f.data)
-          try? fd.close()
+          Memfd.close(fd)
         }
         for name in names { try sessions[name]!.finish() }
         try stateSession.finish()
@@ -105,7 +105,7 @@ extension Hardware {
         defer { session.close() }
         for i in 0..<count {
           let fd = try Memfd.restore(from: session, token: UInt64(i), expecting: "file-data-\(i)")
-          try? fd.close()
+          Memfd.close(fd)
         }
         try session.finish()
         try stateSession.finish()
