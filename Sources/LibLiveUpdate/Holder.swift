@@ -37,7 +37,7 @@ public struct LiveUpdateHolder: Sendable {
     let maxfd = Int32(max(LiveUpdateSyscalls.descriptorTableSize(), (fds.max() ?? 0) + 1))
     let pid = try LiveUpdateSyscalls.forkHolder(keeping: fds, maxfd: maxfd).get("fork(holder)", name)
     // The child holds them now; this process's copies may close with it.
-    for s in sessions { if let fd = s.release() { try? fd.close() } }
+    for s in sessions { if let fd = s.release() { LiveUpdateSyscalls.close(fd) } }
     // Registered, or not kept: an unregistered holder could be stacked by the next run.
     if case .failure(let e) = FileSystem.makeDirectories(directory).flatMap({ FileSystem.create(pidFile(name), "\(pid)\n") }) {
       _ = Syscalls.sendSignal(.kill, to: pid)

@@ -55,7 +55,7 @@ public final class LiveUpdateDevice {
 
   /// Closes the device (other processes may then open it). Sessions stay open.
   public func close() {
-    try? fd?.close()
+    if let fd { LiveUpdateSyscalls.close(fd) }
     openFD = nil
   }
 
@@ -71,7 +71,8 @@ public final class LiveUpdateDevice {
     arg.size = UInt32(MemoryLayout<liveupdate_ioctl_create_session>.size)
     copyName(rawName, into: &arg.name)
     guard let fd else { return .failure(.badFileDescriptor) }
-    return fd.ioctl(LiveUpdateUAPI.CREATE_SESSION, &arg).map { _ in FileDescriptor(rawValue: arg.fd) }
+    if let e = LiveUpdateSyscalls.createSession(fd, &arg) { return .failure(e) }
+    return .success(FileDescriptor(rawValue: arg.fd))
   }
 
   /// Creates outgoing session `name` (preserved across the next kexec while its fd is open).
@@ -83,10 +84,10 @@ public final class LiveUpdateDevice {
     var arg = liveupdate_ioctl_create_session()
     arg.size = UInt32(MemoryLayout<liveupdate_ioctl_create_session>.size)
     copyName(name, into: &arg.name)
-    switch luo.ioctl(LiveUpdateUAPI.CREATE_SESSION, &arg) {
-    case .success: return LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: false)
-    case .failure(let e): throw .syscall(operation: "ioctl(LIVEUPDATE_IOCTL_CREATE_SESSION)", object: "session '\(name)'", errno: e)
+    if let e = LiveUpdateSyscalls.createSession(luo, &arg) {
+      throw .syscall(operation: "ioctl(LIVEUPDATE_IOCTL_CREATE_SESSION)", object: "session '\(name)'", errno: e)
     }
+    return LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: false)
   }
 
   /// `LIVEUPDATE_IOCTL_RETRIEVE_SESSION`: the session, or the error; a failed ioctl is a
@@ -103,14 +104,17 @@ public final class LiveUpdateDevice {
     var arg = liveupdate_ioctl_retrieve_session()
     arg.size = UInt32(MemoryLayout<liveupdate_ioctl_retrieve_session>.size)
     copyName(name, into: &arg.name)
-    switch luo.ioctl(LiveUpdateUAPI.RETRIEVE_SESSION, &arg) {
-    case .success: return .success(LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: true))
-    case .failure(let e): return .failure(.syscall(operation: "ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", object: "session '\(name)'", errno: e))
+    if let e = LiveUpdateSyscalls.retrieveSession(luo, &arg) {
+      return .failure(.syscall(operation: "ioctl(LIVEUPDATE_IOCTL_RETRIEVE_SESSION)", object: "session '\(name)'", errno: e))
     }
+    return .success(LiveUpdateSession(fd: FileDescriptor(rawValue: arg.fd), name: name, incoming: true))
   }
 
   /// Retrieves incoming session `name` after a kexec.
   public func retrieveSession(_ name: String) throws(LiveUpdateError) -> LiveUpdateSession {
-    try retrieveSessionResult(name).get()
+    switch retrieveSessionResult(name) {
+    case .success(let session): return session
+    case .failure(let e): throw e
+    }
   }
 }

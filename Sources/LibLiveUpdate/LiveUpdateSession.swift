@@ -24,7 +24,7 @@ public final class LiveUpdateSession {
   deinit { close() }
 
   public func close() {
-    try? fd?.close()
+    if let fd { LiveUpdateSyscalls.close(fd) }
     openFD = nil
   }
 
@@ -42,7 +42,8 @@ public final class LiveUpdateSession {
   }
 
   // The session calls below are what the C tests loop over (thousands of sessions and files):
-  // each is the one ioctl, with no closure, allocation or formatted string unless it fails.
+  // each is the one ioctl (a concrete wrapper in Syscalls.swift), with no closure, generic,
+  // allocation or formatted string unless it fails.
 
   /// `LIVEUPDATE_SESSION_PRESERVE_FD`; the errno as the kernel gives it (ENOENT: no handler can
   /// preserve this file; EBUSY: already preserved; EEXIST: token in use).
@@ -52,14 +53,14 @@ public final class LiveUpdateSession {
     arg.size = UInt32(MemoryLayout<liveupdate_session_preserve_fd>.size)
     arg.fd = file.rawValue
     arg.token = token
-    switch fd.ioctl(LiveUpdateUAPI.SESSION_PRESERVE_FD, &arg) {
-    case .success: return .success(())
-    case .failure(let e): return .failure(e)
-    }
+    if let e = LiveUpdateSyscalls.preserveFD(fd, &arg) { return .failure(e) }
+    return .success(())
   }
 
   public func preserve(_ file: FileDescriptor, token: UInt64) throws(LiveUpdateError) {
-    try preserveResult(file, token: token).get("ioctl(LIVEUPDATE_SESSION_PRESERVE_FD, token 0x\(String(token, radix: 16)))", label)
+    if case .failure(let e) = preserveResult(file, token: token) {
+      throw .syscall(operation: "ioctl(LIVEUPDATE_SESSION_PRESERVE_FD, token 0x\(String(token, radix: 16)))", object: label, errno: e)
+    }
   }
 
   /// `LIVEUPDATE_SESSION_RETRIEVE_FD`; ENOENT for an unknown token.
@@ -68,14 +69,16 @@ public final class LiveUpdateSession {
     var arg = liveupdate_session_retrieve_fd()
     arg.size = UInt32(MemoryLayout<liveupdate_session_retrieve_fd>.size)
     arg.token = token
-    switch fd.ioctl(LiveUpdateUAPI.SESSION_RETRIEVE_FD, &arg) {
-    case .success: return .success(FileDescriptor(rawValue: arg.fd))
-    case .failure(let e): return .failure(e)
-    }
+    if let e = LiveUpdateSyscalls.retrieveFD(fd, &arg) { return .failure(e) }
+    return .success(FileDescriptor(rawValue: arg.fd))
   }
 
   public func retrieve(token: UInt64) throws(LiveUpdateError) -> FileDescriptor {
-    try retrieveResult(token: token).get("ioctl(LIVEUPDATE_SESSION_RETRIEVE_FD, token 0x\(String(token, radix: 16)))", label)
+    switch retrieveResult(token: token) {
+    case .success(let file): return file
+    case .failure(let e):
+      throw .syscall(operation: "ioctl(LIVEUPDATE_SESSION_RETRIEVE_FD, token 0x\(String(token, radix: 16)))", object: label, errno: e)
+    }
   }
 
   /// `LIVEUPDATE_SESSION_FINISH`; EBUSY while a file cannot finish yet.
@@ -83,14 +86,12 @@ public final class LiveUpdateSession {
     guard let fd else { return .failure(.badFileDescriptor) }
     var arg = liveupdate_session_finish()
     arg.size = UInt32(MemoryLayout<liveupdate_session_finish>.size)
-    switch fd.ioctl(LiveUpdateUAPI.SESSION_FINISH, &arg) {
-    case .success: return .success(())
-    case .failure(let e): return .failure(e)
-    }
+    if let e = LiveUpdateSyscalls.finish(fd, &arg) { return .failure(e) }
+    return .success(())
   }
 
   public func finish() throws(LiveUpdateError) {
-    try finishResult().get("ioctl(LIVEUPDATE_SESSION_FINISH)", label)
+    if case .failure(let e) = finishResult() { throw .syscall(operation: "ioctl(LIVEUPDATE_SESSION_FINISH)", object: label, errno: e) }
   }
 
   /// `LIVEUPDATE_SESSION_GET_NAME`: the name the kernel holds for this session.

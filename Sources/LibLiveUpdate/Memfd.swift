@@ -19,7 +19,7 @@ public enum Memfd {
       try MappedMemory.writeCStringResult(data, toShared: fd, size: page).get("mmap", "memfd '\(name)'")
       return fd
     } catch {
-      try? fd.close()
+      LiveUpdateSyscalls.close(fd)
       throw error
     }
   }
@@ -28,8 +28,15 @@ public enum Memfd {
   /// then closed here (the session keeps its own reference).
   public static func preserve(_ data: String, in session: LiveUpdateSession, token: UInt64) throws(LiveUpdateError) {
     let fd = try create(holding: data)
-    defer { try? fd.close() }
+    defer { LiveUpdateSyscalls.close(fd) }
     try session.preserve(fd, token: token)
+  }
+
+  /// `close(fd)` of a memfd (one from `restore`, say), errors ignored as C's `close(fd)` does: the
+  /// system call and nothing else (SystemPackage's `close()` costs the debug build more than
+  /// the call itself, and `luo_stress_files` closes 500).
+  public static func close(_ fd: FileDescriptor) {
+    LiveUpdateSyscalls.close(fd)
   }
 
   /// `fallocate(fd, 0, 0, size)`: backs the whole memfd with memory now.
@@ -39,27 +46,33 @@ public enum Memfd {
 
   /// The string at the start of a memfd (up to the first NUL, within one page).
   public static func contents(of fd: FileDescriptor) throws(LiveUpdateError) -> String {
-    let page = MappedMemory.pageSize
-    let map = try MappedMemory.sharedResult(fd, offset: 0, size: page, protection: [.read]).get("mmap", "memfd fd \(fd.rawValue)")
+    let map = try MappedMemory.sharedResult(fd, offset: 0, size: MappedMemory.pageSize, protection: .read).get("mmap", "memfd fd \(fd.rawValue)")
     defer { map.unmap() }
-    let bytes = map.bytes(count: page)
-    return String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+    return string(in: map)
   }
 
-  /// `restore_and_verify_memfd`: retrieves `token` from `session`; when `expected` is given, its
-  /// contents must equal it. Returns the fd, which the caller owns.
+  private static func string(in map: MappedMemory) -> String {
+    String(decoding: map.bytes(count: map.size).prefix(while: { $0 != 0 }), as: UTF8.self)
+  }
+
+  /// `restore_and_verify_memfd`: retrieves `token` from `session`; when `expected` is given, the
+  /// memfd must start with its bytes and a NUL (C's `strcmp`, in the mapping itself: no copy,
+  /// no String unless they differ). Returns the fd, which the caller owns.
   public static func restore(from session: LiveUpdateSession, token: UInt64, expecting expected: String?) throws(LiveUpdateError) -> FileDescriptor {
     let fd = try session.retrieve(token: token)
-    if let expected {
-      let got: String
-      do throws(LiveUpdateError) { got = try contents(of: fd) } catch {
-        try? fd.close()
-        throw error
-      }
-      guard got == expected else {
-        try? fd.close()
-        throw .dataMismatch(token: token, expected: expected, got: got)
-      }
+    guard let expected else { return fd }
+    let map: MappedMemory
+    switch MappedMemory.sharedResult(fd, offset: 0, size: MappedMemory.pageSize, protection: .read) {
+    case .success(let m): map = m
+    case .failure(let e):
+      LiveUpdateSyscalls.close(fd)
+      throw .syscall(operation: "mmap", object: "memfd fd \(fd.rawValue)", errno: e)
+    }
+    defer { map.unmap() }
+    guard map.holdsCString(expected) else {
+      let got = string(in: map)
+      LiveUpdateSyscalls.close(fd)
+      throw .dataMismatch(token: token, expected: expected, got: got)
     }
     return fd
   }

@@ -61,7 +61,7 @@ public enum StateSession {
   /// Reads the stage back from a retrieved state session.
   public static func readStage(_ session: LiveUpdateSession, token: UInt64) throws(LiveUpdateError) -> Int {
     let fd = try Memfd.restore(from: session, token: token, expecting: nil)
-    defer { try? fd.close() }
+    defer { LiveUpdateSyscalls.close(fd) }
     let text = try Memfd.contents(of: fd)
     guard let n = Int(text) else { throw .invalidStageRecord(session: session.name, contents: text) }
     return n

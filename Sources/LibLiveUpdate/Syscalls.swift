@@ -18,6 +18,51 @@ enum LiveUpdateSyscalls {
     unsafe name.withCString { p in valueOrErrno { unsafe vst_memfd_create(p, 0) } }.map { FileDescriptor(rawValue: $0) }
   }
 
+  // The session calls the C tests loop over (thousands of sessions and files), each a concrete
+  // function: the ioctl and a compare, nothing generic. In the debug build (what CI runs) the
+  // generic `FileDescriptor.ioctl<T>` with its `Result<CInt, Errno>`, and SystemPackage's
+  // `FileDescriptor.close()`, cost more user time per call than the kernel spends in the call.
+
+  /// `ioctl(fd, request, arg)` (EINTR retried): nil, or the errno.
+  private static func ioctl(_ fd: FileDescriptor, _ request: UInt, _ arg: UnsafeMutableRawPointer) -> Errno? {
+    while true {
+      if unsafe vst_ioctl(fd.rawValue, request, arg) != -1 { return nil }
+      let e = vst_errno()
+      if e != EINTR { return Errno(rawValue: e) }
+    }
+  }
+
+  /// `LIVEUPDATE_IOCTL_CREATE_SESSION`: nil, or the errno.
+  static func createSession(_ luo: FileDescriptor, _ arg: inout liveupdate_ioctl_create_session) -> Errno? {
+    unsafe ioctl(luo, LiveUpdateUAPI.CREATE_SESSION, &arg)
+  }
+
+  /// `LIVEUPDATE_IOCTL_RETRIEVE_SESSION`: nil, or the errno.
+  static func retrieveSession(_ luo: FileDescriptor, _ arg: inout liveupdate_ioctl_retrieve_session) -> Errno? {
+    unsafe ioctl(luo, LiveUpdateUAPI.RETRIEVE_SESSION, &arg)
+  }
+
+  /// `LIVEUPDATE_SESSION_PRESERVE_FD`: nil, or the errno.
+  static func preserveFD(_ session: FileDescriptor, _ arg: inout liveupdate_session_preserve_fd) -> Errno? {
+    unsafe ioctl(session, LiveUpdateUAPI.SESSION_PRESERVE_FD, &arg)
+  }
+
+  /// `LIVEUPDATE_SESSION_RETRIEVE_FD`: nil, or the errno.
+  static func retrieveFD(_ session: FileDescriptor, _ arg: inout liveupdate_session_retrieve_fd) -> Errno? {
+    unsafe ioctl(session, LiveUpdateUAPI.SESSION_RETRIEVE_FD, &arg)
+  }
+
+  /// `LIVEUPDATE_SESSION_FINISH`: nil, or the errno.
+  static func finish(_ session: FileDescriptor, _ arg: inout liveupdate_session_finish) -> Errno? {
+    unsafe ioctl(session, LiveUpdateUAPI.SESSION_FINISH, &arg)
+  }
+
+  /// `close(fd)`, once (Linux releases the fd even when close reports EINTR, so it is never
+  /// retried); errors ignored, as every caller here did with `try? fd.close()`.
+  static func close(_ fd: FileDescriptor) {
+    _ = Glibc.close(fd.rawValue)
+  }
+
   /// `ftruncate(fd, size)` (EINTR retried): the errno on failure.
   static func truncate(_ fd: FileDescriptor, size: Int) -> Result<Void, Errno> {
     valueOrErrno { ftruncate(fd.rawValue, off_t(size)) }.map { _ in () }

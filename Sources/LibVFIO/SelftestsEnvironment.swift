@@ -126,6 +126,20 @@ public struct SelftestsEnvironment: Sendable {
   /// Letters, digits, `-`, `_` and `.`, at most 16; "" when unset.
   public func luoSessionPrefix() throws(VFIOError) -> String { try parsed(.luoSessionPrefix, Parse.sessionPrefix) ?? "" }
 
+  /// `current.luoSessionPrefix()`, looked up and checked once per process: the kexec tests put
+  /// it before every session name (`luo_stress_sessions` names 2000 in each stage), and the
+  /// lookup and check each time cost the debug build more than the ioctl that takes the name.
+  public static func currentLUOSessionPrefix() throws(VFIOError) -> String {
+    switch currentLUOSessionPrefixParsed {
+    case .success(let prefix): return prefix
+    case .failure(let e): throw e
+    }
+  }
+
+  private static let currentLUOSessionPrefixParsed: Result<String, VFIOError> = {
+    do throws(VFIOError) { return .success(try current.luoSessionPrefix()) } catch { return .failure(error) }
+  }()
+
   /// One PCI address (`VFIO_SELFTESTS_BDF`, `_SRIOV_BDF`), nil when unset.
   public func address(_ v: Variable) throws(VFIOError) -> PCIAddress? { try parsed(v, Parse.bdf) }
 

@@ -97,6 +97,23 @@ struct MemfdTests {
     #expect(try Memfd.contents(of: empty) == "")
   }
 
+  /// `restore`'s check is C's `strcmp(expected, map) == 0`, in the mapping: the text's bytes
+  /// and then the NUL, no more and no less.
+  @Test func holdsCStringIsStrcmpInPlace() throws {
+    let fd = try Memfd.create(holding: "file-data-7")
+    defer { Memfd.close(fd) }
+    let map = try MappedMemory.sharedResult(fd, offset: 0, size: MappedMemory.pageSize, protection: .read).get()
+    defer { map.unmap() }
+    #expect(map.holdsCString("file-data-7"))
+    #expect(!map.holdsCString("file-data-"))
+    #expect(!map.holdsCString("file-data-77"))
+    #expect(!map.holdsCString("file-data-8"))
+    #expect(!map.holdsCString(""))
+    #expect(map.holdsCString("data-7", at: 5))
+    #expect(!map.holdsCString(String(repeating: "a", count: map.size)))
+    #expect(!map.holdsCString("x", at: map.size - 1))
+  }
+
   @Test func fileLimitCanBeRaisedWithinTheHardLimit() {
     #expect(throws: Never.self) { try ensureNoFileLimitResult(100).get() }
   }

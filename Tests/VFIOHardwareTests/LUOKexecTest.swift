@@ -12,7 +12,7 @@ import Testing
 /// A session name as C's program names it, after `VFIO_SELFTESTS_LUO_SESSION_PREFIX` (unset: C's
 /// own names), so the C programs can hold theirs across the same kexec.
 func luoName(_ cName: String) throws -> String {
-  try SelftestsEnvironment.current.luoSessionPrefix() + cName
+  try SelftestsEnvironment.currentLUOSessionPrefix() + cName
 }
 
 /// `luo_test()`: checks the requested stage against the state session, then runs the stage.
@@ -60,7 +60,7 @@ extension Hardware {
         let session = try luo.retrieveSession(try luoName("test-session"))
         defer { session.close() }
         let fd = try Memfd.restore(from: session, token: 0x1A, expecting: "hello kexec world")
-        try? fd.close()
+        Memfd.close(fd)
         try session.finish()
         try stateSession.finish()
         print("--- SIMPLE KEXEC TEST PASSED ---")
@@ -86,7 +86,7 @@ extension Hardware {
         for name in names { sessions[name] = try luo.retrieveSession(try luoName(name)) }
         for f in files {
           let fd = try Memfd.restore(from: sessions[f.session]!, token: f.token, expecting: f.data)
-          try? fd.close()
+          Memfd.close(fd)
         }
         for name in names { try sessions[name]!.finish() }
         try stateSession.finish()
@@ -105,7 +105,7 @@ extension Hardware {
         defer { session.close() }
         for i in 0..<count {
           let fd = try Memfd.restore(from: session, token: UInt64(i), expecting: "file-data-\(i)")
-          try? fd.close()
+          Memfd.close(fd)
         }
         try session.finish()
         try stateSession.finish()

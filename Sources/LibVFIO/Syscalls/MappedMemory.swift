@@ -64,6 +64,21 @@ public final class MappedMemory {
     return unsafe Array(UnsafeRawBufferPointer(start: p, count: count))
   }
 
+  /// Whether the region holds `text`'s UTF-8 bytes and then a NUL at `offset`: C's
+  /// `strcmp(text, region) == 0` for a text with no NUL of its own, compared in place (one
+  /// memcmp, no copy of the region). False when the text and its NUL do not fit.
+  public func holdsCString(_ text: String, at offset: Int = 0) -> Bool {
+    var text = text
+    return text.withUTF8 { utf8 in
+      guard offset >= 0, utf8.count < size - offset else { return false }
+      let p = unsafe pointer(offset, utf8.count + 1)
+      // The first NUL is the text's own (strnlen), and the bytes before it are the text's.
+      guard unsafe strnlen(p.assumingMemoryBound(to: CChar.self), utf8.count + 1) == utf8.count else { return false }
+      if utf8.isEmpty { return true }
+      return unsafe memcmp(p, utf8.baseAddress!, utf8.count) == 0
+    }
+  }
+
   /// Sets `count` bytes from `offset` to `byte` (memset).
   public func fill(_ byte: UInt8, at offset: Int = 0, count: Int) {
     let p = unsafe pointer(offset, count)
