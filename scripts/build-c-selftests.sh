@@ -7,7 +7,8 @@
 # - tools/testing/selftests/liveupdate: liveupdate and the luo_* kexec programs;
 # - with --bench, also the benchmark's C side (scripts/bench/bench.c; scripts/bench/Makefile
 #   builds it against the same libvfio and lu_utils sources with the same flags) in bench-obj/,
-#   and the same at -O2 in bench-obj-O2/ (the benchmark's second C baseline);
+#   and the same at -O2 in bench-obj-O2/ (the benchmark's second C baseline); each with, in its
+#   selftests/, the vfio_pci_device_test its run_one_test operation runs (at -O2 for bench-obj-O2);
 # - with --gen-tar, the kernel's own kselftest install of vfio + liveupdate instead
 #   (`make -C tools/testing/selftests TARGETS="vfio liveupdate" install`, as gen_tar packs it),
 #   tarred as .build-vm/c-selftests/kselftest-c[-series].tar.gz; with --series, on a copy of the
@@ -104,5 +105,11 @@ if ((bench)); then
   make -s -C "$here/bench" -j2 KSRC="$src" KHDR="$khdr" OUTPUT="$out/bench-obj" EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" >&2
   # The second C baseline: the same library and bench.c at -O2 (the benchmark compares both).
   make -s -C "$here/bench" -j2 KSRC="$src" KHDR="$khdr" OUTPUT="$out/bench-obj-O2" EXTRA_CFLAGS="-O2" >&2
+  # run_one_test's C program, in selftests/ beside each bench (bench.c looks there): the one just
+  # built with the selftests' flags, and the same program built by their Makefile at -O2.
+  mkdir -p "$out/bench-obj/selftests"
+  cp "$out/vfio_pci_device_test" "$out/bench-obj/selftests/"
+  make -s -C "$src/tools/testing/selftests/vfio" -j2 OUTPUT="$out/bench-obj-O2/selftests" KHDR_INCLUDES="-isystem $khdr" \
+    EXTRA_CFLAGS="-O2" "$out/bench-obj-O2/selftests/vfio_pci_device_test" >&2
 fi
 echo "$out"

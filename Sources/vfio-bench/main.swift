@@ -19,10 +19,14 @@
 //                many physically contiguous runs the buffer is made of (as bench.c does).
 // Output, one line per operation: op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
 // or, when the operation cannot run here: op<TAB>SKIP<TAB>reason
+// (run_one_test prints a second line, run_one_test_to_ktap, from the same rounds: see runOneTest.)
 // Each round is timed alone with clock_gettime(CLOCK_MONOTONIC) after one untimed warm-up round,
 // except first_init:MODE, whose one round is the first device init of the process: it is the
 // process's first operation only when run alone (-f first_init:MODE), as scripts/guest/bench.sh does.
 import CVFIOShim
+#if canImport(Glibc)
+import Glibc
+#endif
 import LibLiveUpdate
 import LibVFIO
 import SystemPackage
@@ -35,7 +39,7 @@ func eprint(_ text: String) {
 
 struct Skip: Error { let reason: String }
 
-enum Kind { case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead, memcpy(size: Int) }
+enum Kind { case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead, memcpy(size: Int), runOneTest }
 
 struct Op {
   let name: String
@@ -88,8 +92,83 @@ func withMapSetup<T>(_ mode: IOMMUMode, _ address: PCIAddress, size: Int,
   return try body(iommu, &allocator, memory)
 }
 
+/// The directory of this executable (/proc/self/exe resolved: a symlink to it counts as it).
+func executableDirectory() -> String? {
+  var buf = [CChar](repeating: 0, count: 4096)
+  let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+  guard n > 0 else { return nil }
+  let path = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  guard let slash = path.lastIndex(of: "/") else { return nil }
+  return String(path[..<slash])
+}
+
+/// run_one_test's second line (`run_one_test_to_ktap`): per round, launch to the KTAP result line.
+nonisolated(unsafe) var runOneTestToKTAP: [UInt64] = []
+
+/// run_one_test (bench.c's twin): `vfio-selftests run` of the one test bench.c runs in C
+/// (vfio_pci_device_test.config_space_read_write, iommufd mode), as a user runs it:
+/// `<dir>/vfio-selftests run --iommu-mode iommufd --filter VFIOPCIDeviceSuite/config_space_read_write --ktap - BDF`,
+/// <dir> being `run/` beside this executable when it holds one (scripts/bench.sh puts the
+/// release build there with its test binary), else this executable's own directory (a build dir,
+/// where the test binary sits beside the CLI). A round is posix_spawn() to waitpid(); the KTAP
+/// time is to the first top-level "ok "/"not ok " line read from its stdout (a pipe).
+func runOneTest(_ op: Op, address: PCIAddress) throws -> [UInt64] {
+  guard let dir = executableDirectory() else { throw Skip(reason: "readlink(/proc/self/exe) failed") }
+  let cliDir = FileSystem.exists("\(dir)/run/vfio-selftests") ? "\(dir)/run" : dir
+  let cli = "\(cliDir)/vfio-selftests"
+  guard FileSystem.exists(cli), FileSystem.exists("\(cliDir)/vfio-selftestsPackageTests.xctest") else {
+    throw Skip(reason: "no vfio-selftests with vfio-selftestsPackageTests.xctest beside it in \(cliDir) (scripts/bench.sh puts them in run/)")
+  }
+  let argv = [cli, "run", "--iommu-mode", "iommufd", "--filter", "VFIOPCIDeviceSuite/config_space_read_write", "--ktap", "-", address.description]
+  var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+  defer { for a in cArgs { free(a) } }
+  runOneTestToKTAP = [UInt64](repeating: 0, count: op.rounds)
+  var t = [UInt64](repeating: 0, count: op.rounds)
+  var buf = [UInt8](repeating: 0, count: 8192)
+  for i in -1..<op.rounds {
+    var pfd: [Int32] = [0, 0]
+    guard pipe(&pfd) == 0 else { throw Skip(reason: "pipe: errno \(errno)") }
+    // Neither end leaks into the child past its dup2 to stdout (as bench.c's pipe2(O_CLOEXEC)).
+    _ = fcntl(pfd[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(pfd[1], F_SETFD, FD_CLOEXEC)
+    var fa = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&fa)
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO)
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
+    var pid: pid_t = 0
+    let t0 = nowNS()
+    let r = posix_spawn(&pid, cli, &fa, nil, &cArgs, environ)
+    close(pfd[1])
+    posix_spawn_file_actions_destroy(&fa)
+    guard r == 0 else { close(pfd[0]); throw Skip(reason: "posix_spawn(\(cli)): errno \(r)") }
+    var line: [UInt8] = [], result: String?, tLine: UInt64 = 0
+    while true {
+      let n = read(pfd[0], &buf, buf.count)
+      if n <= 0 { break }
+      for b in buf[0..<n] {
+        if b != UInt8(ascii: "\n") { if line.count < 512 { line.append(b) }; continue }
+        if result == nil, line.starts(with: Array("ok ".utf8)) || line.starts(with: Array("not ok ".utf8)) {
+          tLine = nowNS() &- t0
+          result = String(decoding: line, as: UTF8.self)
+        }
+        line.removeAll(keepingCapacity: true)
+      }
+    }
+    close(pfd[0])
+    var status: Int32 = 0
+    _ = waitpid(pid, &status, 0)
+    if i >= 0 { t[i] = nowNS() &- t0; runOneTestToKTAP[i] = tLine }
+    guard let result, result.hasPrefix("ok "), status == 0 else {
+      throw Skip(reason: "vfio-selftests run: \(result ?? "no KTAP result line"), wait status \(status)")
+    }
+  }
+  return t
+}
+
 func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   switch op.kind {
+  case .runOneTest:
+    return try runOneTest(op, address: address)
   case .initCleanup, .firstInit:
     var warmUp = true
     if case .firstInit = op.kind { warmUp = false }
@@ -266,6 +345,7 @@ if diagnostics {
 ops.append(Op(name: "luo_session_preserve_memfd", kind: .luo, mode: .iommufd, rounds: rounds(1000)))
 ops.append(Op(name: "driver_memcpy_64b:iommufd", kind: .memcpy(size: 64), mode: .iommufd, rounds: rounds(2000)))
 ops.append(Op(name: "driver_memcpy_max:iommufd", kind: .memcpy(size: 0), mode: .iommufd, rounds: rounds(2000)))
+ops.append(Op(name: "run_one_test", kind: .runOneTest, mode: .iommufd, rounds: rounds(100)))
 
 if list {
   for op in ops { print("\(op.name)\t\(op.rounds)") }
@@ -278,6 +358,10 @@ for op in ops {
     var t = try run(op, address: address)
     t.sort()
     print("\(op.name)\t\(t.count)\t\(t[0])\t\(t[(t.count - 1) / 2])\t\(t[t.count - 1])")
+    if case .runOneTest = op.kind {
+      let k = runOneTestToKTAP.sorted()
+      print("run_one_test_to_ktap\t\(k.count)\t\(k[0])\t\(k[(k.count - 1) / 2])\t\(k[k.count - 1])")
+    }
   } catch let e as Skip {
     print("\(op.name)\tSKIP\t\(e.reason)")
   } catch {

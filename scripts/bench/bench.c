@@ -16,6 +16,7 @@
  *   -l           list the operations' names and their default round counts, run nothing
  * Output, one line per operation (stdout):  op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
  * or, when the operation cannot run here:   op<TAB>SKIP<TAB>reason
+ * (run_one_test prints a second line, run_one_test_to_ktap, from the same rounds: see there.)
  * Each round is timed alone with clock_gettime(CLOCK_MONOTONIC); one untimed warm-up round
  * comes first, except for first_init:MODE, whose one round is the first device init of a
  * process (the operation's child is a fresh fork of this small program). Every operation runs
@@ -24,6 +25,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <libgen.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +51,7 @@ static const char *modes[] = {
 };
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
 
-enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY };
+enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY, OP_RUN_ONE_TEST };
 
 struct op {
 	char name[96];
@@ -244,6 +248,87 @@ static void run_memcpy(struct op *op, uint64_t *t)
 	iommu_cleanup(iommu);
 }
 
+/*
+ * run_one_test: one C selftest program running one test, as a user runs it:
+ * <dir of this executable>/selftests/vfio_pci_device_test -r vfio_pci_device_test.config_space_read_write BDF
+ * (the kselftest harness's "-r FIXTURE.TEST"; the default iommu mode, iommufd). A round is
+ * posix_spawn() to waitpid() (the line "run_one_test"); beside it, "run_one_test_to_ktap" is the
+ * time from the same launch to the moment its top-level KTAP result line ("ok N ..." or
+ * "not ok N ...") is read from its stdout (a pipe). A round whose line is not "ok" fails the op.
+ * vfio-bench does the same with `vfio-selftests run` of the same test.
+ */
+extern char **environ;
+static const char run_one_test_prog[] = "vfio_pci_device_test";
+static const char run_one_test_name[] = "vfio_pci_device_test.config_space_read_write";
+
+static uint64_t *run_one_test_ktap;
+
+static void run_one_test(struct op *op, uint64_t *t)
+{
+	char exe[PATH_MAX], prog[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		fprintf(stderr, "readlink(/proc/self/exe): %s\n", strerror(errno));
+		exit(1);
+	}
+	exe[n] = 0;
+	snprintf(prog, sizeof(prog), "%s/selftests/%s", dirname(exe), run_one_test_prog);
+	if (access(prog, X_OK)) {
+		fprintf(stderr, "no C selftest program %s (scripts/build-c-selftests.sh --bench puts it there)\n", prog);
+		exit(4);
+	}
+	run_one_test_ktap = calloc(op->rounds, sizeof(uint64_t));
+	for (long i = -1; i < op->rounds; i++) {
+		char *argv[] = { prog, "-r", (char *)run_one_test_name, (char *)bdf, NULL };
+		posix_spawn_file_actions_t fa;
+		char buf[8192], line[512];
+		size_t len = 0;
+		uint64_t t0, t_line = 0;
+		int pfd[2], status;
+		int ok = 0, result = 0;
+		pid_t pid;
+
+		VFIO_ASSERT_EQ(pipe2(pfd, O_CLOEXEC), 0);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+		t0 = now_ns();
+		VFIO_ASSERT_EQ(posix_spawn(&pid, prog, &fa, NULL, argv, environ), 0);
+		close(pfd[1]);
+		posix_spawn_file_actions_destroy(&fa);
+		while ((n = read(pfd[0], buf, sizeof(buf))) > 0) {
+			for (ssize_t j = 0; j < n; j++) {
+				if (buf[j] != '\n') {
+					if (len < sizeof(line) - 1)
+						line[len++] = buf[j];
+					continue;
+				}
+				line[len] = 0;
+				len = 0;
+				if (!result && (!strncmp(line, "ok ", 3) || !strncmp(line, "not ok ", 7))) {
+					t_line = now_ns() - t0;
+					result = 1;
+					ok = line[0] == 'o';
+					if (!ok)
+						fprintf(stderr, "%s: %s\n", run_one_test_prog, line);
+				}
+			}
+		}
+		close(pfd[0]);
+		VFIO_ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		if (i >= 0) {
+			t[i] = now_ns() - t0;
+			run_one_test_ktap[i] = t_line;
+		}
+		if (!result || !ok || !WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "%s -r %s: %s, exit status %d\n", run_one_test_prog, run_one_test_name,
+				!result ? "no KTAP result line" : ok ? "ok" : "not ok", status);
+			exit(1);
+		}
+	}
+}
+
 /* Runs op in a child; its stderr comes back through a pipe (last line = the skip reason). */
 static int run_op(struct op *op)
 {
@@ -288,10 +373,13 @@ static int run_op(struct op *op)
 		case OP_CONFIG: run_config(op, t); break;
 		case OP_LUO: run_luo(op, t); break;
 		case OP_MEMCPY: run_memcpy(op, t); break;
+		case OP_RUN_ONE_TEST: run_one_test(op, t); break;
 		}
 		fflush(stdout);
 		dup2(out, STDOUT_FILENO);
 		report(op->name, t, op->rounds);
+		if (op->kind == OP_RUN_ONE_TEST)
+			report("run_one_test_to_ktap", run_one_test_ktap, op->rounds);
 		_exit(0);
 	}
 	close(pfd[1]);
@@ -331,7 +419,7 @@ int main(int argc, char **argv)
 {
 	long divisor = 1, exact_rounds = 0;
 	const char *filter = NULL;
-	struct op ops[4 * NMODES + 4];
+	struct op ops[4 * NMODES + 8];
 	int nops = 0, c, list = 0;
 
 	bdf = getenv("VFIO_SELFTESTS_BDF");
@@ -355,6 +443,7 @@ int main(int argc, char **argv)
 	}
 	if (divisor < 1)
 		divisor = 1;
+
 #define ROUNDS(n) (exact_rounds > 0 ? exact_rounds : (n) / divisor < 5 ? 5 : (n) / divisor)
 	for (size_t m = 0; m < NMODES; m++) {
 		ops[nops] = (struct op){ .kind = OP_FIRST_INIT, .mode = modes[m], .rounds = 1 };
@@ -383,6 +472,8 @@ int main(int argc, char **argv)
 	ops[nops] = (struct op){ .name = "driver_memcpy_64b:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 64, .rounds = ROUNDS(2000) };
 	nops++;
 	ops[nops] = (struct op){ .name = "driver_memcpy_max:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 0, .rounds = ROUNDS(2000) };
+	nops++;
+	ops[nops] = (struct op){ .name = "run_one_test", .kind = OP_RUN_ONE_TEST, .rounds = ROUNDS(100) };
 	nops++;
 
 	int failed = 0, exact = 0;

@@ -68,7 +68,8 @@ if [[ ${BENCH_MODE:-} == interleaved ]]; then
       for side in "${order[@]}"; do
         line=$("$(prog_of "$side")" -d "$BDF" -n "$batch" -f "$op" 2>> "$RESULTS/interleaved/$side.err")
         [[ -n $line ]] || line="$op	SKIP	no output (exit $?)"
-        printf '%s\t%s\n' "$k" "$line" >> "$RESULTS/interleaved/$side.tsv"
+        # One line per operation, but run_one_test adds run_one_test_to_ktap: each line its own row.
+        while IFS= read -r l; do printf '%s\t%s\n' "$k" "$l"; done <<< "$line" >> "$RESULTS/interleaved/$side.tsv"
         [[ $line == *"	SKIP	"* ]] && skipped+="$side "
       done
       [[ -n $skipped ]] && break
