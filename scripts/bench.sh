@@ -30,6 +30,9 @@ Usage: scripts/bench.sh [--kernel DIR] [--short] [--json FILE] [options]
                       both sides (strace -c -f, 1/10 of the rounds) in the same boot
   --results DIR       results root (default <repo>/results); the boot writes DIR/bench-<kernel>/
   --timeout SECONDS   vm-test.sh watchdog (default 5400)
+  --no-kexec          one stage only: luo_retrieve_memfd (timed after a kexec) then skips; by
+                      default a run that selects it boots with --stages 2 (stage 1: every other
+                      operation, then each side preserves its sessions; kexec; stage 2: it alone)
   --no-driver         boot without the igb (0000:00:06.0, QEMU >= 8.0: a private QEMU 10 from
                       bookworm-backports when the system's lacks it) whose selftest driver the
                       driver_memcpy operations use; they then skip on both sides
@@ -40,7 +43,7 @@ EOT
 log() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 2; }
 kernel=$repo/../shared/kernel short=0 json="" alternations="" strace=0 results_root=$repo/results timeout_s=5400
-filter="" min_alt=12 max_alt=60 driver=1
+filter="" min_alt=12 max_alt=60 driver=1 kexec=1
 while (($#)); do
   case $1 in
     --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
@@ -49,6 +52,7 @@ while (($#)); do
     --alternations) alternations=${2:?}; shift 2 ;;
     --filter) filter=${2:?}; shift 2 ;;
     --no-driver) driver=0; shift ;;
+    --no-kexec) kexec=0; shift ;;
     --min-alternations) min_alt=${2:?}; shift 2 ;;
     --max-alternations) max_alt=${2:?}; shift 2 ;;
     --strace) strace=1; shift ;;
@@ -105,17 +109,25 @@ vm_args=(--kernel "$kernel" --label "$label" --results "$results_root" --guest-s
 ((short)) || vm_args+=(--env BENCH_MODE=interleaved)
 ((driver)) && vm_args+=(--device igb --env BENCH_DRIVER_BDF=0000:00:06.0)
 [[ -n $filter ]] && vm_args+=(--env "BENCH_FILTER=$filter")
+# luo_retrieve_memfd is timed in the boot after a kexec: two stages when it is selected.
+stages=1
+((kexec)) && [[ -z $filter || luo_retrieve_memfd =~ $filter ]] && stages=2
+vm_args+=(--stages "$stages")
 log "booting: VFIO_SELFTESTS_BIN_DIR=$bin scripts/vm-test.sh ${vm_args[*]}"
 t0=$(date +%s.%N)
 vm_rc=0
 VFIO_SELFTESTS_BIN_DIR=$bin "$here/vm-test.sh" "${vm_args[@]}" >&2 || vm_rc=$?
 boot_wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 stage=$results_root/$label/stage1
-log "bench boot: ${boot_wall} s wall (vm-test.sh exit $vm_rc); results in $stage"
+log "bench boot: ${boot_wall} s wall, $stages stage(s) (vm-test.sh exit $vm_rc); results in $stage$( ((stages == 2)) && echo " and ../stage2")"
 [[ -d $stage ]] || die "no results in $stage"
 echo "boot_wall_s=$boot_wall" >> "$stage/guest-info"
 
 report_args=("$stage")
+if ((stages == 2)); then
+  [[ -d $results_root/$label/stage2 ]] || die "no results in $results_root/$label/stage2 (the boot after the kexec)"
+  report_args+=("$results_root/$label/stage2")
+fi
 [[ -n $json ]] && report_args+=(--json "$json")
 ((short)) && report_args+=(--check)
 if ((short)); then

@@ -12,6 +12,9 @@
 //                interleaved runs); first_init: always 1
 //   -f NAME      only operation NAME; when no operation has that name, those containing it
 //   -l           list the operations' names and their default round counts, run nothing
+//   -P PREFIX    luo_retrieve_memfd's session names; with -p A (stage 1: preserve them for A
+//                alternations and hold them until the kexec), -a K (stage 2: time alternation K)
+//                or -c A (stage 2: retrieve and finish those left), as bench.c
 //   -x           diagnostics: also the "_raw" twins of the iommufd map and config-read
 //                operations, which make the same system calls through LibVFIO's syscall layer
 //                alone (`FileDescriptor.ioctl`, `readValue`: no typed API above it), to tell the
@@ -39,7 +42,7 @@ func eprint(_ text: String) {
 
 struct Skip: Error { let reason: String }
 
-enum Kind { case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead, memcpy(size: Int), runOneTest }
+enum Kind { case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead, memcpy(size: Int), runOneTest, luoRetrieve }
 
 struct Op {
   let name: String
@@ -165,8 +168,80 @@ func runOneTest(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   return t
 }
 
+/// luo_retrieve_memfd (bench.c's twin, same modes and names): -p A -P PREFIX preserves sessions
+/// PREFIX-K-I (K in 1..A, I in 0...rounds), each with one memfd (token 1) holding its name, and
+/// hands them to a `LiveUpdateHolder` until the kexec; -a K times, per round, retrieve session +
+/// `Memfd.restore(expecting:)` + close + finish + close; -c A retrieves and finishes those left.
+let luoRetrieveSkip = "needs the sessions a stage-1 run preserved before a kexec (scripts/guest/bench.sh in a two-stage boot)"
+nonisolated(unsafe) var luoPrefix: String?
+nonisolated(unsafe) var luoPrepareAlternations = 0, luoAlternation = 1, luoDrainAlternations = 0
+
+func luoName(_ k: Int, _ i: Int) -> String { "\(luoPrefix!)-\(k)-\(i)" }
+
+func luoDevice() throws -> LiveUpdateDevice {
+  guard FileSystem.exists(LiveUpdate.devicePath) else {
+    throw Skip(reason: "no \(LiveUpdate.devicePath) (kernel without LUO, or booted without liveupdate=on)")
+  }
+  return try LiveUpdateDevice()
+}
+
+/// Retrieves the memfd of a retrieved session, checks its contents, closes it, finishes and closes the session.
+@inline(__always) func luoFinish(_ session: LiveUpdateSession, _ name: String) throws {
+  let fd = try Memfd.restore(from: session, token: 1, expecting: name)
+  try fd.close()
+  try session.finish()
+  session.close()
+}
+
+func luoPrepare(_ op: Op) throws {
+  let count = luoPrepareAlternations * (op.rounds + 1)
+  if case .failure(let e) = ensureNoFileLimitResult(count) { throw Skip(reason: "RLIMIT_NOFILE for \(count) sessions: errno \(e.rawValue)") }
+  let luo = try luoDevice()
+  var sessions: [LiveUpdateSession] = []
+  sessions.reserveCapacity(count)
+  for k in 1...luoPrepareAlternations {
+    for i in 0...op.rounds {
+      let name = luoName(k, i)
+      let session = try luo.createSession(name)
+      try Memfd.preserve(name, in: session, token: 1)
+      sessions.append(session)
+    }
+  }
+  luo.close()
+  eprint("\(luoPrefix!): \(count) sessions preserved\n")
+  try LiveUpdateHolder().hold(sessions, name: "vfio-bench-\(luoPrefix!)")
+}
+
+func luoDrain(_ op: Op) throws {
+  let luo = try luoDevice()
+  defer { luo.close() }
+  var n = 0
+  for k in 1...luoDrainAlternations {
+    for i in 0...op.rounds {
+      let name = luoName(k, i)
+      switch luo.retrieveSessionResult(name) {
+      case .success(let session): try luoFinish(session, name); n += 1
+      case .failure(.syscall(_, _, .noSuchFileOrDirectory)): continue
+      case .failure(let e): throw e
+      }
+    }
+  }
+  eprint("\(luoPrefix!): \(n) sessions left over, retrieved and finished\n")
+}
+
 func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   switch op.kind {
+  case .luoRetrieve:
+    guard luoPrefix != nil else { throw Skip(reason: luoRetrieveSkip) }
+    let luo = try luoDevice()
+    defer { luo.close() }
+    var i = 0
+    return try timed(op.rounds) {
+      let name = luoName(luoAlternation, i)
+      i += 1
+      let session = try luo.retrieveSession(name)
+      try luoFinish(session, name)
+    }
   case .runOneTest:
     return try runOneTest(op, address: address)
   case .initCleanup, .firstInit:
@@ -310,6 +385,10 @@ while let a = args.popFirst() {
   case "-l": list = true
   case "-f": filter = args.popFirst()
   case "-x": diagnostics = true
+  case "-P": luoPrefix = args.popFirst()
+  case "-p": luoPrepareAlternations = Int(args.popFirst() ?? "0") ?? 0
+  case "-a": luoAlternation = Int(args.popFirst() ?? "1") ?? 1
+  case "-c": luoDrainAlternations = Int(args.popFirst() ?? "0") ?? 0
   case "-h", "--help":
     print("usage: vfio-bench [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]")
     Syscalls.exit(0)
@@ -346,6 +425,7 @@ ops.append(Op(name: "luo_session_preserve_memfd", kind: .luo, mode: .iommufd, ro
 ops.append(Op(name: "driver_memcpy_64b:iommufd", kind: .memcpy(size: 64), mode: .iommufd, rounds: rounds(2000)))
 ops.append(Op(name: "driver_memcpy_max:iommufd", kind: .memcpy(size: 0), mode: .iommufd, rounds: rounds(2000)))
 ops.append(Op(name: "run_one_test", kind: .runOneTest, mode: .iommufd, rounds: rounds(100)))
+ops.append(Op(name: "luo_retrieve_memfd", kind: .luoRetrieve, mode: .iommufd, rounds: rounds(100)))
 
 if list {
   for op in ops { print("\(op.name)\t\(op.rounds)") }
@@ -354,6 +434,16 @@ if list {
 let exact = ops.contains { $0.name == filter }
 for op in ops {
   if let filter, exact ? op.name != filter : !op.name.contains(filter) { continue }
+  if case .luoRetrieve = op.kind, luoPrefix != nil, luoPrepareAlternations > 0 || luoDrainAlternations > 0 {
+    // Stage 1's preparation or stage 2's drain: no timing, no result line; the exit status.
+    do {
+      if luoPrepareAlternations > 0 { try luoPrepare(op) } else { try luoDrain(op) }
+    } catch {
+      eprint("vfio-bench: \(op.name): \(error)\n")
+      Syscalls.exit(1)
+    }
+    continue
+  }
   do {
     var t = try run(op, address: address)
     t.sort()

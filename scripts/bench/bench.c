@@ -14,6 +14,9 @@
  *                interleaved runs); first_init: always 1
  *   -f NAME      only operation NAME; when no operation has that name, those containing it
  *   -l           list the operations' names and their default round counts, run nothing
+ *   -P PREFIX    luo_retrieve_memfd's session names; with -p A (stage 1: preserve them for A
+ *                alternations and hold them until the kexec), -a K (stage 2: time alternation K)
+ *                or -c A (stage 2: retrieve and finish those left): see luo_prepare()
  * Output, one line per operation (stdout):  op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
  * or, when the operation cannot run here:   op<TAB>SKIP<TAB>reason
  * (run_one_test prints a second line, run_one_test_to_ktap, from the same rounds: see there.)
@@ -51,7 +54,7 @@ static const char *modes[] = {
 };
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
 
-enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY, OP_RUN_ONE_TEST };
+enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY, OP_RUN_ONE_TEST, OP_LUO_RETRIEVE };
 
 struct op {
 	char name[96];
@@ -329,6 +332,151 @@ static void run_one_test(struct op *op, uint64_t *t)
 	}
 }
 
+/*
+ * luo_retrieve_memfd: a Live Update session and its memfd retrieved after a kexec. A session
+ * can only be retrieved in the boot after the kexec that preserved it, so this op has three
+ * modes (scripts/guest/bench.sh drives them across a two-stage boot):
+ *   -p A -P PREFIX  (stage 1, untimed) creates sessions PREFIX-K-I for K in 1..A, I in
+ *                   0..rounds (I = 0: the warm-up round), each with one memfd (token 1) holding
+ *                   its own name (create_and_preserve_memfd), and keeps them open until the kexec
+ *                   in a daemon (lu_utils's daemonize_and_wait, after closing /dev/liveupdate,
+ *                   as the luo_* tests do); prints nothing on stdout but the daemon's messages;
+ *   -a K -P PREFIX  (stage 2, timed) a round is luo_retrieve_session(PREFIX-K-I) +
+ *                   restore_and_verify_memfd(token 1, the name) + close + luo_session_finish +
+ *                   close;
+ *   -c A -P PREFIX  (stage 2, after the timed runs) retrieves and finishes whatever sessions
+ *                   PREFIX-K-I are left (alternations never run), so none outlives the bench.
+ * Without -P it skips: there is nothing to retrieve in a boot no stage 1 prepared.
+ */
+static const char *luo_prefix;
+static long luo_prepare_alts, luo_alt, luo_drain_alts;
+static const char luo_retrieve_skip[] =
+	"needs the sessions a stage-1 run preserved before a kexec (scripts/guest/bench.sh in a two-stage boot)";
+
+static void luo_name(char *buf, size_t n, long k, long i)
+{
+	snprintf(buf, n, "%s-%ld-%ld", luo_prefix, k, i);
+}
+
+static int luo_open_or_die(void)
+{
+	int luo_fd = luo_open_device();
+
+	if (luo_fd < 0) {
+		fprintf(stderr, "open(%s): %s\n", LUO_DEVICE, strerror(errno));
+		exit(4);
+	}
+	return luo_fd;
+}
+
+static void luo_prepare(long alts, long rounds)
+{
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int r, luo_fd;
+
+	r = luo_ensure_nofile_limit(alts * (rounds + 1));
+	if (r < 0) {
+		fprintf(stderr, "luo_ensure_nofile_limit(%ld): %s\n", alts * (rounds + 1), strerror(-r));
+		exit(1);
+	}
+	luo_fd = luo_open_or_die();
+	for (long k = 1; k <= alts; k++) {
+		for (long i = 0; i <= rounds; i++) {
+			int session_fd;
+
+			luo_name(name, sizeof(name), k, i);
+			session_fd = luo_create_session(luo_fd, name);
+			if (session_fd < 0) {
+				fprintf(stderr, "luo_create_session(%s): %s\n", name, strerror(-session_fd));
+				exit(1);
+			}
+			r = create_and_preserve_memfd(session_fd, 1, name);
+			if (r < 0) {
+				fprintf(stderr, "create_and_preserve_memfd(%s): %s\n", name, strerror(-r));
+				exit(1);
+			}
+			/* Kept open: closing an outgoing session unpreserves it. */
+		}
+	}
+	close(luo_fd);
+	fprintf(stderr, "%s: %ld sessions preserved\n", luo_prefix, alts * (rounds + 1));
+	fflush(stdout);
+	daemonize_and_wait();
+}
+
+/* restore_and_verify_memfd + close + luo_session_finish + close of a retrieved session. */
+static void luo_finish_one(int session_fd, const char *name)
+{
+	int mfd, r;
+
+	mfd = restore_and_verify_memfd(session_fd, 1, name);
+	if (mfd < 0) {
+		fprintf(stderr, "restore_and_verify_memfd(%s): %s\n", name, strerror(-mfd));
+		exit(1);
+	}
+	close(mfd);
+	r = luo_session_finish(session_fd);
+	if (r < 0) {
+		fprintf(stderr, "luo_session_finish(%s): %s\n", name, strerror(-r));
+		exit(1);
+	}
+	close(session_fd);
+}
+
+static void luo_retrieve_one(int luo_fd, const char *name)
+{
+	int session_fd = luo_retrieve_session(luo_fd, name);
+
+	if (session_fd < 0) {
+		fprintf(stderr, "luo_retrieve_session(%s): %s\n", name, strerror(-session_fd));
+		exit(1);
+	}
+	luo_finish_one(session_fd, name);
+}
+
+static void run_luo_retrieve(struct op *op, uint64_t *t)
+{
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int luo_fd = luo_open_or_die();
+
+	for (long i = -1; i < op->rounds; i++) {
+		uint64_t t0;
+
+		luo_name(name, sizeof(name), luo_alt, i + 1);
+		t0 = now_ns();
+		luo_retrieve_one(luo_fd, name);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+	close(luo_fd);
+}
+
+static void luo_drain(long alts, long rounds)
+{
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int luo_fd = luo_open_or_die();
+	long n = 0;
+
+	for (long k = 1; k <= alts; k++) {
+		for (long i = 0; i <= rounds; i++) {
+			int session_fd;
+
+			luo_name(name, sizeof(name), k, i);
+			session_fd = luo_retrieve_session(luo_fd, name);
+			if (session_fd == -ENOENT)
+				continue;
+			if (session_fd < 0) {
+				fprintf(stderr, "luo_retrieve_session(%s): %s\n", name, strerror(-session_fd));
+				exit(1);
+			}
+			luo_finish_one(session_fd, name);
+			n++;
+		}
+	}
+	close(luo_fd);
+	fprintf(stderr, "%s: %ld sessions left over, retrieved and finished\n", luo_prefix, n);
+}
+
 /* Runs op in a child; its stderr comes back through a pipe (last line = the skip reason). */
 static int run_op(struct op *op)
 {
@@ -344,11 +492,32 @@ static int run_op(struct op *op)
 		fflush(stdout);
 		return 0;
 	}
-	if (op->kind == OP_LUO && access(LUO_DEVICE, F_OK) != 0) {
+	if ((op->kind == OP_LUO || op->kind == OP_LUO_RETRIEVE) && access(LUO_DEVICE, F_OK) != 0) {
 		printf("%s\tSKIP\tno %s (kernel without LUO, or booted without liveupdate=on)\n",
 		       op->name, LUO_DEVICE);
 		fflush(stdout);
 		return 0;
+	}
+	if (op->kind == OP_LUO_RETRIEVE && !luo_prefix) {
+		printf("%s\tSKIP\t%s\n", op->name, luo_retrieve_skip);
+		fflush(stdout);
+		return 0;
+	}
+	if (op->kind == OP_LUO_RETRIEVE && (luo_prepare_alts || luo_drain_alts)) {
+		/* Stage 1's preparation or stage 2's drain: no timing, no result line; exit status. */
+		fflush(stdout);
+		pid = fork();
+		if (pid < 0)
+			return -1;
+		if (pid == 0) {
+			if (luo_prepare_alts)
+				luo_prepare(luo_prepare_alts, op->rounds);
+			else
+				luo_drain(luo_drain_alts, op->rounds);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 	}
 	if (pipe(pfd))
 		return -1;
@@ -374,6 +543,7 @@ static int run_op(struct op *op)
 		case OP_LUO: run_luo(op, t); break;
 		case OP_MEMCPY: run_memcpy(op, t); break;
 		case OP_RUN_ONE_TEST: run_one_test(op, t); break;
+		case OP_LUO_RETRIEVE: run_luo_retrieve(op, t); break;
 		}
 		fflush(stdout);
 		dup2(out, STDOUT_FILENO);
@@ -428,22 +598,31 @@ int main(int argc, char **argv)
 	driver_bdf = getenv("BENCH_DRIVER_BDF");
 	if (driver_bdf && !*driver_bdf)
 		driver_bdf = NULL;
-	while ((c = getopt(argc, argv, "d:D:s:n:f:lh")) != -1) {
+	while ((c = getopt(argc, argv, "d:D:s:n:f:P:p:a:c:lh")) != -1) {
 		switch (c) {
 		case 'd': bdf = optarg; break;
 		case 'D': driver_bdf = optarg; break;
 		case 's': divisor = strtol(optarg, NULL, 10); break;
 		case 'n': exact_rounds = strtol(optarg, NULL, 10); break;
 		case 'f': filter = optarg; break;
+		case 'P': luo_prefix = optarg; break;
+		case 'p': luo_prepare_alts = strtol(optarg, NULL, 10); break;
+		case 'a': luo_alt = strtol(optarg, NULL, 10); break;
+		case 'c': luo_drain_alts = strtol(optarg, NULL, 10); break;
 		case 'l': list = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-P PREFIX [-p A | -a K | -c A]] [-l]\n", argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (divisor < 1)
 		divisor = 1;
-
+	if ((luo_prepare_alts || luo_drain_alts || luo_alt) && !luo_prefix) {
+		fprintf(stderr, "-p, -a and -c need -P PREFIX\n");
+		return 2;
+	}
+	if (luo_prefix && !luo_alt)
+		luo_alt = 1;
 #define ROUNDS(n) (exact_rounds > 0 ? exact_rounds : (n) / divisor < 5 ? 5 : (n) / divisor)
 	for (size_t m = 0; m < NMODES; m++) {
 		ops[nops] = (struct op){ .kind = OP_FIRST_INIT, .mode = modes[m], .rounds = 1 };
@@ -474,6 +653,8 @@ int main(int argc, char **argv)
 	ops[nops] = (struct op){ .name = "driver_memcpy_max:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 0, .rounds = ROUNDS(2000) };
 	nops++;
 	ops[nops] = (struct op){ .name = "run_one_test", .kind = OP_RUN_ONE_TEST, .rounds = ROUNDS(100) };
+	nops++;
+	ops[nops] = (struct op){ .name = "luo_retrieve_memfd", .kind = OP_LUO_RETRIEVE, .rounds = ROUNDS(100) };
 	nops++;
 
 	int failed = 0, exact = 0;
