@@ -42,7 +42,7 @@ func eprint(_ text: String) {
 
 struct Skip: Error { let reason: String }
 
-enum Kind { case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead, memcpy(size: Int), runOneTest, luoRetrieve }
+enum Kind { case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead, memcpy(size: Int), runOneTest, luoRetrieve, initFromFD }
 
 struct Op {
   let name: String
@@ -253,6 +253,21 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
       device.close()
       iommu.close()
     }
+  case .initFromFD:
+    // bench.c's run_init_from_fd: the cdev opened before each round (untimed), then IOMMU +
+    // VFIOPCIDevice(address:iommu:deviceFD:) (the series' __vfio_pci_device_init) + close.
+    guard let path = try PCISysfs().vfioCdevPath(address) else { throw Skip(reason: "no VFIO cdev for \(address)") }
+    var t = [UInt64](repeating: 0, count: op.rounds)
+    for i in -1..<op.rounds {
+      let fd = try openFile(path, .readWrite).get()
+      let t0 = nowNS()
+      let iommu = try IOMMU(mode: op.mode)
+      let device = try VFIOPCIDevice(address: address, iommu: iommu, deviceFD: fd)
+      device.close()
+      iommu.close()
+      if i >= 0 { t[i] = nowNS() &- t0 }
+    }
+    return t
   case .map(let size):
     return try withMapSetup(op.mode, address, size: size) { iommu, allocator, memory in
       let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(size)), size: UInt64(size))
@@ -413,6 +428,7 @@ let modes = IOMMUMode.allCases
 var ops: [Op] = []
 for m in modes { ops.append(Op(name: "first_init:\(m.rawValue)", kind: .firstInit, mode: m, rounds: 1)) }
 for m in modes { ops.append(Op(name: "init_cleanup:\(m.rawValue)", kind: .initCleanup, mode: m, rounds: rounds(100))) }
+ops.append(Op(name: "init_from_fd:iommufd", kind: .initFromFD, mode: .iommufd, rounds: rounds(100)))
 for m in modes { ops.append(Op(name: "dma_map_unmap_4k:\(m.rawValue)", kind: .map(size: 4096), mode: m, rounds: rounds(10_000))) }
 for m in modes { ops.append(Op(name: "dma_map_unmap_2m:\(m.rawValue)", kind: .map(size: 2 << 20), mode: m, rounds: rounds(1000))) }
 ops.append(Op(name: "config_read_vendor:iommufd", kind: .configRead, mode: .iommufd, rounds: rounds(100_000)))

@@ -54,7 +54,7 @@ static const char *modes[] = {
 };
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
 
-enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY, OP_RUN_ONE_TEST, OP_LUO_RETRIEVE };
+enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY, OP_RUN_ONE_TEST, OP_LUO_RETRIEVE, OP_INIT_FROM_FD };
 
 struct op {
 	char name[96];
@@ -99,6 +99,34 @@ static void run_init(struct op *op, uint64_t *t)
 		if (i >= 0)
 			t[i] = now_ns() - t0;
 	}
+}
+
+/*
+ * init_from_fd:iommufd: iommu_init + the VFIO Live Update series' __vfio_pci_device_init(bdf,
+ * iommu, fd) from a cdev fd opened beforehand (untimed: open(/dev/vfio/devices/vfioN) each
+ * round) + vfio_pci_device_cleanup (which closes the fd) + iommu_cleanup. libvfio has that entry
+ * point with the series' patch 0015 applied (scripts/build-c-selftests.sh --bench builds the
+ * bench's libvfio so).
+ */
+static void run_init_from_fd(struct op *op, uint64_t *t)
+{
+	const char *cdev_path = vfio_pci_get_cdev_path(bdf);
+
+	for (long i = -1; i < op->rounds; i++) {
+		int fd = open(cdev_path, O_RDWR);
+		uint64_t t0;
+
+		VFIO_ASSERT_GE(fd, 0, "open(%s)", cdev_path);
+		t0 = now_ns();
+		struct iommu *iommu = iommu_init(op->mode);
+		struct vfio_pci_device *device = __vfio_pci_device_init(bdf, iommu, fd);
+
+		vfio_pci_device_cleanup(device);
+		iommu_cleanup(iommu);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+	free((void *)cdev_path);
 }
 
 /*
@@ -544,6 +572,7 @@ static int run_op(struct op *op)
 		case OP_MEMCPY: run_memcpy(op, t); break;
 		case OP_RUN_ONE_TEST: run_one_test(op, t); break;
 		case OP_LUO_RETRIEVE: run_luo_retrieve(op, t); break;
+		case OP_INIT_FROM_FD: run_init_from_fd(op, t); break;
 		}
 		fflush(stdout);
 		dup2(out, STDOUT_FILENO);
@@ -589,7 +618,7 @@ int main(int argc, char **argv)
 {
 	long divisor = 1, exact_rounds = 0;
 	const char *filter = NULL;
-	struct op ops[4 * NMODES + 8];
+	struct op ops[4 * NMODES + 12];
 	int nops = 0, c, list = 0;
 
 	bdf = getenv("VFIO_SELFTESTS_BDF");
@@ -634,6 +663,9 @@ int main(int argc, char **argv)
 		snprintf(ops[nops].name, sizeof(ops[nops].name), "init_cleanup:%s", modes[m]);
 		nops++;
 	}
+	/* The series' entry point takes a cdev fd in iommufd mode only (it asserts fd == -1 otherwise). */
+	ops[nops] = (struct op){ .name = "init_from_fd:iommufd", .kind = OP_INIT_FROM_FD, .mode = "iommufd", .rounds = ROUNDS(100) };
+	nops++;
 	for (size_t m = 0; m < NMODES; m++) {
 		ops[nops] = (struct op){ .kind = OP_MAP, .mode = modes[m], .map_size = 4096, .rounds = ROUNDS(10000) };
 		snprintf(ops[nops].name, sizeof(ops[nops].name), "dma_map_unmap_4k:%s", modes[m]);
