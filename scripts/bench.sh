@@ -9,7 +9,8 @@
 # per operation, short batches on each side back to back in rotating order, until the 95%
 # interval of Swift ÷ C is within ±3% (or --max-alternations); cleans up; then prints, per
 # operation, the median of the per-alternation ratios with its interval against both C builds
-# (scripts/bench/report.py). docs/benchmark.md has the method and the last run.
+# (scripts/bench/report.py). luo_retrieve_memfd is timed after a kexec: a run that selects it
+# boots two stages (stage 1 preserves its sessions). docs/benchmark.md has the method and the last run.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
