@@ -27,9 +27,6 @@
 // except first_init:MODE, whose one round is the first device init of the process: it is the
 // process's first operation only when run alone (-f first_init:MODE), as scripts/guest/bench.sh does.
 import CVFIOShim
-#if canImport(Glibc)
-import Glibc
-#endif
 import LibLiveUpdate
 import LibVFIO
 import SystemPackage
@@ -97,11 +94,7 @@ func withMapSetup<T>(_ mode: IOMMUMode, _ address: PCIAddress, size: Int,
 
 /// The directory of this executable (/proc/self/exe resolved: a symlink to it counts as it).
 func executableDirectory() -> String? {
-  var buf = [CChar](repeating: 0, count: 4096)
-  let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-  guard n > 0 else { return nil }
-  let path = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-  guard let slash = path.lastIndex(of: "/") else { return nil }
+  guard case .success(let path) = FileSystem.readLink("/proc/self/exe"), let slash = path.lastIndex(of: "/") else { return nil }
   return String(path[..<slash])
 }
 
@@ -123,45 +116,31 @@ func runOneTest(_ op: Op, address: PCIAddress) throws -> [UInt64] {
     throw Skip(reason: "no vfio-selftests with vfio-selftestsPackageTests.xctest beside it in \(cliDir) (scripts/bench.sh puts them in run/)")
   }
   let argv = [cli, "run", "--iommu-mode", "iommufd", "--filter", "VFIOPCIDeviceSuite/config_space_read_write", "--ktap", "-", address.description]
-  var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-  defer { for a in cArgs { free(a) } }
   runOneTestToKTAP = [UInt64](repeating: 0, count: op.rounds)
   var t = [UInt64](repeating: 0, count: op.rounds)
-  var buf = [UInt8](repeating: 0, count: 8192)
+  let ok = Array("ok ".utf8), notOK = Array("not ok ".utf8)
   for i in -1..<op.rounds {
-    var pfd: [Int32] = [0, 0]
-    guard pipe(&pfd) == 0 else { throw Skip(reason: "pipe: errno \(errno)") }
-    // Neither end leaks into the child past its dup2 to stdout (as bench.c's pipe2(O_CLOEXEC)).
-    _ = fcntl(pfd[0], F_SETFD, FD_CLOEXEC)
-    _ = fcntl(pfd[1], F_SETFD, FD_CLOEXEC)
-    var fa = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&fa)
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO)
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
-    var pid: pid_t = 0
     let t0 = nowNS()
-    let r = posix_spawn(&pid, cli, &fa, nil, &cArgs, environ)
-    close(pfd[1])
-    posix_spawn_file_actions_destroy(&fa)
-    guard r == 0 else { close(pfd[0]); throw Skip(reason: "posix_spawn(\(cli)): errno \(r)") }
+    let (pid, out): (Int32, FileDescriptor)
+    switch Syscalls.spawnWithStdoutPipe(argv) {
+    case .success(let child): (pid, out) = child
+    case .failure(let e): throw Skip(reason: "posix_spawn(\(cli)): errno \(e.rawValue)")
+    }
     var line: [UInt8] = [], result: String?, tLine: UInt64 = 0
-    while true {
-      let n = read(pfd[0], &buf, buf.count)
-      if n <= 0 { break }
-      for b in buf[0..<n] {
+    while case .success(let bytes) = out.readBytes(maxCount: 8192), !bytes.isEmpty {
+      for b in bytes {
         if b != UInt8(ascii: "\n") { if line.count < 512 { line.append(b) }; continue }
-        if result == nil, line.starts(with: Array("ok ".utf8)) || line.starts(with: Array("not ok ".utf8)) {
+        if result == nil, line.starts(with: ok) || line.starts(with: notOK) {
           tLine = nowNS() &- t0
           result = String(decoding: line, as: UTF8.self)
         }
         line.removeAll(keepingCapacity: true)
       }
     }
-    close(pfd[0])
-    var status: Int32 = 0
-    _ = waitpid(pid, &status, 0)
+    try? out.close()
+    let status = Syscalls.waitStatus(pid)
     if i >= 0 { t[i] = nowNS() &- t0; runOneTestToKTAP[i] = tLine }
-    guard let result, result.hasPrefix("ok "), status == 0 else {
+    guard let result, result.hasPrefix("ok "), case .success(0) = status else {
       throw Skip(reason: "vfio-selftests run: \(result ?? "no KTAP result line"), wait status \(status)")
     }
   }
