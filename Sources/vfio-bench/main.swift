@@ -420,7 +420,7 @@ ops.append(Op(name: "luo_session_preserve_memfd", kind: .luo, mode: .iommufd, ro
 ops.append(Op(name: "driver_memcpy_64b:iommufd", kind: .memcpy(size: 64), mode: .iommufd, rounds: rounds(2000)))
 ops.append(Op(name: "driver_memcpy_max:iommufd", kind: .memcpy(size: 0), mode: .iommufd, rounds: rounds(2000)))
 ops.append(Op(name: "run_one_test", kind: .runOneTest, mode: .iommufd, rounds: rounds(100)))
-ops.append(Op(name: "luo_retrieve_memfd", kind: .luoRetrieve, mode: .iommufd, rounds: rounds(100)))
+ops.append(Op(name: "luo_retrieve_memfd", kind: .luoRetrieve, mode: .iommufd, rounds: rounds(400)))
 
 if list {
   for op in ops { print("\(op.name)\t\(op.rounds)") }

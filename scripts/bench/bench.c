@@ -687,7 +687,7 @@ int main(int argc, char **argv)
 	nops++;
 	ops[nops] = (struct op){ .name = "run_one_test", .kind = OP_RUN_ONE_TEST, .rounds = ROUNDS(100) };
 	nops++;
-	ops[nops] = (struct op){ .name = "luo_retrieve_memfd", .kind = OP_LUO_RETRIEVE, .rounds = ROUNDS(100) };
+	ops[nops] = (struct op){ .name = "luo_retrieve_memfd", .kind = OP_LUO_RETRIEVE, .rounds = ROUNDS(400) };
 	nops++;
 
 	int failed = 0, exact = 0;
