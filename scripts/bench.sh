@@ -9,7 +9,8 @@
 # per operation, short batches on each side back to back in rotating order, until the 95%
 # interval of Swift ÷ C is within ±3% (or --max-alternations); cleans up; then prints, per
 # operation, the median of the per-alternation ratios with its interval against both C builds
-# (scripts/bench/report.py). docs/benchmark.md has the method and the last run.
+# (scripts/bench/report.py). luo_retrieve_memfd is timed after a kexec: a run that selects it
+# boots two stages (stage 1 preserves its sessions). docs/benchmark.md has the method and the last run.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -30,6 +31,9 @@ Usage: scripts/bench.sh [--kernel DIR] [--short] [--json FILE] [options]
                       both sides (strace -c -f, 1/10 of the rounds) in the same boot
   --results DIR       results root (default <repo>/results); the boot writes DIR/bench-<kernel>/
   --timeout SECONDS   vm-test.sh watchdog (default 5400)
+  --no-kexec          one stage only: luo_retrieve_memfd (timed after a kexec) then skips; by
+                      default a run that selects it boots with --stages 2 (stage 1: every other
+                      operation, then each side preserves its sessions; kexec; stage 2: it alone)
   --no-driver         boot without the igb (0000:00:06.0, QEMU >= 8.0: a private QEMU 10 from
                       bookworm-backports when the system's lacks it) whose selftest driver the
                       driver_memcpy operations use; they then skip on both sides
@@ -40,7 +44,7 @@ EOT
 log() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 2; }
 kernel=$repo/../shared/kernel short=0 json="" alternations="" strace=0 results_root=$repo/results timeout_s=5400
-filter="" min_alt=12 max_alt=60 driver=1
+filter="" min_alt=12 max_alt=60 driver=1 kexec=1
 while (($#)); do
   case $1 in
     --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
@@ -49,6 +53,7 @@ while (($#)); do
     --alternations) alternations=${2:?}; shift 2 ;;
     --filter) filter=${2:?}; shift 2 ;;
     --no-driver) driver=0; shift ;;
+    --no-kexec) kexec=0; shift ;;
     --min-alternations) min_alt=${2:?}; shift 2 ;;
     --max-alternations) max_alt=${2:?}; shift 2 ;;
     --strace) strace=1; shift ;;
@@ -70,17 +75,31 @@ t_start=$SECONDS
 log "building the C side (linux-source-7.3 selftest library, selftests' CFLAGS${EXTRA_CFLAGS:+ + $EXTRA_CFLAGS})"
 c_dir=$("$here/build-c-selftests.sh" --kernel "$kernel" --bench) || die "C build failed"
 c_bin=$c_dir/bench-obj/bench
-log "building the Swift side (release: vfio-bench, vfio-selftests)"
+log "building the Swift side (release: vfio-bench, vfio-selftests; and the package's release build of the CLI and its test binary)"
 (cd "$repo" && swift build -c release --scratch-path .build-release --product vfio-bench -j 2 >&2 &&
   swift build -c release --scratch-path .build-release --product vfio-selftests -j 2 >&2) || die "swift build failed"
 rel=$(cd "$repo" && swift build -c release --scratch-path .build-release --show-bin-path)
+# run_one_test runs `vfio-selftests run`, which starts the Swift Testing binary beside it: the
+# release build scripts/package.sh ships (its test targets' @testable imports need
+# -enable-testing), in a scratch path of its own so vfio-bench's build stays as it was.
+test_flags=(-c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests)
+(cd "$repo" && swift build "${test_flags[@]}" -j 2 >&2) || die "swift build ${test_flags[*]} failed"
+rel_tests=$(cd "$repo" && swift build "${test_flags[@]}" --show-bin-path)
 # Copies, so a rebuild during the boot cannot change what the guest runs.
 bin=$repo/.build-vm/bench-bin
 mkdir -p "$repo/.build-vm"; [[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
 rm -rf "$bin"; mkdir -p "$bin"
+# Each C bench finds run_one_test's program in selftests/ beside its real path: bench-O2 is a
+# link to O2/bench, beside O2/selftests/ (the -O2 build of that program).
+mkdir -p "$bin/selftests" "$bin/O2/selftests" "$bin/run"
 cp "$c_bin" "$bin/bench"; cp "$c_bin.cflags" "$bin/bench.cflags" 2>/dev/null || true
-cp "$c_dir/bench-obj-O2/bench" "$bin/bench-O2"
+cp "$c_dir/bench-obj/selftests/vfio_pci_device_test" "$bin/selftests/"
+cp "$c_dir/bench-obj-O2/bench" "$bin/O2/bench"
+cp "$c_dir/bench-obj-O2/selftests/vfio_pci_device_test" "$bin/O2/selftests/"
+ln -s O2/bench "$bin/bench-O2"
 cp "$rel/vfio-bench" "$rel/vfio-selftests" "$bin/"
+# vfio-bench's run_one_test runs run/vfio-selftests (beside it) when there is one.
+cp "$rel_tests/vfio-selftests" "$rel_tests/vfio-selftestsPackageTests.xctest" "$bin/run/"
 log "builds done in $((SECONDS - t_start)) s; binaries in $bin"
 
 label=bench-$(basename "$kernel")
@@ -91,17 +110,25 @@ vm_args=(--kernel "$kernel" --label "$label" --results "$results_root" --guest-s
 ((short)) || vm_args+=(--env BENCH_MODE=interleaved)
 ((driver)) && vm_args+=(--device igb --env BENCH_DRIVER_BDF=0000:00:06.0)
 [[ -n $filter ]] && vm_args+=(--env "BENCH_FILTER=$filter")
+# luo_retrieve_memfd is timed in the boot after a kexec: two stages when it is selected.
+stages=1
+((kexec)) && [[ -z $filter || luo_retrieve_memfd =~ $filter ]] && stages=2
+vm_args+=(--stages "$stages")
 log "booting: VFIO_SELFTESTS_BIN_DIR=$bin scripts/vm-test.sh ${vm_args[*]}"
 t0=$(date +%s.%N)
 vm_rc=0
 VFIO_SELFTESTS_BIN_DIR=$bin "$here/vm-test.sh" "${vm_args[@]}" >&2 || vm_rc=$?
 boot_wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 stage=$results_root/$label/stage1
-log "bench boot: ${boot_wall} s wall (vm-test.sh exit $vm_rc); results in $stage"
+log "bench boot: ${boot_wall} s wall, $stages stage(s) (vm-test.sh exit $vm_rc); results in $stage$( ((stages == 2)) && echo " and ../stage2")"
 [[ -d $stage ]] || die "no results in $stage"
 echo "boot_wall_s=$boot_wall" >> "$stage/guest-info"
 
 report_args=("$stage")
+if ((stages == 2)); then
+  [[ -d $results_root/$label/stage2 ]] || die "no results in $results_root/$label/stage2 (the boot after the kexec)"
+  report_args+=("$results_root/$label/stage2")
+fi
 [[ -n $json ]] && report_args+=(--json "$json")
 ((short)) && report_args+=(--check)
 if ((short)); then

@@ -7,7 +7,10 @@
 # - tools/testing/selftests/liveupdate: liveupdate and the luo_* kexec programs;
 # - with --bench, also the benchmark's C side (scripts/bench/bench.c; scripts/bench/Makefile
 #   builds it against the same libvfio and lu_utils sources with the same flags) in bench-obj/,
-#   and the same at -O2 in bench-obj-O2/ (the benchmark's second C baseline);
+#   and the same at -O2 in bench-obj-O2/ (the benchmark's second C baseline); each with, in its
+#   selftests/, the vfio_pci_device_test its run_one_test operation runs (at -O2 for bench-obj-O2);
+#   the bench's libvfio is the tree's with the VFIO Live Update series' patch 0015
+#   (__vfio_pci_device_init from a cdev fd: the init_from_fd operation), the programs' the tree's own;
 # - with --gen-tar, the kernel's own kselftest install of vfio + liveupdate instead
 #   (`make -C tools/testing/selftests TARGETS="vfio liveupdate" install`, as gen_tar packs it),
 #   tarred as .build-vm/c-selftests/kselftest-c[-series].tar.gz; with --series, on a copy of the
@@ -101,8 +104,26 @@ for dir in vfio liveupdate; do
     EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" >&2
 done
 if ((bench)); then
-  make -s -C "$here/bench" -j2 KSRC="$src" KHDR="$khdr" OUTPUT="$out/bench-obj" EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" >&2
+  # The bench's libvfio has the VFIO Live Update series' __vfio_pci_device_init(bdf, iommu, fd)
+  # (its init_from_fd operation): a copy of the tree with the series' patch 0015 (that function
+  # only; vfio_pci_device_init becomes __vfio_pci_device_init(bdf, iommu, -1)).
+  fd_patch=$(ls "$repo"/../shared/kernel-debug/series-selftests/0015-*.patch 2>/dev/null | head -n 1)
+  [[ -n $fd_patch ]] || { log "no ../shared/kernel-debug/series-selftests/0015-*.patch (the series' __vfio_pci_device_init, for the bench)"; exit 2; }
+  btree=$cache/bench-tree
+  bstamp="$(cat "$src/VERSION") $(basename "$fd_patch") $(md5sum < "$fd_patch")"
+  if [[ ! -e $btree/STAMP || $(cat "$btree/STAMP") != "$bstamp" ]]; then
+    rm -rf "$btree" "$out/bench-obj" "$out/bench-obj-O2"; cp -a "$src" "$btree"
+    patch -s -p1 -d "$btree" < "$fd_patch" || { log "patch $(basename "$fd_patch") does not apply"; exit 2; }
+    echo "$bstamp" > "$btree/STAMP"
+  fi
+  make -s -C "$here/bench" -j2 KSRC="$btree" KHDR="$khdr" OUTPUT="$out/bench-obj" EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" >&2
   # The second C baseline: the same library and bench.c at -O2 (the benchmark compares both).
-  make -s -C "$here/bench" -j2 KSRC="$src" KHDR="$khdr" OUTPUT="$out/bench-obj-O2" EXTRA_CFLAGS="-O2" >&2
+  make -s -C "$here/bench" -j2 KSRC="$btree" KHDR="$khdr" OUTPUT="$out/bench-obj-O2" EXTRA_CFLAGS="-O2" >&2
+  # run_one_test's C program, in selftests/ beside each bench (bench.c looks there): the one just
+  # built with the selftests' flags, and the same program built by their Makefile at -O2.
+  mkdir -p "$out/bench-obj/selftests"
+  cp "$out/vfio_pci_device_test" "$out/bench-obj/selftests/"
+  make -s -C "$src/tools/testing/selftests/vfio" -j2 OUTPUT="$out/bench-obj-O2/selftests" KHDR_INCLUDES="-isystem $khdr" \
+    EXTRA_CFLAGS="-O2" "$out/bench-obj-O2/selftests/vfio_pci_device_test" >&2
 fi
 echo "$out"

@@ -12,6 +12,9 @@
 //                interleaved runs); first_init: always 1
 //   -f NAME      only operation NAME; when no operation has that name, those containing it
 //   -l           list the operations' names and their default round counts, run nothing
+//   -P PREFIX    luo_retrieve_memfd's session names; with -p A (stage 1: preserve them for A
+//                alternations and hold them until the kexec), -a K (stage 2: time alternation K)
+//                or -c A (stage 2: retrieve and finish those left), as bench.c
 //   -x           diagnostics: also the "_raw" twins of the iommufd map and config-read
 //                operations, which make the same system calls through LibVFIO's syscall layer
 //                alone (`FileDescriptor.ioctl`, `readValue`: no typed API above it), to tell the
@@ -20,6 +23,7 @@
 //                many physically contiguous runs the buffer is made of (as bench.c does).
 // Output, one line per operation: op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
 // or, when the operation cannot run here: op<TAB>SKIP<TAB>reason
+// (run_one_test prints a second line, run_one_test_to_ktap, from the same rounds: see runOneTest.)
 // Each round is timed alone with clock_gettime(CLOCK_MONOTONIC) after one untimed warm-up round,
 // except first_init:MODE, whose one round is the first device init of the process: it is the
 // process's first operation only when run alone (-f first_init:MODE), as scripts/guest/bench.sh does.
@@ -42,6 +46,7 @@ enum Kind {
   /// `via`: .library (VFIOPCIDriver.memcpy, as C's vfio_pci_driver_memcpy), or for -x the
   /// driver's own start + wait through the ops protocol (.ops) or on the concrete IGBDriver (.igb).
   case memcpy(size: Int, via: MemcpyPath)
+  case runOneTest, luoRetrieve, initFromFD
 }
 
 enum MemcpyPath { case library, ops, igb }
@@ -97,8 +102,137 @@ func withMapSetup<T>(_ mode: IOMMUMode, _ address: PCIAddress, size: Int,
   return try body(iommu, &allocator, memory)
 }
 
+/// The directory of this executable (/proc/self/exe resolved: a symlink to it counts as it).
+func executableDirectory() -> String? {
+  guard case .success(let path) = FileSystem.readLink("/proc/self/exe"), let slash = path.lastIndex(of: "/") else { return nil }
+  return String(path[..<slash])
+}
+
+/// run_one_test's second line (`run_one_test_to_ktap`): per round, launch to the KTAP result line.
+nonisolated(unsafe) var runOneTestToKTAP: [UInt64] = []
+
+/// run_one_test (bench.c's twin): `vfio-selftests run` of the one test bench.c runs in C
+/// (vfio_pci_device_test.config_space_read_write, iommufd mode), as a user runs it:
+/// `<dir>/vfio-selftests run --iommu-mode iommufd --filter VFIOPCIDeviceSuite/config_space_read_write --ktap - BDF`,
+/// <dir> being `run/` beside this executable when it holds one (scripts/bench.sh puts the
+/// release build there with its test binary), else this executable's own directory (a build dir,
+/// where the test binary sits beside the CLI). A round is posix_spawn() to waitpid(); the KTAP
+/// time is to the first top-level "ok "/"not ok " line read from its stdout (a pipe).
+func runOneTest(_ op: Op, address: PCIAddress) throws -> [UInt64] {
+  guard let dir = executableDirectory() else { throw Skip(reason: "readlink(/proc/self/exe) failed") }
+  let cliDir = FileSystem.exists("\(dir)/run/vfio-selftests") ? "\(dir)/run" : dir
+  let cli = "\(cliDir)/vfio-selftests"
+  guard FileSystem.exists(cli), FileSystem.exists("\(cliDir)/vfio-selftestsPackageTests.xctest") else {
+    throw Skip(reason: "no vfio-selftests with vfio-selftestsPackageTests.xctest beside it in \(cliDir) (scripts/bench.sh puts them in run/)")
+  }
+  let argv = [cli, "run", "--iommu-mode", "iommufd", "--filter", "VFIOPCIDeviceSuite/config_space_read_write", "--ktap", "-", address.description]
+  runOneTestToKTAP = [UInt64](repeating: 0, count: op.rounds)
+  var t = [UInt64](repeating: 0, count: op.rounds)
+  let ok = Array("ok ".utf8), notOK = Array("not ok ".utf8)
+  for i in -1..<op.rounds {
+    let t0 = nowNS()
+    let (pid, out): (Int32, FileDescriptor)
+    switch Syscalls.spawnWithStdoutPipe(argv) {
+    case .success(let child): (pid, out) = child
+    case .failure(let e): throw Skip(reason: "posix_spawn(\(cli)): errno \(e.rawValue)")
+    }
+    var line: [UInt8] = [], result: String?, tLine: UInt64 = 0
+    while case .success(let bytes) = out.readBytes(maxCount: 8192), !bytes.isEmpty {
+      for b in bytes {
+        if b != UInt8(ascii: "\n") { if line.count < 512 { line.append(b) }; continue }
+        if result == nil, line.starts(with: ok) || line.starts(with: notOK) {
+          tLine = nowNS() &- t0
+          result = String(decoding: line, as: UTF8.self)
+        }
+        line.removeAll(keepingCapacity: true)
+      }
+    }
+    try? out.close()
+    let status = Syscalls.waitStatus(pid)
+    if i >= 0 { t[i] = nowNS() &- t0; runOneTestToKTAP[i] = tLine }
+    guard let result, result.hasPrefix("ok "), case .success(0) = status else {
+      throw Skip(reason: "vfio-selftests run: \(result ?? "no KTAP result line"), wait status \(status)")
+    }
+  }
+  return t
+}
+
+/// luo_retrieve_memfd (bench.c's twin, same modes and names): -p A -P PREFIX preserves sessions
+/// PREFIX-K-I (K in 1..A, I in 0...rounds), each with one memfd (token 1) holding its name, and
+/// hands them to a `LiveUpdateHolder` until the kexec; -a K times, per round, retrieve session +
+/// `Memfd.restore(expecting:)` + close + finish + close; -c A retrieves and finishes those left.
+let luoRetrieveSkip = "needs the sessions a stage-1 run preserved before a kexec (scripts/guest/bench.sh in a two-stage boot)"
+nonisolated(unsafe) var luoPrefix: String?
+nonisolated(unsafe) var luoPrepareAlternations = 0, luoAlternation = 1, luoDrainAlternations = 0
+
+func luoName(_ k: Int, _ i: Int) -> String { "\(luoPrefix!)-\(k)-\(i)" }
+
+func luoDevice() throws -> LiveUpdateDevice {
+  guard FileSystem.exists(LiveUpdate.devicePath) else {
+    throw Skip(reason: "no \(LiveUpdate.devicePath) (kernel without LUO, or booted without liveupdate=on)")
+  }
+  return try LiveUpdateDevice()
+}
+
+/// Retrieves the memfd of a retrieved session, checks its contents, closes it, finishes and closes the session.
+@inline(__always) func luoFinish(_ session: LiveUpdateSession, _ name: String) throws {
+  let fd = try Memfd.restore(from: session, token: 1, expecting: name)
+  try fd.close()
+  try session.finish()
+  session.close()
+}
+
+func luoPrepare(_ op: Op) throws {
+  let count = luoPrepareAlternations * (op.rounds + 1)
+  if case .failure(let e) = ensureNoFileLimitResult(count) { throw Skip(reason: "RLIMIT_NOFILE for \(count) sessions: errno \(e.rawValue)") }
+  let luo = try luoDevice()
+  var sessions: [LiveUpdateSession] = []
+  sessions.reserveCapacity(count)
+  for k in 1...luoPrepareAlternations {
+    for i in 0...op.rounds {
+      let name = luoName(k, i)
+      let session = try luo.createSession(name)
+      try Memfd.preserve(name, in: session, token: 1)
+      sessions.append(session)
+    }
+  }
+  luo.close()
+  eprint("\(luoPrefix!): \(count) sessions preserved\n")
+  try LiveUpdateHolder().hold(sessions, name: "vfio-bench-\(luoPrefix!)")
+}
+
+func luoDrain(_ op: Op) throws {
+  let luo = try luoDevice()
+  defer { luo.close() }
+  var n = 0
+  for k in 1...luoDrainAlternations {
+    for i in 0...op.rounds {
+      let name = luoName(k, i)
+      switch luo.retrieveSessionResult(name) {
+      case .success(let session): try luoFinish(session, name); n += 1
+      case .failure(.syscall(_, _, .noSuchFileOrDirectory)): continue
+      case .failure(let e): throw e
+      }
+    }
+  }
+  eprint("\(luoPrefix!): \(n) sessions left over, retrieved and finished\n")
+}
+
 func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   switch op.kind {
+  case .luoRetrieve:
+    guard luoPrefix != nil else { throw Skip(reason: luoRetrieveSkip) }
+    let luo = try luoDevice()
+    defer { luo.close() }
+    var i = 0
+    return try timed(op.rounds) {
+      let name = luoName(luoAlternation, i)
+      i += 1
+      let session = try luo.retrieveSession(name)
+      try luoFinish(session, name)
+    }
+  case .runOneTest:
+    return try runOneTest(op, address: address)
   case .initCleanup, .firstInit:
     var warmUp = true
     if case .firstInit = op.kind { warmUp = false }
@@ -108,6 +242,21 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
       device.close()
       iommu.close()
     }
+  case .initFromFD:
+    // bench.c's run_init_from_fd: the cdev opened before each round (untimed), then IOMMU +
+    // VFIOPCIDevice(address:iommu:deviceFD:) (the series' __vfio_pci_device_init) + close.
+    guard let path = try PCISysfs().vfioCdevPath(address) else { throw Skip(reason: "no VFIO cdev for \(address)") }
+    var t = [UInt64](repeating: 0, count: op.rounds)
+    for i in -1..<op.rounds {
+      let fd = try openFile(path, .readWrite).get()
+      let t0 = nowNS()
+      let iommu = try IOMMU(mode: op.mode)
+      let device = try VFIOPCIDevice(address: address, iommu: iommu, deviceFD: fd)
+      device.close()
+      iommu.close()
+      if i >= 0 { t[i] = nowNS() &- t0 }
+    }
+    return t
   case .map(let size):
     return try withMapSetup(op.mode, address, size: size) { iommu, allocator, memory in
       let region = DMARegion(vaddr: memory.address, iova: try allocator.allocate(size: UInt64(size)), size: UInt64(size))
@@ -258,6 +407,10 @@ while let a = args.popFirst() {
   case "-l": list = true
   case "-f": filter = args.popFirst()
   case "-x": diagnostics = true
+  case "-P": luoPrefix = args.popFirst()
+  case "-p": luoPrepareAlternations = Int(args.popFirst() ?? "0") ?? 0
+  case "-a": luoAlternation = Int(args.popFirst() ?? "1") ?? 1
+  case "-c": luoDrainAlternations = Int(args.popFirst() ?? "0") ?? 0
   case "-h", "--help":
     print("usage: vfio-bench [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]")
     Syscalls.exit(0)
@@ -282,6 +435,7 @@ let modes = IOMMUMode.allCases
 var ops: [Op] = []
 for m in modes { ops.append(Op(name: "first_init:\(m.rawValue)", kind: .firstInit, mode: m, rounds: 1)) }
 for m in modes { ops.append(Op(name: "init_cleanup:\(m.rawValue)", kind: .initCleanup, mode: m, rounds: rounds(100))) }
+ops.append(Op(name: "init_from_fd:iommufd", kind: .initFromFD, mode: .iommufd, rounds: rounds(100)))
 for m in modes { ops.append(Op(name: "dma_map_unmap_4k:\(m.rawValue)", kind: .map(size: 4096), mode: m, rounds: rounds(10_000))) }
 for m in modes { ops.append(Op(name: "dma_map_unmap_2m:\(m.rawValue)", kind: .map(size: 2 << 20), mode: m, rounds: rounds(1000))) }
 ops.append(Op(name: "config_read_vendor:iommufd", kind: .configRead, mode: .iommufd, rounds: rounds(100_000)))
@@ -297,6 +451,8 @@ if diagnostics {
   ops.append(Op(name: "driver_memcpy_64b_ops:iommufd", kind: .memcpy(size: 64, via: .ops), mode: .iommufd, rounds: rounds(2000)))
   ops.append(Op(name: "driver_memcpy_64b_igb:iommufd", kind: .memcpy(size: 64, via: .igb), mode: .iommufd, rounds: rounds(2000)))
 }
+ops.append(Op(name: "run_one_test", kind: .runOneTest, mode: .iommufd, rounds: rounds(100)))
+ops.append(Op(name: "luo_retrieve_memfd", kind: .luoRetrieve, mode: .iommufd, rounds: rounds(400)))
 
 if list {
   for op in ops { print("\(op.name)\t\(op.rounds)") }
@@ -305,10 +461,24 @@ if list {
 let exact = ops.contains { $0.name == filter }
 for op in ops {
   if let filter, exact ? op.name != filter : !op.name.contains(filter) { continue }
+  if case .luoRetrieve = op.kind, luoPrefix != nil, luoPrepareAlternations > 0 || luoDrainAlternations > 0 {
+    // Stage 1's preparation or stage 2's drain: no timing, no result line; the exit status.
+    do {
+      if luoPrepareAlternations > 0 { try luoPrepare(op) } else { try luoDrain(op) }
+    } catch {
+      eprint("vfio-bench: \(op.name): \(error)\n")
+      Syscalls.exit(1)
+    }
+    continue
+  }
   do {
     var t = try run(op, address: address)
     t.sort()
     print("\(op.name)\t\(t.count)\t\(t[0])\t\(t[(t.count - 1) / 2])\t\(t[t.count - 1])")
+    if case .runOneTest = op.kind {
+      let k = runOneTestToKTAP.sorted()
+      print("run_one_test_to_ktap\t\(k.count)\t\(k[0])\t\(k[(k.count - 1) / 2])\t\(k[k.count - 1])")
+    }
   } catch let e as Skip {
     print("\(op.name)\tSKIP\t\(e.reason)")
   } catch {

@@ -14,8 +14,12 @@
  *                interleaved runs); first_init: always 1
  *   -f NAME      only operation NAME; when no operation has that name, those containing it
  *   -l           list the operations' names and their default round counts, run nothing
+ *   -P PREFIX    luo_retrieve_memfd's session names; with -p A (stage 1: preserve them for A
+ *                alternations and hold them until the kexec), -a K (stage 2: time alternation K)
+ *                or -c A (stage 2: retrieve and finish those left): see luo_prepare()
  * Output, one line per operation (stdout):  op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
  * or, when the operation cannot run here:   op<TAB>SKIP<TAB>reason
+ * (run_one_test prints a second line, run_one_test_to_ktap, from the same rounds: see there.)
  * Each round is timed alone with clock_gettime(CLOCK_MONOTONIC); one untimed warm-up round
  * comes first, except for first_init:MODE, whose one round is the first device init of a
  * process (the operation's child is a fresh fork of this small program). Every operation runs
@@ -24,6 +28,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <libgen.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +54,7 @@ static const char *modes[] = {
 };
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
 
-enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY };
+enum op_kind { OP_INIT, OP_FIRST_INIT, OP_MAP, OP_CONFIG, OP_LUO, OP_MEMCPY, OP_RUN_ONE_TEST, OP_LUO_RETRIEVE, OP_INIT_FROM_FD };
 
 struct op {
 	char name[96];
@@ -92,6 +99,34 @@ static void run_init(struct op *op, uint64_t *t)
 		if (i >= 0)
 			t[i] = now_ns() - t0;
 	}
+}
+
+/*
+ * init_from_fd:iommufd: iommu_init + the VFIO Live Update series' __vfio_pci_device_init(bdf,
+ * iommu, fd) from a cdev fd opened beforehand (untimed: open(/dev/vfio/devices/vfioN) each
+ * round) + vfio_pci_device_cleanup (which closes the fd) + iommu_cleanup. libvfio has that entry
+ * point with the series' patch 0015 applied (scripts/build-c-selftests.sh --bench builds the
+ * bench's libvfio so).
+ */
+static void run_init_from_fd(struct op *op, uint64_t *t)
+{
+	const char *cdev_path = vfio_pci_get_cdev_path(bdf);
+
+	for (long i = -1; i < op->rounds; i++) {
+		int fd = open(cdev_path, O_RDWR);
+		uint64_t t0;
+
+		VFIO_ASSERT_GE(fd, 0, "open(%s)", cdev_path);
+		t0 = now_ns();
+		struct iommu *iommu = iommu_init(op->mode);
+		struct vfio_pci_device *device = __vfio_pci_device_init(bdf, iommu, fd);
+
+		vfio_pci_device_cleanup(device);
+		iommu_cleanup(iommu);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+	free((void *)cdev_path);
 }
 
 /*
@@ -244,6 +279,233 @@ static void run_memcpy(struct op *op, uint64_t *t)
 	iommu_cleanup(iommu);
 }
 
+/*
+ * run_one_test: one C selftest program running one test, as a user runs it:
+ * <dir of this executable>/selftests/vfio_pci_device_test -r vfio_pci_device_test.config_space_read_write BDF
+ * (the kselftest harness's "-r FIXTURE.TEST"; the default iommu mode, iommufd). A round is
+ * posix_spawn() to waitpid() (the line "run_one_test"); beside it, "run_one_test_to_ktap" is the
+ * time from the same launch to the moment its top-level KTAP result line ("ok N ..." or
+ * "not ok N ...") is read from its stdout (a pipe). A round whose line is not "ok" fails the op.
+ * vfio-bench does the same with `vfio-selftests run` of the same test.
+ */
+extern char **environ;
+static const char run_one_test_prog[] = "vfio_pci_device_test";
+static const char run_one_test_name[] = "vfio_pci_device_test.config_space_read_write";
+
+static uint64_t *run_one_test_ktap;
+
+static void run_one_test(struct op *op, uint64_t *t)
+{
+	char exe[PATH_MAX], prog[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		fprintf(stderr, "readlink(/proc/self/exe): %s\n", strerror(errno));
+		exit(1);
+	}
+	exe[n] = 0;
+	snprintf(prog, sizeof(prog), "%s/selftests/%s", dirname(exe), run_one_test_prog);
+	if (access(prog, X_OK)) {
+		fprintf(stderr, "no C selftest program %s (scripts/build-c-selftests.sh --bench puts it there)\n", prog);
+		exit(4);
+	}
+	run_one_test_ktap = calloc(op->rounds, sizeof(uint64_t));
+	for (long i = -1; i < op->rounds; i++) {
+		char *argv[] = { prog, "-r", (char *)run_one_test_name, (char *)bdf, NULL };
+		posix_spawn_file_actions_t fa;
+		char buf[8192], line[512];
+		size_t len = 0;
+		uint64_t t0, t_line = 0;
+		int pfd[2], status;
+		int ok = 0, result = 0;
+		pid_t pid;
+
+		/* From the pipe's creation on, as vfio-bench (Syscalls.spawnWithStdoutPipe). */
+		t0 = now_ns();
+		VFIO_ASSERT_EQ(pipe2(pfd, O_CLOEXEC), 0);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+		VFIO_ASSERT_EQ(posix_spawn(&pid, prog, &fa, NULL, argv, environ), 0);
+		close(pfd[1]);
+		posix_spawn_file_actions_destroy(&fa);
+		while ((n = read(pfd[0], buf, sizeof(buf))) > 0) {
+			for (ssize_t j = 0; j < n; j++) {
+				if (buf[j] != '\n') {
+					if (len < sizeof(line) - 1)
+						line[len++] = buf[j];
+					continue;
+				}
+				line[len] = 0;
+				len = 0;
+				if (!result && (!strncmp(line, "ok ", 3) || !strncmp(line, "not ok ", 7))) {
+					t_line = now_ns() - t0;
+					result = 1;
+					ok = line[0] == 'o';
+					if (!ok)
+						fprintf(stderr, "%s: %s\n", run_one_test_prog, line);
+				}
+			}
+		}
+		close(pfd[0]);
+		VFIO_ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		if (i >= 0) {
+			t[i] = now_ns() - t0;
+			run_one_test_ktap[i] = t_line;
+		}
+		if (!result || !ok || !WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "%s -r %s: %s, exit status %d\n", run_one_test_prog, run_one_test_name,
+				!result ? "no KTAP result line" : ok ? "ok" : "not ok", status);
+			exit(1);
+		}
+	}
+}
+
+/*
+ * luo_retrieve_memfd: a Live Update session and its memfd retrieved after a kexec. A session
+ * can only be retrieved in the boot after the kexec that preserved it, so this op has three
+ * modes (scripts/guest/bench.sh drives them across a two-stage boot):
+ *   -p A -P PREFIX  (stage 1, untimed) creates sessions PREFIX-K-I for K in 1..A, I in
+ *                   0..rounds (I = 0: the warm-up round), each with one memfd (token 1) holding
+ *                   its own name (create_and_preserve_memfd), and keeps them open until the kexec
+ *                   in a daemon (lu_utils's daemonize_and_wait, after closing /dev/liveupdate,
+ *                   as the luo_* tests do); prints nothing on stdout but the daemon's messages;
+ *   -a K -P PREFIX  (stage 2, timed) a round is luo_retrieve_session(PREFIX-K-I) +
+ *                   restore_and_verify_memfd(token 1, the name) + close + luo_session_finish +
+ *                   close;
+ *   -c A -P PREFIX  (stage 2, after the timed runs) retrieves and finishes whatever sessions
+ *                   PREFIX-K-I are left (alternations never run), so none outlives the bench.
+ * Without -P it skips: there is nothing to retrieve in a boot no stage 1 prepared.
+ */
+static const char *luo_prefix;
+static long luo_prepare_alts, luo_alt, luo_drain_alts;
+static const char luo_retrieve_skip[] =
+	"needs the sessions a stage-1 run preserved before a kexec (scripts/guest/bench.sh in a two-stage boot)";
+
+static void luo_name(char *buf, size_t n, long k, long i)
+{
+	snprintf(buf, n, "%s-%ld-%ld", luo_prefix, k, i);
+}
+
+static int luo_open_or_die(void)
+{
+	int luo_fd = luo_open_device();
+
+	if (luo_fd < 0) {
+		fprintf(stderr, "open(%s): %s\n", LUO_DEVICE, strerror(errno));
+		exit(4);
+	}
+	return luo_fd;
+}
+
+static void luo_prepare(long alts, long rounds)
+{
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int r, luo_fd;
+
+	r = luo_ensure_nofile_limit(alts * (rounds + 1));
+	if (r < 0) {
+		fprintf(stderr, "luo_ensure_nofile_limit(%ld): %s\n", alts * (rounds + 1), strerror(-r));
+		exit(1);
+	}
+	luo_fd = luo_open_or_die();
+	for (long k = 1; k <= alts; k++) {
+		for (long i = 0; i <= rounds; i++) {
+			int session_fd;
+
+			luo_name(name, sizeof(name), k, i);
+			session_fd = luo_create_session(luo_fd, name);
+			if (session_fd < 0) {
+				fprintf(stderr, "luo_create_session(%s): %s\n", name, strerror(-session_fd));
+				exit(1);
+			}
+			r = create_and_preserve_memfd(session_fd, 1, name);
+			if (r < 0) {
+				fprintf(stderr, "create_and_preserve_memfd(%s): %s\n", name, strerror(-r));
+				exit(1);
+			}
+			/* Kept open: closing an outgoing session unpreserves it. */
+		}
+	}
+	close(luo_fd);
+	fprintf(stderr, "%s: %ld sessions preserved\n", luo_prefix, alts * (rounds + 1));
+	fflush(stdout);
+	daemonize_and_wait();
+}
+
+/* restore_and_verify_memfd + close + luo_session_finish + close of a retrieved session. */
+static void luo_finish_one(int session_fd, const char *name)
+{
+	int mfd, r;
+
+	mfd = restore_and_verify_memfd(session_fd, 1, name);
+	if (mfd < 0) {
+		fprintf(stderr, "restore_and_verify_memfd(%s): %s\n", name, strerror(-mfd));
+		exit(1);
+	}
+	close(mfd);
+	r = luo_session_finish(session_fd);
+	if (r < 0) {
+		fprintf(stderr, "luo_session_finish(%s): %s\n", name, strerror(-r));
+		exit(1);
+	}
+	close(session_fd);
+}
+
+static void luo_retrieve_one(int luo_fd, const char *name)
+{
+	int session_fd = luo_retrieve_session(luo_fd, name);
+
+	if (session_fd < 0) {
+		fprintf(stderr, "luo_retrieve_session(%s): %s\n", name, strerror(-session_fd));
+		exit(1);
+	}
+	luo_finish_one(session_fd, name);
+}
+
+static void run_luo_retrieve(struct op *op, uint64_t *t)
+{
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int luo_fd = luo_open_or_die();
+
+	for (long i = -1; i < op->rounds; i++) {
+		uint64_t t0;
+
+		luo_name(name, sizeof(name), luo_alt, i + 1);
+		t0 = now_ns();
+		luo_retrieve_one(luo_fd, name);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+	close(luo_fd);
+}
+
+static void luo_drain(long alts, long rounds)
+{
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int luo_fd = luo_open_or_die();
+	long n = 0;
+
+	for (long k = 1; k <= alts; k++) {
+		for (long i = 0; i <= rounds; i++) {
+			int session_fd;
+
+			luo_name(name, sizeof(name), k, i);
+			session_fd = luo_retrieve_session(luo_fd, name);
+			if (session_fd == -ENOENT)
+				continue;
+			if (session_fd < 0) {
+				fprintf(stderr, "luo_retrieve_session(%s): %s\n", name, strerror(-session_fd));
+				exit(1);
+			}
+			luo_finish_one(session_fd, name);
+			n++;
+		}
+	}
+	close(luo_fd);
+	fprintf(stderr, "%s: %ld sessions left over, retrieved and finished\n", luo_prefix, n);
+}
+
 /* Runs op in a child; its stderr comes back through a pipe (last line = the skip reason). */
 static int run_op(struct op *op)
 {
@@ -259,11 +521,32 @@ static int run_op(struct op *op)
 		fflush(stdout);
 		return 0;
 	}
-	if (op->kind == OP_LUO && access(LUO_DEVICE, F_OK) != 0) {
+	if ((op->kind == OP_LUO || op->kind == OP_LUO_RETRIEVE) && access(LUO_DEVICE, F_OK) != 0) {
 		printf("%s\tSKIP\tno %s (kernel without LUO, or booted without liveupdate=on)\n",
 		       op->name, LUO_DEVICE);
 		fflush(stdout);
 		return 0;
+	}
+	if (op->kind == OP_LUO_RETRIEVE && !luo_prefix) {
+		printf("%s\tSKIP\t%s\n", op->name, luo_retrieve_skip);
+		fflush(stdout);
+		return 0;
+	}
+	if (op->kind == OP_LUO_RETRIEVE && (luo_prepare_alts || luo_drain_alts)) {
+		/* Stage 1's preparation or stage 2's drain: no timing, no result line; exit status. */
+		fflush(stdout);
+		pid = fork();
+		if (pid < 0)
+			return -1;
+		if (pid == 0) {
+			if (luo_prepare_alts)
+				luo_prepare(luo_prepare_alts, op->rounds);
+			else
+				luo_drain(luo_drain_alts, op->rounds);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 	}
 	if (pipe(pfd))
 		return -1;
@@ -288,10 +571,15 @@ static int run_op(struct op *op)
 		case OP_CONFIG: run_config(op, t); break;
 		case OP_LUO: run_luo(op, t); break;
 		case OP_MEMCPY: run_memcpy(op, t); break;
+		case OP_RUN_ONE_TEST: run_one_test(op, t); break;
+		case OP_LUO_RETRIEVE: run_luo_retrieve(op, t); break;
+		case OP_INIT_FROM_FD: run_init_from_fd(op, t); break;
 		}
 		fflush(stdout);
 		dup2(out, STDOUT_FILENO);
 		report(op->name, t, op->rounds);
+		if (op->kind == OP_RUN_ONE_TEST)
+			report("run_one_test_to_ktap", run_one_test_ktap, op->rounds);
 		_exit(0);
 	}
 	close(pfd[1]);
@@ -331,7 +619,7 @@ int main(int argc, char **argv)
 {
 	long divisor = 1, exact_rounds = 0;
 	const char *filter = NULL;
-	struct op ops[4 * NMODES + 4];
+	struct op ops[4 * NMODES + 12];
 	int nops = 0, c, list = 0;
 
 	bdf = getenv("VFIO_SELFTESTS_BDF");
@@ -340,21 +628,31 @@ int main(int argc, char **argv)
 	driver_bdf = getenv("BENCH_DRIVER_BDF");
 	if (driver_bdf && !*driver_bdf)
 		driver_bdf = NULL;
-	while ((c = getopt(argc, argv, "d:D:s:n:f:lh")) != -1) {
+	while ((c = getopt(argc, argv, "d:D:s:n:f:P:p:a:c:lh")) != -1) {
 		switch (c) {
 		case 'd': bdf = optarg; break;
 		case 'D': driver_bdf = optarg; break;
 		case 's': divisor = strtol(optarg, NULL, 10); break;
 		case 'n': exact_rounds = strtol(optarg, NULL, 10); break;
 		case 'f': filter = optarg; break;
+		case 'P': luo_prefix = optarg; break;
+		case 'p': luo_prepare_alts = strtol(optarg, NULL, 10); break;
+		case 'a': luo_alt = strtol(optarg, NULL, 10); break;
+		case 'c': luo_drain_alts = strtol(optarg, NULL, 10); break;
 		case 'l': list = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-P PREFIX [-p A | -a K | -c A]] [-l]\n", argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (divisor < 1)
 		divisor = 1;
+	if ((luo_prepare_alts || luo_drain_alts || luo_alt) && !luo_prefix) {
+		fprintf(stderr, "-p, -a and -c need -P PREFIX\n");
+		return 2;
+	}
+	if (luo_prefix && !luo_alt)
+		luo_alt = 1;
 #define ROUNDS(n) (exact_rounds > 0 ? exact_rounds : (n) / divisor < 5 ? 5 : (n) / divisor)
 	for (size_t m = 0; m < NMODES; m++) {
 		ops[nops] = (struct op){ .kind = OP_FIRST_INIT, .mode = modes[m], .rounds = 1 };
@@ -366,6 +664,9 @@ int main(int argc, char **argv)
 		snprintf(ops[nops].name, sizeof(ops[nops].name), "init_cleanup:%s", modes[m]);
 		nops++;
 	}
+	/* The series' entry point takes a cdev fd in iommufd mode only (it asserts fd == -1 otherwise). */
+	ops[nops] = (struct op){ .name = "init_from_fd:iommufd", .kind = OP_INIT_FROM_FD, .mode = "iommufd", .rounds = ROUNDS(100) };
+	nops++;
 	for (size_t m = 0; m < NMODES; m++) {
 		ops[nops] = (struct op){ .kind = OP_MAP, .mode = modes[m], .map_size = 4096, .rounds = ROUNDS(10000) };
 		snprintf(ops[nops].name, sizeof(ops[nops].name), "dma_map_unmap_4k:%s", modes[m]);
@@ -383,6 +684,10 @@ int main(int argc, char **argv)
 	ops[nops] = (struct op){ .name = "driver_memcpy_64b:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 64, .rounds = ROUNDS(2000) };
 	nops++;
 	ops[nops] = (struct op){ .name = "driver_memcpy_max:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 0, .rounds = ROUNDS(2000) };
+	nops++;
+	ops[nops] = (struct op){ .name = "run_one_test", .kind = OP_RUN_ONE_TEST, .rounds = ROUNDS(100) };
+	nops++;
+	ops[nops] = (struct op){ .name = "luo_retrieve_memfd", .kind = OP_LUO_RETRIEVE, .rounds = ROUNDS(400) };
 	nops++;
 
 	int failed = 0, exact = 0;

@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Compares the C and Swift benchmark runs of one guest boot (stdlib only).
 
-Usage: report.py RESULTS_STAGE_DIR [--json FILE] [--check] [--markdown]
+Usage: report.py RESULTS_STAGE_DIR [RESULTS_STAGE_DIR...] [--json FILE] [--check] [--markdown]
        report.py RESULTS_STAGE_DIR --converged OP
+
+Several stage dirs (the two stages of a boot with a kexec: luo_retrieve_memfd is measured in
+stage 2) are read as one: their runs or alternations are pooled per operation and side.
 
 Interleaved runs (scripts/bench.sh's full run: RESULTS_STAGE_DIR/interleaved/<side>.tsv, lines
 "alternation<TAB>op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns"): per operation and C build
@@ -30,10 +33,17 @@ import statistics
 import sys
 
 
+def stage_list(stage):
+    return stage if isinstance(stage, (list, tuple)) else [stage]
+
+
 def load(stage, side):
     runs = []
-    paths = [p for p in glob.glob(os.path.join(stage, f"{side}-*.tsv")) if re.fullmatch(re.escape(side) + r"-\d+\.tsv", os.path.basename(p))]
-    for path in sorted(paths, key=lambda p: int(re.findall(r"-(\d+)\.tsv$", p)[0])):
+    paths = []
+    for st in stage_list(stage):
+        found = [p for p in glob.glob(os.path.join(st, f"{side}-*.tsv")) if re.fullmatch(re.escape(side) + r"-\d+\.tsv", os.path.basename(p))]
+        paths += sorted(found, key=lambda p: int(re.findall(r"-(\d+)\.tsv$", p)[0]))
+    for path in paths:
         run = {}
         for line in open(path):
             f = line.rstrip("\n").split("\t")
@@ -66,10 +76,10 @@ TOLERANCE = 0.03
 
 
 def load_interleaved(stage):
-    """{side: {op: {alternation: row}}} from interleaved/<side>.tsv; a SKIP row has "skip"."""
+    """{side: {op: {alternation: row}}} from interleaved/<side>.tsv (of each stage dir); a SKIP
+    row has "skip"."""
     out = {}
-    for side in SIDES:
-        path = os.path.join(stage, "interleaved", f"{side}.tsv")
+    for side, path in ((side, os.path.join(st, "interleaved", f"{side}.tsv")) for st in stage_list(stage) for side in SIDES):
         if not os.path.exists(path):
             continue
         ops = out.setdefault(side, {})
@@ -152,7 +162,7 @@ def interleaved_report(stage, json_out, markdown):
             print(f"{row['op']:<36} {cells[0]:>9} C {cells[1]:>9} {cells[2]:>9}  -O2 {cells[3]:>9}  Swift {cells[4]:>9} {cells[5]:>9}  ÷C {cells[6]}  ÷O2 {cells[7]}")
     if json_out:
         with open(json_out, "w") as f:
-            json.dump({"stage_dir": os.path.abspath(stage), "method": "interleaved",
+            json.dump({"stage_dir": [os.path.abspath(st) for st in stage_list(stage)] if isinstance(stage, list) else os.path.abspath(stage), "method": "interleaved",
                        "aggregation": "per operation: Swift batch median ÷ C batch median of the same alternation; median of those ratios with a 95% percentile-bootstrap interval (2000 resamples)",
                        "operations": rows}, f, indent=2)
     return 0
@@ -180,6 +190,7 @@ def strace_counts(path):
 def syscalls_per_round(stage, side, op):
     """System calls per round: (the op's run - the baseline run with no operation) / rounds
     (+1 for the warm-up round); the op's own set-up (opening the device for a map) stays in."""
+    stage = stage_list(stage)[0]  # strace runs in stage 1
     base = os.path.join(stage, "strace", f"{side}-{op.replace(':', '_')}")
     try:
         calls = strace_counts(base + ".txt")
@@ -211,7 +222,10 @@ def main():
     if not args:
         print(__doc__, file=sys.stderr)
         return 2
-    stage = args.pop(0)
+    stages = [args.pop(0)]
+    while args and not args[0].startswith("--"):
+        stages.append(args.pop(0))
+    stage = stages[0] if len(stages) == 1 else stages
     if args[:1] == ["--converged"] and len(args) == 2:
         return converged(stage, args[1])
     json_out = None
@@ -224,7 +238,7 @@ def main():
             check = True
         elif a == "--markdown":
             markdown = True
-    if os.path.isdir(os.path.join(stage, "interleaved")):
+    if any(os.path.isdir(os.path.join(st, "interleaved")) for st in stages):
         return interleaved_report(stage, json_out, markdown)
     c_runs, s_runs = load(stage, "c"), load(stage, "swift")
     o2_runs = load(stage, "c-O2")
@@ -287,7 +301,7 @@ def main():
                 print(f"  syscalls/round {row['op']}: C {sc.get('c', {}).get('per_round', '?')}, Swift {sc.get('swift', {}).get('per_round', '?')}")
     if json_out:
         with open(json_out, "w") as f:
-            json.dump({"stage_dir": os.path.abspath(stage), "alternations": len(c_runs),
+            json.dump({"stage_dir": [os.path.abspath(st) for st in stage_list(stage)] if isinstance(stage, list) else os.path.abspath(stage), "alternations": len(c_runs),
                        "aggregation": "min of mins, median of per-run medians, max of maxes",
                        "operations": rows, "problems": problems}, f, indent=2)
     for p in problems:

@@ -89,8 +89,46 @@ class Interleaved(unittest.TestCase):
             rows = json.load(open(out))["operations"]
             self.assertEqual(rows[0]["swift_over_c"]["median"], 1.04)
 
+    def test_two_stage_dirs_are_pooled(self):
+        # A two-stage boot: most operations in stage 1, luo_retrieve_memfd in stage 2 (after the kexec).
+        with tempfile.TemporaryDirectory() as d:
+            s1, s2 = os.path.join(d, "stage1"), os.path.join(d, "stage2")
+            write_interleaved(s1, {"c": [(k, "op", 10, 90, 100, 300) for k in (1, 2)],
+                                   "swift": [(k, "op", 10, 95, 110, 300) for k in (1, 2)]})
+            write_interleaved(s2, {"c": [(k, "luo_retrieve_memfd", 5, 90, 200, 300) for k in (1, 2)],
+                                   "swift": [(k, "luo_retrieve_memfd", 5, 95, 250, 300) for k in (1, 2)]})
+            data = report.load_interleaved([s1, s2])
+            self.assertAlmostEqual(report.paired(data, "op", "c")["median"], 1.1, places=3)
+            self.assertAlmostEqual(report.paired(data, "luo_retrieve_memfd", "c")["median"], 1.25, places=3)
+            out = os.path.join(d, "r.json")
+            r = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), s1, s2, "--json", out], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([row["op"] for row in json.load(open(out))["operations"]], ["op", "luo_retrieve_memfd"])
+
 
 class Short(unittest.TestCase):
+    def test_stage2_numbers_replace_stage1_skips(self):
+        # CI's short mode: stage 1 lists luo_retrieve_memfd as skipped on every side (no sessions
+        # yet), stage 2 measures it: --check passes; a side with no stage-2 numbers fails it.
+        with tempfile.TemporaryDirectory() as d:
+            s1, s2 = os.path.join(d, "stage1"), os.path.join(d, "stage2")
+            os.makedirs(s1)
+            os.makedirs(s2)
+            for side in ("c", "c-O2", "swift"):
+                with open(os.path.join(s1, f"{side}-1.tsv"), "w") as f:
+                    f.write("op\t5\t90\t100\t300\nluo_retrieve_memfd\tSKIP\tneeds the sessions\n")
+                with open(os.path.join(s2, f"{side}-1.tsv"), "w") as f:
+                    f.write("luo_retrieve_memfd\t5\t90\t100\t300\n" if side != "swift" else "luo_retrieve_memfd\t5\t90\t150\t300\n")
+            out = os.path.join(d, "r.json")
+            r = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), s1, s2, "--check", "--json", out], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            rows = {row["op"]: row for row in json.load(open(out))["operations"]}
+            self.assertEqual(rows["luo_retrieve_memfd"]["ratio"], 1.5)
+            os.remove(os.path.join(s2, "swift-1.tsv"))
+            r = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), s1, s2, "--check"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("luo_retrieve_memfd: measured on one side only", r.stderr)
+
     def test_O2_runs_are_not_read_as_selftest_flag_runs(self):
         with tempfile.TemporaryDirectory() as d:
             for name, med in (("c-1.tsv", 100), ("c-O2-1.tsv", 50), ("swift-1.tsv", 110)):

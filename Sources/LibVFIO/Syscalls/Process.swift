@@ -76,6 +76,41 @@ extension Syscalls {
   }
 }
 
+extension Syscalls {
+  /// `posix_spawn` of `arguments` (the first is the program's path) with this process's
+  /// environment, its stdout the write end of a new pipe and its stderr /dev/null; both pipe ends
+  /// are close-on-exec, so the child has no other fd of this process's. The child's pid and the
+  /// pipe's read end (the caller's), or the errno. vfio-bench's run_one_test starts the programs
+  /// it times so, as bench.c does.
+  package static func spawnWithStdoutPipe(_ arguments: [String]) -> Result<(pid: Int32, stdout: FileDescriptor), Errno> {
+    var fds: [Int32] = [-1, -1]
+    if unsafe pipe(&fds) != 0 { return .failure(Errno(rawValue: vst_errno())) }
+    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+    var actions = unsafe posix_spawn_file_actions_t()
+    unsafe posix_spawn_file_actions_init(&actions)
+    defer { unsafe posix_spawn_file_actions_destroy(&actions) }
+    unsafe posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO)
+    unsafe posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
+    var argv: [UnsafeMutablePointer<CChar>?] = unsafe arguments.map { unsafe strdup($0) } + [nil]
+    defer { unsafe argv.forEach { unsafe free($0) } }
+    var pid: pid_t = 0
+    let r = unsafe posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
+    close(fds[1])
+    if r != 0 {
+      close(fds[0])
+      return .failure(Errno(rawValue: r))
+    }
+    return .success((pid, FileDescriptor(rawValue: fds[0])))
+  }
+
+  /// `waitpid(pid, &status, 0)` (EINTR retried): the raw wait status, or the errno.
+  package static func waitStatus(_ pid: Int32) -> Result<Int32, Errno> {
+    var status: Int32 = 0
+    return valueOrErrno { unsafe waitpid(pid, &status, 0) }.map { _ in status }
+  }
+}
+
 extension FileDescriptor {
   /// `eventfd(0, 0)` (EINTR retried): a new eventfd or the errno.
   package static func eventfd() -> Result<FileDescriptor, Errno> {
