@@ -101,7 +101,7 @@ extension SelftestsEnvironment {
       case .cliAcceptance: "guest: the command line's acceptance checks, on the device under test or this one"
       case .compareC: "guest: these C selftest programs run beside the port in stage 1"
       case .compareCDir: "guest: the built C selftests (default `.build-vm/c-selftests/bin`)"
-      case .benchBin: "guest: the benchmark's guest half in stage 1, with these binaries"
+      case .benchBin: "guest: the benchmark's guest half in stage 1 (and its `luo_retrieve_memfd` first in stage 2), with these binaries"
       case .stopAt: "`setup`/`cleanup` stop themselves (SIGSTOP) at this checkpoint (fault-injection tests)"
       case .iommuModes: "the modes of a parameterized test (`vfio-selftests kselftest`)"
       case .stages: "the guest run's stages (`vm-test.sh --stages`)"
