@@ -20,6 +20,13 @@ import Testing
     ("BUG: KASAN: slab-use-after-free in vfio_pci_core_ioctl+0x12/0x30", .bug),
     ("list_add corruption. prev->next should be next (ffff888100000000), but was 0000000000000000.", .bug),
     ("WARNING: CPU: 1 PID: 123 at drivers/vfio/pci/vfio_pci_core.c:100 vfio_pci_core_ioctl+0x12/0x30 [vfio_pci_core]", .warning),
+    // Every header passes kind(of:)'s one-pass word filter (strstr) before its own check.
+    ("UBSAN: array-index-out-of-bounds in drivers/vfio/pci/vfio_pci_config.c:1200:5", .bug),
+    ("list_del corruption, ffff888100000000->next is LIST_POISON1 (dead000000000100)", .bug),
+    ("Kernel panic - not syncing: Fatal exception", .oops),
+    ("general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] SMP", .oops),
+    ("INFO: rcu_sched detected stalls on CPUs/tasks:", .rcuStall),
+    ("BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0 stuck for 31s!", .softLockup),
   ])
   func classifies(line: String, kind: KernelReport.Kind) {
     #expect(KernelReport.kind(of: line) == kind)

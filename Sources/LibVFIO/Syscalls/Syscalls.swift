@@ -235,6 +235,15 @@ package enum Syscalls {
     return ts
   }
 
+  /// Whether `text` contains any of `needles` (`strstr`): libc's optimized search, where the
+  /// standard library's generic `contains` runs unoptimized in a debug build.
+  package static func containsAny(_ text: String, _ needles: [String]) -> Bool {
+    unsafe text.withCString { h in
+      for n in needles where unsafe n.withCString({ unsafe strstr(h, $0) != nil }) { return true }
+      return false
+    }
+  }
+
   /// `fflush(NULL)`: writes out every stdio stream's buffer (`print`'s included).
   package static func flushOutput() {
     _ = fflush(nil)
