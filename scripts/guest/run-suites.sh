@@ -70,25 +70,18 @@ cli_acceptance() {
 # it up itself), with the C bench, vfio-bench and vfio-selftests from that dir. Only that it
 # produces numbers counts (junit-bench.xml: an operation with none fails); timings under a debug
 # build and shared TCG mean nothing: scripts/bench.sh is the benchmark.
-if [[ -n ${VFIO_SELFTESTS_BENCH_BIN:-} && $STAGE == 1 ]]; then
-  log "benchmark, short mode (scripts/guest/bench.sh on $BDF, binaries in $VFIO_SELFTESTS_BENCH_BIN)"
-  VFIO_SELFTESTS_RESULTS=$RESULTS/bench VFIO_SELFTESTS_BIN_DIR=$VFIO_SELFTESTS_BENCH_BIN \
-    BENCH_DIVISOR=20 BENCH_ALTERNATIONS=1 bash "$REPO/scripts/guest/bench.sh" > /dev/null 2>&1
-  r=$?
-  cp "$RESULTS/bench/junit-bench.xml" "$RESULTS/junit-bench.xml" 2>/dev/null
-  log "benchmark exited $r: $(tail -n 2 "$RESULTS/bench/bench.log" 2>/dev/null | tr '\n' ' ')"
-  ((r == 0)) || { log "error: the benchmark's short mode exited $r (bench/bench.log)"; setup_rc=1; }
-fi
 # Stage 2 of the same: luo_retrieve_memfd, whose sessions each side preserved at the end of the
-# stage-1 run above (no device touched; first, as its sessions are the oldest).
-if [[ -n ${VFIO_SELFTESTS_BENCH_BIN:-} && $STAGE == 2 ]]; then
-  log "benchmark, short mode, stage 2 (luo_retrieve_memfd, binaries in $VFIO_SELFTESTS_BENCH_BIN)"
+# stage-1 run (no device touched; first, as its sessions are the oldest). bench.sh knows its
+# stage from the environment; both stages report the same way.
+if [[ -n ${VFIO_SELFTESTS_BENCH_BIN:-} ]]; then
+  what="benchmark, short mode"; [[ $STAGE == 2 ]] && what+=", stage 2 (luo_retrieve_memfd)"
+  log "$what (scripts/guest/bench.sh on $BDF, binaries in $VFIO_SELFTESTS_BENCH_BIN)"
   VFIO_SELFTESTS_RESULTS=$RESULTS/bench VFIO_SELFTESTS_BIN_DIR=$VFIO_SELFTESTS_BENCH_BIN \
     BENCH_DIVISOR=20 BENCH_ALTERNATIONS=1 bash "$REPO/scripts/guest/bench.sh" > /dev/null 2>&1
   r=$?
   cp "$RESULTS/bench/junit-bench.xml" "$RESULTS/junit-bench.xml" 2>/dev/null
-  log "benchmark (stage 2) exited $r: $(tail -n 2 "$RESULTS/bench/bench.log" 2>/dev/null | tr '\n' ' ')"
-  ((r == 0)) || { log "error: the benchmark's short mode (stage 2) exited $r (bench/bench.log)"; setup_rc=1; }
+  log "$what exited $r: $(tail -n 2 "$RESULTS/bench/bench.log" 2>/dev/null | tr '\n' ' ')"
+  ((r == 0)) || { log "error: the $what exited $r (bench/bench.log)"; setup_rc=1; }
 fi
 for d in "${devices[@]}"; do
   "$cli" setup "$d" 2>&1 | tee -a "$RESULTS/run-suites.log"
