@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import Foundation
 import LibLiveUpdate
 import LibVFIO
 
@@ -15,7 +14,7 @@ public struct Doctor {
     public var enables: String
 
     public var line: String {
-      "\(available ? "[yes]" : "[no] ") \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(detail)  -- \(enables)"
+      "\(available ? "[yes]" : "[no] ") \(name.padded(to: 24)) \(detail)  -- \(enables)"
     }
   }
 
@@ -37,14 +36,14 @@ public struct Doctor {
     self.journal = journal
   }
 
-  static func exists(_ p: String) -> Bool { FileManager.default.fileExists(atPath: p) }
-  static func read(_ p: String) -> String? { try? String(contentsOfFile: p, encoding: .utf8) }
-  static func list(_ p: String) -> [String]? { try? FileManager.default.contentsOfDirectory(atPath: p).sorted() }
+  static func exists(_ p: String) -> Bool { FileSystem.exists(p) }
+  static func read(_ p: String) -> String? { try? FileSystem.read(p).get() }
+  static func list(_ p: String) -> [String]? { try? FileSystem.list(p).get().sorted() }
 
   public func checks() -> [Check] {
     var out: [Check] = []
     let host = HostCapabilities(paths: paths)
-    out.append(Check(name: "root", available: isRoot, detail: isRoot ? "euid 0" : "not root (euid \(geteuid()))",
+    out.append(Check(name: "root", available: isRoot, detail: isRoot ? "euid 0" : "not root (euid \(Syscalls.effectiveUserID))",
                      enables: "setup, cleanup, run, module loading"))
     let vfio = "\(paths.dev)/vfio/vfio"
     out.append(Check(name: "VFIO container", available: Self.exists(vfio),

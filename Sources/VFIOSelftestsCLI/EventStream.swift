@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import Foundation
 
 /// One record of the Swift Testing JSON event stream (`--event-stream-output-path F
 /// --event-stream-version 0`): either a test declaration (`"kind":"test"`) or an event
@@ -18,9 +17,9 @@ public enum EventRecord: Equatable, Sendable {
       self.displayName = displayName
     }
 
-    static func parse(_ object: Any?) -> TestCase? {
-      guard let o = object as? [String: Any], let id = o["id"] as? String else { return nil }
-      return TestCase(id: id, displayName: o["displayName"] as? String ?? id)
+    static func parse(_ object: JSON?) -> TestCase? {
+      guard let id = object?["id"]?.string else { return nil }
+      return TestCase(id: id, displayName: object?["displayName"]?.string ?? id)
     }
   }
 
@@ -59,43 +58,43 @@ public enum EventRecord: Equatable, Sendable {
 
   /// Parses one JSON line; nil for blank lines and records of other kinds.
   public static func parse(line: Substring) throws -> EventRecord? {
-    let trimmed = line.trimmingCharacters(in: .whitespaces)
+    let trimmed = line.trimmingSpaces()
     if trimmed.isEmpty { return nil }
-    guard let object = try JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
-          let kind = object["kind"] as? String, let payload = object["payload"] as? [String: Any]
+    guard let object = try? JSON.parse(trimmed), let kind = object["kind"]?.string,
+          let payload = object["payload"], case .object = payload
     else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
     switch kind {
     case "test":
-      guard let id = payload["id"] as? String else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
-      let loc = payload["sourceLocation"] as? [String: Any]
-      let cases = (payload["_testCases"] as? [Any] ?? payload["testCases"] as? [Any]).map { $0.compactMap(TestCase.parse) }
+      guard let id = payload["id"]?.string else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
+      let loc = payload["sourceLocation"]
+      let cases = (payload["_testCases"]?.array ?? payload["testCases"]?.array).map { $0.compactMap(TestCase.parse) }
       return .test(TestDeclaration(
-        id: id, name: payload["name"] as? String ?? id, displayName: payload["displayName"] as? String,
-        isSuite: (payload["kind"] as? String) == "suite",
-        file: loc?["fileID"] as? String ?? "", line: loc?["line"] as? Int ?? 0, testCases: cases,
-        isParameterized: payload["isParameterized"] as? Bool ?? false,
-        tags: payload["_tags"] as? [String] ?? payload["tags"] as? [String] ?? []))
+        id: id, name: payload["name"]?.string ?? id, displayName: payload["displayName"]?.string,
+        isSuite: payload["kind"]?.string == "suite",
+        file: loc?["fileID"]?.string ?? "", line: loc?["line"]?.int ?? 0, testCases: cases,
+        isParameterized: payload["isParameterized"]?.bool ?? false,
+        tags: payload["_tags"]?.strings ?? payload["tags"]?.strings ?? []))
     case "event":
-      guard let eventKind = payload["kind"] as? String else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
-      let comments = (payload["_comments"] as? [String]) ?? (payload["comments"] as? [String]) ?? []
-      let messages = (payload["messages"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+      guard let eventKind = payload["kind"]?.string else { throw EventStreamError.malformed(String(trimmed.prefix(120))) }
+      let comments = payload["_comments"]?.strings ?? payload["comments"]?.strings ?? []
+      let messages = (payload["messages"]?.array ?? []).compactMap { $0["text"]?.string }
       var isFailure = false
       var text: String? = comments.isEmpty ? nil : comments.joined(separator: "; ")
       if eventKind == "issueRecorded" {
-        let issue = payload["issue"] as? [String: Any] ?? [:]
-        let severity = (issue["_severity"] as? String) ?? (issue["severity"] as? String) ?? "error"
-        isFailure = !((issue["isKnown"] as? Bool) ?? false) && severity != "warning"
+        let issue = payload["issue"]
+        let severity = issue?["_severity"]?.string ?? issue?["severity"]?.string ?? "error"
+        isFailure = !(issue?["isKnown"]?.bool ?? false) && severity != "warning"
         text = messages.isEmpty ? text : messages.joined(separator: " ")
-        if let loc = issue["_sourceLocation"] as? [String: Any] ?? issue["sourceLocation"] as? [String: Any],
-           let file = loc["fileID"] as? String, let line = loc["line"] as? Int {
+        if let loc = issue?["_sourceLocation"] ?? issue?["sourceLocation"],
+           let file = loc["fileID"]?.string, let line = loc["line"]?.int {
           text = "\(file):\(line): \(text ?? "issue recorded")"
         }
       } else if text == nil, ["testSkipped", "testCancelled", "testCaseSkipped", "testCaseCancelled"].contains(eventKind) {
         text = messages.first
       }
-      let instant = (payload["instant"] as? [String: Any])?["absolute"] as? Double
+      let instant = payload["instant"]?["absolute"]?.double
       let testCase = TestCase.parse(payload["_testCase"] ?? payload["testCase"])
-      return .event(Event(kind: eventKind, testID: payload["testID"] as? String, text: text, isFailure: isFailure, instant: instant, testCase: testCase))
+      return .event(Event(kind: eventKind, testID: payload["testID"]?.string, text: text, isFailure: isFailure, instant: instant, testCase: testCase))
     default:
       return nil
     }

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import Foundation
 
 /// A KTAP version 1 document (Documentation/dev-tools/ktap.rst): a plan, one result line per
 /// test, `# SKIP <reason>` for skips, subtests indented by four spaces under a `# Subtest:`
@@ -58,7 +57,7 @@ public enum KTAP {
       default: out.append(c)
       }
     }
-    return out.trimmingCharacters(in: .whitespaces)
+    return out.trimmingSpaces()
   }
 
   /// The KTAP tree of one run, nested as kselftest nests it: one test per C program, its tests

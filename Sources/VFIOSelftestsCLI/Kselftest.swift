@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import Foundation
 import LibVFIO
 
 /// One program of the kselftest install (`vfio/<name>`, `liveupdate/<name>`): the C program's
@@ -279,7 +278,7 @@ public struct KselftestSelection: Sendable {
   public var filter: String {
     var seen = Set<String>()
     return entries.filter { seen.insert($0.testID).inserted }
-      .map { "^" + NSRegularExpression.escapedPattern(for: $0.testID) + "$" }.joined(separator: "|")
+      .map { "^" + $0.testID.regexEscaped + "$" }.joined(separator: "|")
   }
 
   /// `-l`: the harness's table (fixture, variant, test), one test a line, on stderr in C.

@@ -38,7 +38,7 @@ struct EnvCommand: ParsableCommand {
     let env = SelftestsEnvironment.current
     let width = SelftestsEnvironment.Variable.allCases.map(\.rawValue.count).max() ?? 0
     for v in SelftestsEnvironment.Variable.allCases {
-      let name = v.rawValue.padding(toLength: width, withPad: " ", startingAt: 0)
+      let name = v.rawValue.padded(to: width)
       let value = env.raw(v).map { "'\($0)'" } ?? "-"
       print("\(name)  \(value)  \(v.meaning)\(v.audience == .internal ? " (internal)" : "")")
     }

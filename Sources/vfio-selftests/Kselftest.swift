@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import ArgumentParser
-import Foundation
 import LibVFIO
 import VFIOSelftestsCLI
 
 struct Kselftest: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "kselftest",
     abstract: "Run one C program's tests as that program does: its arguments, its KTAP, its exit code.",
     discussion: """
       What the kselftest package's vfio/<program> and liveupdate/<program> run (scripts/package.sh), \
@@ -51,7 +51,7 @@ struct Kselftest: ParsableCommand {
       throw ExitCode(KselftestExit.skip)
     }
     typealias V = SelftestsEnvironment.Variable
-    var env = ProcessInfo.processInfo.environment
+    var env = Syscalls.environment(prefix: "")
     let selftestsEnv = SelftestsEnvironment.current
     if let bad = selftestsEnv.validate().first { throw CLIError("\(p.name): \(bad.description)") }
     let binary = try TestBinary()
@@ -63,7 +63,7 @@ struct Kselftest: ParsableCommand {
     }
     guard Syscalls.effectiveUserID == 0 else { return finish(KselftestReport.skipAll("not root (euid \(Syscalls.effectiveUserID))")) }
     let strict = (try? selftestsEnv.strict()) ?? .only([])
-    if let missing = p.missingCapability(exists: { FileManager.default.fileExists(atPath: $0) }, strict: strict) {
+    if let missing = p.missingCapability(exists: { FileSystem.exists($0) }, strict: strict) {
       return finish(KselftestReport.skipAll(missing))
     }
 
@@ -101,7 +101,7 @@ struct Kselftest: ParsableCommand {
 
   /// Prints the program's KTAP and exits with its kselftest code.
   func finish(_ report: (text: String, code: Int32)) {
-    FileHandle.standardOutput.write(Data(report.text.utf8))
+    writeStdout(report.text)
     Syscalls.exit(report.code)
   }
 }

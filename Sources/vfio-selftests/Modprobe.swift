@@ -4,6 +4,7 @@ import LibVFIO
 
 struct Modprobe: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "modprobe",
     abstract: "Load kernel modules and their dependencies with libkmod (vfio-pci, vfio_iommu_type1, iommufd, mtty, xe-vfio-pci...).",
     discussion: "Prints, for each, whether it was loaded (and with which modules), already loaded, or built in. Not journaled: `cleanup` leaves these loaded.")
 

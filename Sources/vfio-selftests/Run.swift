@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import ArgumentParser
-import Foundation
 import LibVFIO
 import VFIOSelftestsCLI
 
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "run",
     abstract: "Run the Swift Testing suites against devices set up with `setup`, with KTAP and JUnit reports.",
     discussion: """
       Spawns vfio-selftestsPackageTests.xctest (next to this executable) once per device, with \
@@ -76,7 +76,7 @@ struct Run: ParsableCommand {
     if let junit { try RunRequest.checkOutput(junit, option: "--junit") }
     try requireRoot("run")
     let binary = try TestBinary(testBinary)
-    let env = ProcessInfo.processInfo.environment
+    let env = Syscalls.environment(prefix: "")
     let setup = DeviceSetup()
     let targets = try RunRequest.devices(named: named, journaled: setup.journaledDevices(), environment: selftestsEnv)
     // Every device, before anything runs: present, bound to vfio-pci, not open elsewhere.
@@ -100,7 +100,7 @@ struct Run: ParsableCommand {
       results.append((label, run, outcome.diagnostics))
       log("\(label): \(run.passed) passed, \(run.failed) failed, \(run.skipped) skipped"
           + (run.suiteFailures > 0 ? ", \(run.suiteFailures) suite failures" : "")
-          + " in \(String(format: "%.1f", outcome.seconds)) s; exit \(outcome.exitCode)"
+          + " in \(formatFixed(outcome.seconds, digits: 1)) s; exit \(outcome.exitCode)"
           + (outcome.diagnostics.isEmpty ? "" : " (\(outcome.diagnostics.joined(separator: "; ")))"))
       if outcome.interrupted != nil { break }
     }
@@ -120,12 +120,12 @@ struct Run: ParsableCommand {
       if ktap == "-" {
         print(doc, terminator: "")
       } else {
-        do { try doc.write(toFile: ktap, atomically: true, encoding: .utf8) } catch { throw CLIError("cannot write KTAP to \(ktap): \(error.localizedDescription)") }
+        if case .failure(let e) = FileSystem.replace(ktap, with: doc) { throw CLIError("cannot write KTAP to \(ktap): \(e) (errno \(e.rawValue))") }
       }
     }
     if let junit {
       let doc = JUnit.document(results)
-      do { try doc.write(toFile: junit, atomically: true, encoding: .utf8) } catch { throw CLIError("cannot write JUnit to \(junit): \(error.localizedDescription)") }
+      if case .failure(let e) = FileSystem.replace(junit, with: doc) { throw CLIError("cannot write JUnit to \(junit): \(e) (errno \(e.rawValue))") }
     }
     let code: Int32 = exitCodes.contains(KselftestExit.fail) ? KselftestExit.fail
       : exitCodes.allSatisfy { $0 == KselftestExit.skip } ? KselftestExit.skip : KselftestExit.pass
@@ -133,39 +133,4 @@ struct Run: ParsableCommand {
   }
 
   func log(_ s: String) { writeStderr("vfio-selftests: \(s)\n") }
-}
-
-/// Passes SIGINT and SIGTERM on to the test binary while it runs (the binary's own cleanup and
-/// the device's restore then happen as they would on a failure), and says which one came.
-final class SignalForwarding: @unchecked Sendable {
-  private let sources: [DispatchSourceSignal]
-  private let lock = NSLock()
-  private var received: Syscalls.Signal?
-
-  init(to pid: Int32) {
-    var sources: [DispatchSourceSignal] = []
-    let forwarded: [Syscalls.Signal] = [.interrupt, .terminate]
-    for sig in forwarded {
-      Syscalls.setIgnored(sig, true)
-      let source = DispatchSource.makeSignalSource(signal: sig.rawValue, queue: .global())
-      sources.append(source)
-    }
-    self.sources = sources
-    for (source, sig) in zip(sources, forwarded) {
-      source.setEventHandler { [self] in
-        lock.lock(); received = sig; lock.unlock()
-        _ = Syscalls.sendSignal(sig, to: pid)
-      }
-      source.resume()
-    }
-  }
-
-  /// Stops forwarding (default dispositions back) and returns the signal's name, if one came.
-  func stop() -> String? {
-    for s in sources { s.cancel() }
-    Syscalls.setIgnored(.interrupt, false)
-    Syscalls.setIgnored(.terminate, false)
-    lock.lock(); defer { lock.unlock() }
-    return received?.description
-  }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import ArgumentParser
-import Foundation
 import LibVFIO
+import SystemPackage
 
 /// Parses every address first, then checks each exists: nothing is touched unless all are good.
 func parseDevices(_ texts: [String], mustExist: Bool) throws -> [PCIAddress] {
@@ -19,6 +19,7 @@ func parseDevices(_ texts: [String], mustExist: Bool) throws -> [PCIAddress] {
 
 struct Setup: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "setup",
     abstract: "Bind devices to vfio-pci (driver_override), journaling each step in /run so cleanup can undo it.",
     discussion: "Like scripts/setup.sh: remembers and zeroes sriov_numvfs, remembers and unbinds the current driver, sets driver_override to vfio-pci and binds. Loads vfio-pci first. A device already set up is left as it is.")
 
@@ -43,6 +44,7 @@ struct Setup: ParsableCommand {
 
 struct Cleanup: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "cleanup",
     abstract: "Undo setup from the journal: unbind vfio-pci, restore driver_override, rebind the original driver, restore sriov_numvfs.",
     discussion: """
       Idempotent. With no device, every journaled device, and what the suites created besides \
@@ -127,4 +129,6 @@ extension DeviceSetup {
 
 func printError(_ s: String) { writeStderr("vfio-selftests: error: \(s)\n") }
 
-func writeStderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+func writeStderr(_ s: String) { _ = try? FileDescriptor.standardError.writeAll(s.utf8) }
+
+func writeStdout(_ s: String) { _ = try? FileDescriptor.standardOutput.writeAll(s.utf8) }

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import Foundation
 import LibVFIO
 import VFIOSelftestsCLI
 
@@ -11,14 +10,15 @@ struct TestBinary {
 
   init(_ path: String? = nil) throws {
     self.path = path ?? Self.defaultPath()
-    guard FileManager.default.isExecutableFile(atPath: self.path) else {
+    guard FileSystem.isExecutable(self.path) else {
       throw CLIError("no test binary at \(self.path) (build it: swift build --build-tests)")
     }
   }
 
   static func defaultPath() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("vfio-selftestsPackageTests.xctest").path
+    let exe = (try? FileSystem.readLink("/proc/self/exe").get()) ?? CommandLine.arguments[0]
+    let dir = exe.lastIndex(of: "/").map { String(exe[..<$0]) } ?? "."
+    return "\(dir.isEmpty ? "" : dir)/vfio-selftestsPackageTests.xctest"
   }
 
   struct Outcome {
@@ -32,39 +32,52 @@ struct TestBinary {
     var exitCode: Int32 { run.kselftestExitCode(processStatus: status) }
   }
 
-  enum Output { case inherit, toStderr, discard }
+  enum Output {
+    case inherit, toStderr, discard
+    var child: Syscalls.ChildOutput {
+      switch self {
+      case .inherit: .inherit
+      case .toStderr: .stdoutToStderr
+      case .discard: .discard
+      }
+    }
+  }
 
   /// Runs the binary with `arguments` (its own; the event-stream ones are added) and
-  /// `environment`, passing SIGINT and SIGTERM on to it, and reads its results back.
+  /// `environment`, passing SIGINT and SIGTERM on to it, and reads its results back. The child
+  /// is started and waited for through the syscall layer (`Syscalls.run`: posix_spawn, then
+  /// waitpid and sigwaitinfo in this thread), so its end is seen at once: Foundation's
+  /// `Process.waitUntilExit` polled a run loop every 50 ms.
   func run(arguments: [String], environment: [String: String], output: Output) throws -> Outcome {
-    let eventPath = FileManager.default.temporaryDirectory
-      .appendingPathComponent("vfio-selftests-events-\(Syscalls.processID)-\(UUID().uuidString).jsonl").path
-    defer { try? FileManager.default.removeItem(atPath: eventPath) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = ["--testing-library", "swift-testing", "--event-stream-output-path", eventPath, "--event-stream-version", "0"] + arguments
-    process.environment = environment
-    switch output {
-    case .inherit: break
-    case .toStderr: process.standardOutput = FileHandle.standardError
-    case .discard: process.standardOutput = FileHandle.nullDevice; process.standardError = FileHandle.nullDevice
+    let tmp = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+    let clock = Syscalls.monotonicClock()
+    let eventPath = "\(tmp)/vfio-selftests-events-\(Syscalls.processID)-\(clock.tv_sec)\(clock.tv_nsec).jsonl"
+    defer { _ = FileSystem.remove(eventPath) }
+    let argv = [path, "--testing-library", "swift-testing", "--event-stream-output-path", eventPath, "--event-stream-version", "0"] + arguments
+    let start = Self.seconds()
+    let exit: Syscalls.ChildExit
+    switch Syscalls.run(argv, environment: environment.map { "\($0.key)=\($0.value)" }, output: output.child,
+                        forwarding: [.interrupt, .terminate]) {
+    case .success(let e): exit = e
+    case .failure(let e): throw CLIError("cannot start \(path): \(e) (errno \(e.rawValue))")
     }
-    let start = Date()
-    try process.run()
-    let forwarding = SignalForwarding(to: process.processIdentifier)
-    process.waitUntilExit()
-    let interrupted = forwarding.stop()
-    let status: Int32? = process.terminationReason == .exit ? process.terminationStatus : nil
+    let status = exit.exitCode
     var diagnostics: [String] = []
-    if status == nil { diagnostics.append("test binary killed by signal \(process.terminationStatus)") }
+    if let sig = exit.terminatingSignal { diagnostics.append("test binary killed by signal \(sig)") }
+    let interrupted = exit.forwarded?.description
     if let interrupted { diagnostics.append("interrupted: \(interrupted) passed on to the test binary") }
-    let text = (try? String(contentsOfFile: eventPath, encoding: .utf8)) ?? ""
+    let text = (try? FileSystem.read(eventPath).get()) ?? ""
     // A test over the iommu modes that Swift Testing skipped while planning lists no case:
     // it gets one per mode of the run, so its names are those of the cases it would have run.
     let modes = (try? IOMMUMode.underTest(environment: environment)) ?? IOMMUMode.allCases
     let run = TestRunResults(records: try EventRecord.parse(stream: text), unlistedCases: TestRunResults.iommuModeCases(modes))
-    if !run.runEnded && status != nil { diagnostics.append("test binary exited with status \(status!) before the run ended") }
-    return Outcome(run: run, status: status, diagnostics: diagnostics, interrupted: interrupted, seconds: Date().timeIntervalSince(start))
+    if !run.runEnded, let status { diagnostics.append("test binary exited with status \(status) before the run ended") }
+    return Outcome(run: run, status: status, diagnostics: diagnostics, interrupted: interrupted, seconds: Self.seconds() - start)
+  }
+
+  private static func seconds() -> Double {
+    let t = Syscalls.monotonicClock()
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
   }
 
   /// Every test the binary declares, run or not (`--list-tests` with the event stream: the

@@ -15,6 +15,9 @@ struct VFIOSelftests: ParsableCommand {
         vfio-selftests cleanup
       Exit codes follow kselftest: 0 pass, 1 fail, 4 skip.
       """,
+    // Every command names itself (commandName): ArgumentParser would otherwise derive each name
+    // with String(describing:), a scan of the runtime's conformance records per command at every
+    // start of the CLI, which each kselftest program and `run` pay.
     subcommands: [DoctorCommand.self, Modprobe.self, Setup.self, Run.self, Kselftest.self, Cleanup.self, KernelReports.self, EnvCommand.self]
   )
 

@@ -158,6 +158,18 @@ package enum FileSystem {
     unsafe Glibc.rename(from, to) == 0 ? .success(()) : .failure(Errno(rawValue: vst_errno()))
   }
 
+  /// Writes `text` to `path` through a temporary file beside it and `rename(2)`: a reader sees
+  /// the old file or the whole new one (the temporary file is removed on failure).
+  package static func replace(_ path: String, with text: String) -> Result<Void, Errno> {
+    let tmp = "\(path).tmp-\(getpid())"
+    return create(tmp, text).flatMap { rename(tmp, path) }.mapError { e in _ = remove(tmp); return e }
+  }
+
+  /// `access(path, X_OK) == 0`.
+  package static func isExecutable(_ path: String) -> Bool {
+    unsafe access(path, X_OK) == 0
+  }
+
   package static func exists(_ path: String) -> Bool {
     unsafe access(path, F_OK) == 0
   }

@@ -104,6 +104,93 @@ extension Syscalls {
     return .success((pid, FileDescriptor(rawValue: fds[0])))
   }
 
+  /// Where a child started by `run(_:environment:output:forwarding:)` writes its stdout and stderr.
+  package enum ChildOutput: Sendable {
+    /// This process's stdout and stderr.
+    case inherit
+    /// Its stdout to this process's stderr (stdout stays free for a report), stderr as this one's.
+    case stdoutToStderr
+    /// Both to /dev/null.
+    case discard
+  }
+
+  /// How a child ended, and the forwarded signal that came while it ran, if one did.
+  package struct ChildExit: Sendable {
+    /// The raw wait status (`WIFEXITED`/`WEXITSTATUS` apply).
+    package var status: Int32
+    /// The first of the forwarded signals this process received while the child ran.
+    package var forwarded: Signal?
+    /// The exit code when the child exited; nil when a signal ended it.
+    package var exitCode: Int32? { status & 0x7f == 0 ? (status >> 8) & 0xff : nil }
+    /// The signal that ended the child, when one did.
+    package var terminatingSignal: Int32? { exitCode == nil ? status & 0x7f : nil }
+  }
+
+  /// Runs `arguments` (the first is the program's path) with `environment` (`NAME=value`) to its
+  /// end, passing each of `forwarding` this process receives meanwhile on to it: the signals (and
+  /// SIGCHLD) are blocked in this thread while the child runs and taken with `sigwaitinfo`, so no
+  /// thread, handler or polling interval is involved; the child starts with this thread's old mask
+  /// and those signals' default actions. The child's wait status and the first forwarded signal,
+  /// or the errno of `posix_spawn` (nothing runs then). Any signal of `forwarding` still pending
+  /// when the child has ended is taken too (and reported), not delivered to this process.
+  package static func run(_ arguments: [String], environment: [String], output: ChildOutput,
+                          forwarding: [Signal]) -> Result<ChildExit, Errno> {
+    var waited = unsafe sigset_t()
+    unsafe sigemptyset(&waited)
+    unsafe sigaddset(&waited, SIGCHLD)
+    for s in forwarding { unsafe sigaddset(&waited, s.rawValue) }
+    var defaults = unsafe sigset_t()
+    unsafe sigemptyset(&defaults)
+    for s in forwarding { unsafe sigaddset(&defaults, s.rawValue) }
+    var old = unsafe sigset_t()
+    unsafe pthread_sigmask(SIG_BLOCK, &waited, &old)
+    defer { unsafe pthread_sigmask(SIG_SETMASK, &old, nil) }
+
+    var attr = unsafe posix_spawnattr_t()
+    unsafe posix_spawnattr_init(&attr)
+    defer { unsafe posix_spawnattr_destroy(&attr) }
+    unsafe posix_spawnattr_setsigmask(&attr, &old)
+    unsafe posix_spawnattr_setsigdefault(&attr, &defaults)
+    unsafe posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var actions = unsafe posix_spawn_file_actions_t()
+    unsafe posix_spawn_file_actions_init(&actions)
+    defer { unsafe posix_spawn_file_actions_destroy(&actions) }
+    switch output {
+    case .inherit: break
+    case .stdoutToStderr: unsafe posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO)
+    case .discard:
+      unsafe posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+      unsafe posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO)
+    }
+    var argv: [UnsafeMutablePointer<CChar>?] = unsafe arguments.map { unsafe strdup($0) } + [nil]
+    defer { unsafe argv.forEach { unsafe free($0) } }
+    var envp: [UnsafeMutablePointer<CChar>?] = unsafe environment.map { unsafe strdup($0) } + [nil]
+    defer { unsafe envp.forEach { unsafe free($0) } }
+    var pid: pid_t = 0
+    let r = unsafe posix_spawn(&pid, arguments[0], &actions, &attr, &argv, &envp)
+    if r != 0 { return .failure(Errno(rawValue: r)) }
+
+    var forwarded: Signal?
+    var status: Int32 = 0
+    var info = unsafe siginfo_t()
+    while true {
+      let w = unsafe waitpid(pid, &status, WNOHANG)
+      if w == pid || (w == -1 && vst_errno() != EINTR) { break }
+      let sig = unsafe sigwaitinfo(&waited, &info)
+      guard sig > 0, sig != SIGCHLD else { continue }
+      _ = kill(pid, sig)
+      if forwarded == nil { forwarded = Signal(rawValue: sig) }
+    }
+    // A forwarded signal that came after the child's end is taken, not delivered to this process.
+    var now = timespec(tv_sec: 0, tv_nsec: 0)
+    while true {
+      let sig = unsafe sigtimedwait(&waited, &info, &now)
+      if sig <= 0 { break }
+      if sig != SIGCHLD, forwarded == nil { forwarded = Signal(rawValue: sig) }
+    }
+    return .success(ChildExit(status: status, forwarded: forwarded))
+  }
+
   /// `waitpid(pid, &status, 0)` (EINTR retried): the raw wait status, or the errno.
   package static func waitStatus(_ pid: Int32) -> Result<Int32, Errno> {
     var status: Int32 = 0

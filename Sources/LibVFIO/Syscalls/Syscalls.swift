@@ -228,6 +228,17 @@ package enum Syscalls {
     return out
   }
 
+  /// `value` printed as C's `printf("%.*f", decimals, value)` (round-half-even on the binary
+  /// value, `-0.0` kept): the CLI's timings, without Foundation's `String(format:)`.
+  package static func formatFixed(_ value: Double, decimals: Int) -> String {
+    var buffer = [CChar](repeating: 0, count: 512)
+    let n = unsafe withVaList([Int32(clamping: decimals), value]) { args in
+      unsafe buffer.withUnsafeMutableBufferPointer { unsafe vsnprintf($0.baseAddress, $0.count, "%.*f", args) }
+    }
+    guard n >= 0, Int(n) < buffer.count else { return "\(value)" }
+    return unsafe buffer.withUnsafeBufferPointer { unsafe String(cString: $0.baseAddress!) }
+  }
+
   /// `clock_gettime(CLOCK_MONOTONIC)`.
   package static func monotonicClock() -> timespec {
     var ts = timespec()
