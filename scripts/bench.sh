@@ -35,8 +35,9 @@ Usage: scripts/bench.sh [--kernel DIR] [--short] [--json FILE] [options]
                       default a run that selects it boots with --stages 2 (stage 1: every other
                       operation, then each side preserves its sessions; kexec; stage 2: it alone)
   --no-driver         boot without the igb (0000:00:06.0, QEMU >= 8.0: a private QEMU 10 from
-                      bookworm-backports when the system's lacks it) whose selftest driver the
-                      driver_memcpy operations use; they then skip on both sides
+                      bookworm-backports when the system's lacks it) and the edu (0000:00:04.0)
+                      whose selftest drivers the driver_memcpy operations use (driver_memcpy_*_edu:
+                      the edu's); they then skip on every side
 Env: LINUX_SOURCE_DEB (a downloaded linux-source-7.3 .deb), EXTRA_CFLAGS (added to the C
   build, e.g. -O2; default none: the VFIO selftests' own flags build at -O0).
 EOT
@@ -108,7 +109,7 @@ vm_args=(--kernel "$kernel" --label "$label" --results "$results_root" --guest-s
   --env BENCH_DIVISOR=$divisor --env BENCH_ALTERNATIONS=$alternations --env BENCH_STRACE=$strace
   --env BENCH_MIN_ALTERNATIONS=$min_alt --env BENCH_MAX_ALTERNATIONS=$max_alt)
 ((short)) || vm_args+=(--env BENCH_MODE=interleaved)
-((driver)) && vm_args+=(--device igb --env BENCH_DRIVER_BDF=0000:00:06.0)
+((driver)) && vm_args+=(--device igb --env BENCH_DRIVER_BDF=0000:00:06.0 --device edu --env BENCH_EDU_BDF=0000:00:04.0)
 [[ -n $filter ]] && vm_args+=(--env "BENCH_FILTER=$filter")
 # luo_retrieve_memfd is timed in the boot after a kexec: two stages when it is selected.
 stages=1
