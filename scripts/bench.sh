@@ -76,16 +76,21 @@ t_start=$SECONDS
 log "building the C side (linux-source-7.3 selftest library, selftests' CFLAGS${EXTRA_CFLAGS:+ + $EXTRA_CFLAGS})"
 c_dir=$("$here/build-c-selftests.sh" --kernel "$kernel" --bench) || die "C build failed"
 c_bin=$c_dir/bench-obj/bench
-log "building the Swift side (release: vfio-bench, vfio-selftests; and the package's release build of the CLI and its test binary)"
+log "building the Swift side (release: vfio-bench, vfio-selftests; and, for run_one_test, the package's release build of the CLI and its test binary)"
 (cd "$repo" && swift build -c release --scratch-path .build-release --product vfio-bench -j 2 >&2 &&
   swift build -c release --scratch-path .build-release --product vfio-selftests -j 2 >&2) || die "swift build failed"
 rel=$(cd "$repo" && swift build -c release --scratch-path .build-release --show-bin-path)
 # run_one_test runs `vfio-selftests run`, which starts the Swift Testing binary beside it: the
 # release build scripts/package.sh ships (its test targets' @testable imports need
 # -enable-testing), in a scratch path of its own so vfio-bench's build stays as it was.
+# Only when the filter selects run_one_test (the only operation that runs it).
+run_one_test=0
+[[ -z $filter || run_one_test =~ $filter ]] && run_one_test=1
 test_flags=(-c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests)
-(cd "$repo" && swift build "${test_flags[@]}" -j 2 >&2) || die "swift build ${test_flags[*]} failed"
-rel_tests=$(cd "$repo" && swift build "${test_flags[@]}" --show-bin-path)
+if ((run_one_test)); then
+  (cd "$repo" && swift build "${test_flags[@]}" -j 2 >&2) || die "swift build ${test_flags[*]} failed"
+  rel_tests=$(cd "$repo" && swift build "${test_flags[@]}" --show-bin-path)
+fi
 # Copies, so a rebuild during the boot cannot change what the guest runs.
 bin=$repo/.build-vm/bench-bin
 mkdir -p "$repo/.build-vm"; [[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
@@ -100,7 +105,7 @@ cp "$c_dir/bench-obj-O2/selftests/vfio_pci_device_test" "$bin/O2/selftests/"
 ln -s O2/bench "$bin/bench-O2"
 cp "$rel/vfio-bench" "$rel/vfio-selftests" "$bin/"
 # vfio-bench's run_one_test runs run/vfio-selftests (beside it) when there is one.
-cp "$rel_tests/vfio-selftests" "$rel_tests/vfio-selftestsPackageTests.xctest" "$bin/run/"
+((run_one_test)) && cp "$rel_tests/vfio-selftests" "$rel_tests/vfio-selftestsPackageTests.xctest" "$bin/run/"
 log "builds done in $((SECONDS - t_start)) s; binaries in $bin"
 
 label=bench-$(basename "$kernel")
