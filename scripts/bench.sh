@@ -83,9 +83,10 @@ rel=$(cd "$repo" && swift build -c release --scratch-path .build-release --show-
 # run_one_test runs `vfio-selftests run`, which starts the Swift Testing binary beside it: the
 # release build scripts/package.sh ships (its test targets' @testable imports need
 # -enable-testing), in a scratch path of its own so vfio-bench's build stays as it was.
-# Only when the filter selects run_one_test (the only operation that runs it).
+# Only when the filter selects run_one_test (the only operation that runs it); --short runs every
+# operation whatever the filter.
 run_one_test=0
-[[ -z $filter || run_one_test =~ $filter ]] && run_one_test=1
+((short)) || [[ -z $filter || run_one_test =~ $filter ]] && run_one_test=1
 test_flags=(-c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests)
 if ((run_one_test)); then
   (cd "$repo" && swift build "${test_flags[@]}" -j 2 >&2) || die "swift build ${test_flags[*]} failed"
