@@ -35,8 +35,9 @@ Usage: scripts/bench.sh [--kernel DIR] [--short] [--json FILE] [options]
                       default a run that selects it boots with --stages 2 (stage 1: every other
                       operation, then each side preserves its sessions; kexec; stage 2: it alone)
   --no-driver         boot without the igb (0000:00:06.0, QEMU >= 8.0: a private QEMU 10 from
-                      bookworm-backports when the system's lacks it) whose selftest driver the
-                      driver_memcpy operations use; they then skip on both sides
+                      bookworm-backports when the system's lacks it) and the edu (0000:00:04.0)
+                      whose selftest drivers the driver_memcpy operations use (driver_memcpy_*_edu:
+                      the edu's); they then skip on every side
 Env: LINUX_SOURCE_DEB (a downloaded linux-source-7.3 .deb), EXTRA_CFLAGS (added to the C
   build, e.g. -O2; default none: the VFIO selftests' own flags build at -O0).
 EOT
@@ -75,16 +76,22 @@ t_start=$SECONDS
 log "building the C side (linux-source-7.3 selftest library, selftests' CFLAGS${EXTRA_CFLAGS:+ + $EXTRA_CFLAGS})"
 c_dir=$("$here/build-c-selftests.sh" --kernel "$kernel" --bench) || die "C build failed"
 c_bin=$c_dir/bench-obj/bench
-log "building the Swift side (release: vfio-bench, vfio-selftests; and the package's release build of the CLI and its test binary)"
+log "building the Swift side (release: vfio-bench, vfio-selftests; and, for run_one_test, the package's release build of the CLI and its test binary)"
 (cd "$repo" && swift build -c release --scratch-path .build-release --product vfio-bench -j 2 >&2 &&
   swift build -c release --scratch-path .build-release --product vfio-selftests -j 2 >&2) || die "swift build failed"
 rel=$(cd "$repo" && swift build -c release --scratch-path .build-release --show-bin-path)
 # run_one_test runs `vfio-selftests run`, which starts the Swift Testing binary beside it: the
 # release build scripts/package.sh ships (its test targets' @testable imports need
 # -enable-testing), in a scratch path of its own so vfio-bench's build stays as it was.
+# Only when the filter selects run_one_test (the only operation that runs it); --short runs every
+# operation whatever the filter.
+run_one_test=0
+((short)) || [[ -z $filter || run_one_test =~ $filter ]] && run_one_test=1
 test_flags=(-c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests)
-(cd "$repo" && swift build "${test_flags[@]}" -j 2 >&2) || die "swift build ${test_flags[*]} failed"
-rel_tests=$(cd "$repo" && swift build "${test_flags[@]}" --show-bin-path)
+if ((run_one_test)); then
+  (cd "$repo" && swift build "${test_flags[@]}" -j 2 >&2) || die "swift build ${test_flags[*]} failed"
+  rel_tests=$(cd "$repo" && swift build "${test_flags[@]}" --show-bin-path)
+fi
 # Copies, so a rebuild during the boot cannot change what the guest runs.
 bin=$repo/.build-vm/bench-bin
 mkdir -p "$repo/.build-vm"; [[ -e $repo/.build-vm/.gitignore ]] || echo '*' > "$repo/.build-vm/.gitignore"
@@ -99,7 +106,7 @@ cp "$c_dir/bench-obj-O2/selftests/vfio_pci_device_test" "$bin/O2/selftests/"
 ln -s O2/bench "$bin/bench-O2"
 cp "$rel/vfio-bench" "$rel/vfio-selftests" "$bin/"
 # vfio-bench's run_one_test runs run/vfio-selftests (beside it) when there is one.
-cp "$rel_tests/vfio-selftests" "$rel_tests/vfio-selftestsPackageTests.xctest" "$bin/run/"
+((run_one_test)) && cp "$rel_tests/vfio-selftests" "$rel_tests/vfio-selftestsPackageTests.xctest" "$bin/run/"
 log "builds done in $((SECONDS - t_start)) s; binaries in $bin"
 
 label=bench-$(basename "$kernel")
@@ -108,7 +115,7 @@ vm_args=(--kernel "$kernel" --label "$label" --results "$results_root" --guest-s
   --env BENCH_DIVISOR=$divisor --env BENCH_ALTERNATIONS=$alternations --env BENCH_STRACE=$strace
   --env BENCH_MIN_ALTERNATIONS=$min_alt --env BENCH_MAX_ALTERNATIONS=$max_alt)
 ((short)) || vm_args+=(--env BENCH_MODE=interleaved)
-((driver)) && vm_args+=(--device igb --env BENCH_DRIVER_BDF=0000:00:06.0)
+((driver)) && vm_args+=(--device igb --env BENCH_DRIVER_BDF=0000:00:06.0 --device edu --env BENCH_EDU_BDF=0000:00:04.0)
 [[ -n $filter ]] && vm_args+=(--env "BENCH_FILTER=$filter")
 # luo_retrieve_memfd is timed in the boot after a kexec: two stages when it is selected.
 stages=1

@@ -10,7 +10,9 @@
 #   and the same at -O2 in bench-obj-O2/ (the benchmark's second C baseline); each with, in its
 #   selftests/, the vfio_pci_device_test its run_one_test operation runs (at -O2 for bench-obj-O2);
 #   the bench's libvfio is the tree's with the VFIO Live Update series' patch 0015
-#   (__vfio_pci_device_init from a cdev fd: the init_from_fd operation), the programs' the tree's own;
+#   (__vfio_pci_device_init from a cdev fd: the init_from_fd operation) and the port's own edu
+#   driver (scripts/bench/drivers/edu: the driver_memcpy_*_edu operations), the programs' the
+#   tree's own;
 # - with --gen-tar, the kernel's own kselftest install of vfio + liveupdate instead
 #   (`make -C tools/testing/selftests TARGETS="vfio liveupdate" install`, as gen_tar packs it),
 #   tarred as .build-vm/c-selftests/kselftest-c[-series].tar.gz; with --series, on a copy of the
@@ -109,11 +111,18 @@ if ((bench)); then
   # only; vfio_pci_device_init becomes __vfio_pci_device_init(bdf, iommu, -1)).
   fd_patch=$(ls "$repo"/../shared/kernel-debug/series-selftests/0015-*.patch 2>/dev/null | head -n 1)
   [[ -n $fd_patch ]] || { log "no ../shared/kernel-debug/series-selftests/0015-*.patch (the series' __vfio_pci_device_init, for the bench)"; exit 2; }
+  # And the port's own C twin of EDU.swift (scripts/bench/drivers/edu: edu.c, copied into the
+  # tree's lib/drivers/edu/, and libvfio-edu.patch, which builds it and lists it after igb), for
+  # the driver_memcpy_*_edu operations: the kernel's libvfio has no edu driver.
+  edu_dir=$here/bench/drivers/edu
   btree=$cache/bench-tree
-  bstamp="$(cat "$src/VERSION") $(basename "$fd_patch") $(md5sum < "$fd_patch")"
+  bstamp="$(cat "$src/VERSION") $(basename "$fd_patch") $(md5sum < "$fd_patch") $(cat "$edu_dir/edu.c" "$edu_dir/libvfio-edu.patch" | md5sum)"
   if [[ ! -e $btree/STAMP || $(cat "$btree/STAMP") != "$bstamp" ]]; then
     rm -rf "$btree" "$out/bench-obj" "$out/bench-obj-O2"; cp -a "$src" "$btree"
     patch -s -p1 -d "$btree" < "$fd_patch" || { log "patch $(basename "$fd_patch") does not apply"; exit 2; }
+    mkdir -p "$btree/tools/testing/selftests/vfio/lib/drivers/edu"
+    cp "$edu_dir/edu.c" "$btree/tools/testing/selftests/vfio/lib/drivers/edu/"
+    patch -s -p1 -d "$btree" < "$edu_dir/libvfio-edu.patch" || { log "patch libvfio-edu.patch does not apply"; exit 2; }
     echo "$bstamp" > "$btree/STAMP"
   fi
   make -s -C "$here/bench" -j2 KSRC="$btree" KHDR="$khdr" OUTPUT="$out/bench-obj" EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" >&2

@@ -3,11 +3,15 @@
 // number of times, through the port's public API (LibVFIO, LibLiveUpdate), and prints the same
 // lines. See scripts/bench.sh, which runs both in one guest and compares them.
 //
-// Usage: vfio-bench [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]
+// Usage: vfio-bench [-d BDF] [-D BDF] [-E BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]
 //   -d BDF       device bound to vfio-pci (default $VFIO_SELFTESTS_BDF, else 0000:00:03.0)
 //   -D BDF       a device with a selftest DMA driver (igb), for driver_memcpy_64b and
 //                driver_memcpy_max (default $BENCH_DRIVER_BDF; unset: those two skip)
+//   -E BDF       QEMU's edu device, for driver_memcpy_64b_edu and driver_memcpy_max_edu
+//                (default $BENCH_EDU_BDF; unset: those two skip), through LibVFIO's EDU driver
 //   -s DIVISOR   divide every round count by DIVISOR (20 for a CI smoke run); at least 5 rounds
+//                (the edu operations, whose round is ~200 ms of QEMU's clock: 3 rounds, 1 with
+//                a divisor)
 //   -n ROUNDS    exactly ROUNDS rounds for every operation (a batch of scripts/guest/bench.sh's
 //                interleaved runs); first_init: always 1
 //   -f NAME      only operation NAME; when no operation has that name, those containing it
@@ -45,7 +49,8 @@ enum Kind {
   case initCleanup, firstInit, map(size: Int), configRead, luo, rawMap(size: Int), rawConfigRead
   /// `via`: .library (VFIOPCIDriver.memcpy, as C's vfio_pci_driver_memcpy), or for -x the
   /// driver's own start + wait through the ops protocol (.ops) or on the concrete IGBDriver (.igb).
-  case memcpy(size: Int, via: MemcpyPath)
+  /// `edu`: on QEMU's edu device (-E) instead of the igb (-D).
+  case memcpy(size: Int, via: MemcpyPath, edu: Bool = false)
   case runOneTest, luoRetrieve, initFromFD
 }
 
@@ -318,17 +323,30 @@ func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
     }
     guard vendor != 0xffff else { throw Skip(reason: "config space reads 0xffff") }
     return t
-  case .memcpy(let size, let via):
+  case .memcpy(let size, let via, let edu):
     // As bench.c's run_memcpy (vfio_pci_driver_test's set-up): a 2 MiB driver region and 2 MiB of
     // MAP_SHARED anonymous memory; one memcpy (start + wait) from its first half to its second.
-    guard let driverAddress else {
-      throw Skip(reason: "no DMA-capable device (-D BDF or BENCH_DRIVER_BDF: scripts/bench.sh boots an igb at 0000:00:06.0)")
+    // On edu, the IOVAs come from below its 28-bit DMA mask (the allocator takes the driver's).
+    let target: PCIAddress
+    if edu {
+      guard let eduAddress else {
+        throw Skip(reason: "no edu device (-E BDF or BENCH_EDU_BDF: scripts/bench.sh boots QEMU's edu at 0000:00:04.0)")
+      }
+      target = eduAddress
+    } else {
+      guard let driverAddress else {
+        throw Skip(reason: "no DMA-capable device (-D BDF or BENCH_DRIVER_BDF: scripts/bench.sh boots an igb at 0000:00:06.0)")
+      }
+      target = driverAddress
     }
     let iommu = try IOMMU(mode: op.mode)
     defer { iommu.close() }
-    let device = try VFIOPCIDevice(address: driverAddress, iommu: iommu)
+    let device = try VFIOPCIDevice(address: target, iommu: iommu)
     defer { device.close() }
-    guard let driver = VFIOPCIDriver.probe(device) else { throw Skip(reason: "No driver found for \(driverAddress)") }
+    guard let driver = VFIOPCIDriver.probe(device) else { throw Skip(reason: "No driver found for \(target)") }
+    if edu, driver.ops.name != EDU.name {
+      throw Skip(reason: "the driver found for \(target) is \(driver.ops.name), not edu")
+    }
     var allocator = IOVAAllocator(ranges: try iommu.iovaRanges(), dmaMask: driver.ops.dmaMask)
     let regionSize = 2 << 20
     let memory = try MappedMemory.anonymousSharedResult(size: regionSize).get()
@@ -395,6 +413,7 @@ do {
   Syscalls.exit(2)
 }
 var driverBDF: String? = Syscalls.environment(prefix: "BENCH_DRIVER_BDF")["BENCH_DRIVER_BDF"].flatMap { $0.isEmpty ? nil : $0 }
+var eduBDF: String? = Syscalls.environment(prefix: "BENCH_EDU_BDF")["BENCH_EDU_BDF"].flatMap { $0.isEmpty ? nil : $0 }
 var divisor = 1
 var exactRounds = 0
 var list = false
@@ -405,6 +424,7 @@ while let a = args.popFirst() {
   switch a {
   case "-d": bdf = args.popFirst() ?? bdf
   case "-D": driverBDF = args.popFirst()
+  case "-E": eduBDF = args.popFirst()
   case "-s": divisor = max(1, Int(args.popFirst() ?? "1") ?? 1)
   case "-n": exactRounds = max(0, Int(args.popFirst() ?? "0") ?? 0)
   case "-l": list = true
@@ -415,7 +435,7 @@ while let a = args.popFirst() {
   case "-a": luoAlternation = Int(args.popFirst() ?? "1") ?? 1
   case "-c": luoDrainAlternations = Int(args.popFirst() ?? "0") ?? 0
   case "-h", "--help":
-    print("usage: vfio-bench [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]")
+    print("usage: vfio-bench [-d BDF] [-D BDF] [-E BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-l]")
     Syscalls.exit(0)
   default:
     eprint("vfio-bench: unknown argument \(a)\n")
@@ -424,6 +444,8 @@ while let a = args.popFirst() {
 }
 let scale = divisor
 let rounds = { (n: Int) -> Int in exactRounds > 0 ? exactRounds : max(5, n / scale) }
+/// The edu memcpy's round is two DMA transfers of ~100 ms of QEMU's clock each: few rounds, 1 for -s.
+let eduRounds = { (n: Int) -> Int in exactRounds > 0 ? exactRounds : scale > 1 ? 1 : n }
 
 guard let address = PCIAddress(bdf) else {
   eprint("vfio-bench: bad BDF \(bdf)\n")
@@ -432,6 +454,11 @@ guard let address = PCIAddress(bdf) else {
 let driverAddress = driverBDF.flatMap(PCIAddress.init)
 if let driverBDF, driverAddress == nil {
   eprint("vfio-bench: bad BDF \(driverBDF)\n")
+  Syscalls.exit(2)
+}
+let eduAddress = eduBDF.flatMap(PCIAddress.init)
+if let eduBDF, eduAddress == nil {
+  eprint("vfio-bench: bad BDF \(eduBDF)\n")
   Syscalls.exit(2)
 }
 let modes = IOMMUMode.allCases
@@ -450,6 +477,8 @@ if diagnostics {
 ops.append(Op(name: "luo_session_preserve_memfd", kind: .luo, mode: .iommufd, rounds: rounds(1000)))
 ops.append(Op(name: "driver_memcpy_64b:iommufd", kind: .memcpy(size: 64, via: .library), mode: .iommufd, rounds: rounds(2000)))
 ops.append(Op(name: "driver_memcpy_max:iommufd", kind: .memcpy(size: 0, via: .library), mode: .iommufd, rounds: rounds(2000)))
+ops.append(Op(name: "driver_memcpy_64b_edu:iommufd", kind: .memcpy(size: 64, via: .library, edu: true), mode: .iommufd, rounds: eduRounds(3)))
+ops.append(Op(name: "driver_memcpy_max_edu:iommufd", kind: .memcpy(size: 0, via: .library, edu: true), mode: .iommufd, rounds: eduRounds(3)))
 if diagnostics {
   ops.append(Op(name: "driver_memcpy_64b_ops:iommufd", kind: .memcpy(size: 64, via: .ops), mode: .iommufd, rounds: rounds(2000)))
   ops.append(Op(name: "driver_memcpy_64b_igb:iommufd", kind: .memcpy(size: 64, via: .igb), mode: .iommufd, rounds: rounds(2000)))

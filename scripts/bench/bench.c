@@ -5,11 +5,16 @@
  * Sources/vfio-bench/main.swift times through the Swift port. Built by scripts/bench/Makefile
  * against the libvfio objects of linux-source-7.3 with the selftests' own CFLAGS.
  *
- * Usage: bench [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f SUBSTRING] [-l]
+ * Usage: bench [-d BDF] [-D BDF] [-E BDF] [-s DIVISOR] [-n ROUNDS] [-f SUBSTRING] [-l]
  *   -d BDF       device bound to vfio-pci (default $VFIO_SELFTESTS_BDF, else 0000:00:03.0)
  *   -D BDF       a device with a selftest DMA driver (igb), for driver_memcpy_64b and
  *                driver_memcpy_max (default $BENCH_DRIVER_BDF; unset: those two skip)
+ *   -E BDF       QEMU's edu device, for driver_memcpy_64b_edu and driver_memcpy_max_edu
+ *                (default $BENCH_EDU_BDF; unset: those two skip), through the benches' own
+ *                edu driver (scripts/bench/drivers/edu/edu.c, the C twin of EDU.swift)
  *   -s DIVISOR   divide every round count by DIVISOR (20 for a CI smoke run); at least 5 rounds
+ *                (the edu operations, whose round is ~200 ms of QEMU's clock: 3 rounds, 1 with
+ *                a divisor)
  *   -n ROUNDS    exactly ROUNDS rounds for every operation (a batch of scripts/guest/bench.sh's
  *                interleaved runs); first_init: always 1
  *   -f NAME      only operation NAME; when no operation has that name, those containing it
@@ -48,6 +53,10 @@
 static const char *bdf;
 /* The DMA-capable device of the driver_memcpy operations (-D; $BENCH_DRIVER_BDF). */
 static const char *driver_bdf;
+/* QEMU's edu device of the driver_memcpy_*_edu operations (-E; $BENCH_EDU_BDF). */
+static const char *edu_bdf;
+/* The edu device masks DMA addresses to 28 bits (EDU.swift's dmaMask). */
+#define EDU_DMA_MASK ((1ull << 28) - 1)
 static const char *modes[] = {
 	"vfio_type1_iommu", "vfio_type1v2_iommu", "iommufd_compat_type1",
 	"iommufd_compat_type1v2", "iommufd",
@@ -62,6 +71,8 @@ struct op {
 	const char *mode;
 	size_t map_size;
 	long rounds;
+	/* OP_MEMCPY on the edu device (edu_bdf) instead of driver_bdf's igb. */
+	bool edu;
 };
 
 static inline uint64_t now_ns(void)
@@ -236,17 +247,26 @@ static void run_luo(struct op *op, uint64_t *t)
  * or of the driver's max_memcpy_size, between two halves of a mapped buffer, as
  * vfio_pci_driver_test sets the driver up (a 2 MiB driver region, MAP_SHARED anonymous memory).
  * map_size 0 means the driver's max_memcpy_size.
+ * driver_memcpy_64b_edu / driver_memcpy_max_edu: the same on QEMU's edu device (op->edu) through
+ * the benches' edu driver (max_memcpy_size 4095: two DMA transfers, each ~100 ms of QEMU's
+ * clock); its IOVAs must lie below the device's 28-bit DMA mask, as the port's IOVAAllocator
+ * (dmaMask:) allocates them: libvfio's allocator has no mask but hands the lowest IOVAs out
+ * first, which is checked.
  */
 static void run_memcpy(struct op *op, uint64_t *t)
 {
+	const char *dev_bdf = op->edu ? edu_bdf : driver_bdf;
 	struct iommu *iommu = iommu_init(op->mode);
-	struct vfio_pci_device *device = vfio_pci_device_init(driver_bdf, iommu);
+	struct vfio_pci_device *device = vfio_pci_device_init(dev_bdf, iommu);
 	struct iova_allocator *allocator = iova_allocator_init(iommu);
 	struct vfio_pci_driver *driver = &device->driver;
 	struct dma_region mem;
 	u64 size;
 
-	VFIO_ASSERT_NOT_NULL(driver->ops, "No driver found for %s", driver_bdf);
+	VFIO_ASSERT_NOT_NULL(driver->ops, "No driver found for %s", dev_bdf);
+	if (op->edu)
+		VFIO_ASSERT_EQ(strcmp(driver->ops->name, "edu"), 0, "the driver found for %s is %s, not edu",
+			       dev_bdf, driver->ops->name);
 	mem.size = 2 << 20;
 	mem.vaddr = mmap(NULL, mem.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	VFIO_ASSERT_NE(mem.vaddr, MAP_FAILED);
@@ -256,6 +276,12 @@ static void run_memcpy(struct op *op, uint64_t *t)
 	driver->region.vaddr = mmap(NULL, driver->region.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	VFIO_ASSERT_NE(driver->region.vaddr, MAP_FAILED);
 	driver->region.iova = iova_allocator_alloc(allocator, driver->region.size);
+	if (op->edu) {
+		VFIO_ASSERT_LE(mem.iova + mem.size - 1, EDU_DMA_MASK, "IOVA 0x%llx is beyond edu's DMA mask",
+			       (unsigned long long)mem.iova);
+		VFIO_ASSERT_LE(driver->region.iova + driver->region.size - 1, EDU_DMA_MASK,
+			       "IOVA 0x%llx is beyond edu's DMA mask", (unsigned long long)driver->region.iova);
+	}
 	iommu_map(iommu, &driver->region);
 	vfio_pci_driver_init(device);
 	size = op->map_size ? op->map_size : driver->max_memcpy_size;
@@ -515,7 +541,13 @@ static int run_op(struct op *op)
 	ssize_t n;
 	pid_t pid;
 
-	if (op->kind == OP_MEMCPY && !driver_bdf) {
+	if (op->kind == OP_MEMCPY && op->edu && !edu_bdf) {
+		printf("%s\tSKIP\tno edu device (-E BDF or BENCH_EDU_BDF: scripts/bench.sh boots QEMU's edu at 0000:00:04.0)\n",
+		       op->name);
+		fflush(stdout);
+		return 0;
+	}
+	if (op->kind == OP_MEMCPY && !op->edu && !driver_bdf) {
 		printf("%s\tSKIP\tno DMA-capable device (-D BDF or BENCH_DRIVER_BDF: scripts/bench.sh boots an igb at 0000:00:06.0)\n",
 		       op->name);
 		fflush(stdout);
@@ -619,7 +651,7 @@ int main(int argc, char **argv)
 {
 	long divisor = 1, exact_rounds = 0;
 	const char *filter = NULL;
-	struct op ops[4 * NMODES + 12];
+	struct op ops[4 * NMODES + 14];
 	int nops = 0, c, list = 0;
 
 	bdf = getenv("VFIO_SELFTESTS_BDF");
@@ -628,10 +660,14 @@ int main(int argc, char **argv)
 	driver_bdf = getenv("BENCH_DRIVER_BDF");
 	if (driver_bdf && !*driver_bdf)
 		driver_bdf = NULL;
-	while ((c = getopt(argc, argv, "d:D:s:n:f:P:p:a:c:lh")) != -1) {
+	edu_bdf = getenv("BENCH_EDU_BDF");
+	if (edu_bdf && !*edu_bdf)
+		edu_bdf = NULL;
+	while ((c = getopt(argc, argv, "d:D:E:s:n:f:P:p:a:c:lh")) != -1) {
 		switch (c) {
 		case 'd': bdf = optarg; break;
 		case 'D': driver_bdf = optarg; break;
+		case 'E': edu_bdf = optarg; break;
 		case 's': divisor = strtol(optarg, NULL, 10); break;
 		case 'n': exact_rounds = strtol(optarg, NULL, 10); break;
 		case 'f': filter = optarg; break;
@@ -641,7 +677,7 @@ int main(int argc, char **argv)
 		case 'c': luo_drain_alts = strtol(optarg, NULL, 10); break;
 		case 'l': list = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-P PREFIX [-p A | -a K | -c A]] [-l]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-E BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-P PREFIX [-p A | -a K | -c A]] [-l]\n", argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -654,6 +690,8 @@ int main(int argc, char **argv)
 	if (luo_prefix && !luo_alt)
 		luo_alt = 1;
 #define ROUNDS(n) (exact_rounds > 0 ? exact_rounds : (n) / divisor < 5 ? 5 : (n) / divisor)
+/* The edu memcpy's round is two DMA transfers of ~100 ms of QEMU's clock each: few rounds, 1 for -s. */
+#define EDU_ROUNDS(n) (exact_rounds > 0 ? exact_rounds : divisor > 1 ? 1 : (n))
 	for (size_t m = 0; m < NMODES; m++) {
 		ops[nops] = (struct op){ .kind = OP_FIRST_INIT, .mode = modes[m], .rounds = 1 };
 		snprintf(ops[nops].name, sizeof(ops[nops].name), "first_init:%s", modes[m]);
@@ -684,6 +722,10 @@ int main(int argc, char **argv)
 	ops[nops] = (struct op){ .name = "driver_memcpy_64b:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 64, .rounds = ROUNDS(2000) };
 	nops++;
 	ops[nops] = (struct op){ .name = "driver_memcpy_max:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 0, .rounds = ROUNDS(2000) };
+	nops++;
+	ops[nops] = (struct op){ .name = "driver_memcpy_64b_edu:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 64, .rounds = EDU_ROUNDS(3), .edu = true };
+	nops++;
+	ops[nops] = (struct op){ .name = "driver_memcpy_max_edu:iommufd", .kind = OP_MEMCPY, .mode = "iommufd", .map_size = 0, .rounds = EDU_ROUNDS(3), .edu = true };
 	nops++;
 	ops[nops] = (struct op){ .name = "run_one_test", .kind = OP_RUN_ONE_TEST, .rounds = ROUNDS(100) };
 	nops++;

@@ -12,7 +12,8 @@
 # side swift-NAME, for before/after numbers from one boot. BENCH_DIAG_TWINS=OP,...: vfio-bench -x
 # twins of an operation (e.g. driver_memcpy_64b_ops:iommufd, driver_memcpy_64b_igb:iommufd: the
 # memcpy without VFIOPCIDriver's layer), run after it as side swift-<twin>. With BENCH_DRIVER_BDF
-# (the igb of the memcpy operations), that device is set up and cleaned up too; C -O2 runs as
+# (the igb of the memcpy operations) and BENCH_EDU_BDF (the edu of driver_memcpy_*_edu), those
+# devices are set up and cleaned up too; C -O2 runs as
 # side c-O2 when bench-O2 is there.
 set -u
 BENCH_DIAG_VARIANTS=${BENCH_DIAG_VARIANTS:-}
@@ -24,6 +25,7 @@ mkdir -p "$RESULTS"
 "$cli" modprobe vfio-pci vfio_iommu_type1 iommufd > "$RESULTS/diag-setup.log" 2>&1
 "$cli" setup "$BDF" >> "$RESULTS/diag-setup.log" 2>&1 || exit 1
 [[ -n ${BENCH_DRIVER_BDF:-} ]] && { "$cli" setup "$BENCH_DRIVER_BDF" >> "$RESULTS/diag-setup.log" 2>&1 || exit 1; }
+[[ -n ${BENCH_EDU_BDF:-} ]] && { "$cli" setup "$BENCH_EDU_BDF" >> "$RESULTS/diag-setup.log" 2>&1 || exit 1; }
 export BENCH_PAGEMAP=1
 : > "$RESULTS/diag.tsv"
 ops=${BENCH_DIAG_OPS:-dma_map_unmap_4k:iommufd dma_map_unmap_2m:iommufd dma_map_unmap_2m:vfio_type1_iommu config_read_vendor:iommufd}
@@ -47,5 +49,6 @@ for ((n = 1; n <= ${BENCH_DIAG_REPEAT:-3}; n++)); do
 done
 "$cli" cleanup "$BDF" >> "$RESULTS/diag-setup.log" 2>&1
 [[ -n ${BENCH_DRIVER_BDF:-} ]] && "$cli" cleanup "$BENCH_DRIVER_BDF" >> "$RESULTS/diag-setup.log" 2>&1
+[[ -n ${BENCH_EDU_BDF:-} ]] && "$cli" cleanup "$BENCH_EDU_BDF" >> "$RESULTS/diag-setup.log" 2>&1
 printf '<?xml version="1.0"?><testsuites><testsuite name="bench-diag"><testcase classname="bench.diag" name="ran"/></testsuite></testsuites>\n' > "$RESULTS/junit-diag.xml"
 exit 0

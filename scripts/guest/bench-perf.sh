@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Where an operation's time goes, on both sides (run like scripts/guest/bench.sh: scripts/vm-test.sh
 # --guest-script scripts/guest/bench-perf.sh --skip-build, VFIO_SELFTESTS_BIN_DIR with bench,
-# bench-O2 and vfio-bench; --device igb and --env BENCH_DRIVER_BDF=0000:00:06.0 for the memcpy).
+# bench-O2 and vfio-bench; --device igb and --env BENCH_DRIVER_BDF=0000:00:06.0 for the memcpy,
+# --device edu and --env BENCH_EDU_BDF=0000:00:04.0 for the edu memcpy).
 # For each operation of BENCH_PERF_OPS (comma-separated) and side (c, c-O2, swift): one run of
 # BENCH_PERF_ROUNDS rounds (default 20000) under `perf record -e cpu-clock -g` (TCG has no PMU),
 # then `perf report` by symbol, self time ($RESULTS/perf/<side>-<op>.txt) and with children
@@ -15,7 +16,7 @@ cli=$BIN/vfio-selftests
 out=$RESULTS/perf
 mkdir -p "$out"
 "$cli" modprobe vfio-pci vfio_iommu_type1 iommufd > "$out/setup.log" 2>&1
-for d in "$BDF" ${BENCH_DRIVER_BDF:-}; do "$cli" setup "$d" >> "$out/setup.log" 2>&1; done
+for d in "$BDF" ${BENCH_DRIVER_BDF:-} ${BENCH_EDU_BDF:-}; do "$cli" setup "$d" >> "$out/setup.log" 2>&1; done
 IFS=, read -r -a ops <<< "${BENCH_PERF_OPS:?BENCH_PERF_OPS not set}"
 for op in "${ops[@]}"; do
   for side in c c-O2 swift; do
@@ -30,5 +31,5 @@ for op in "${ops[@]}"; do
       grep -v '^#' | grep -v '^$' | cut -c1-240 > "$f.children.txt"
   done
 done
-for d in "$BDF" ${BENCH_DRIVER_BDF:-}; do "$cli" cleanup "$d" >> "$out/setup.log" 2>&1; done
+for d in "$BDF" ${BENCH_DRIVER_BDF:-} ${BENCH_EDU_BDF:-}; do "$cli" cleanup "$d" >> "$out/setup.log" 2>&1; done
 exit 0

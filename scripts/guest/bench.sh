@@ -26,8 +26,10 @@
 # the reason) for vm-test.sh's summary. Env: BENCH_DIVISOR (1; 20 for --short),
 # BENCH_ALTERNATIONS (3), BENCH_BATCH_DIVISOR (20), BENCH_MIN_ALTERNATIONS (12),
 # BENCH_MAX_ALTERNATIONS (60; run_one_test and luo_retrieve_memfd at most
-# BENCH_RUN_ONE_TEST_MAX_ALTERNATIONS and BENCH_LUO_MAX_ALTERNATIONS, 24 each), BENCH_FILTER (an extended regex: only the operations it matches), BENCH_DRIVER_BDF
-# (a device with a selftest DMA driver for driver_memcpy_*: set up and cleaned up here too).
+# BENCH_RUN_ONE_TEST_MAX_ALTERNATIONS and BENCH_LUO_MAX_ALTERNATIONS, 24 each; the edu memcpy
+# operations at most BENCH_EDU_MAX_ALTERNATIONS, 8), BENCH_FILTER (an extended regex: only the operations it matches), BENCH_DRIVER_BDF
+# (a device with a selftest DMA driver for driver_memcpy_*: set up and cleaned up here too),
+# BENCH_EDU_BDF (QEMU's edu device for driver_memcpy_*_edu: set up and cleaned up here too).
 set -u
 REPO=${VFIO_SELFTESTS_REPO:?VFIO_SELFTESTS_REPO not set}
 RESULTS=${VFIO_SELFTESTS_RESULTS:?VFIO_SELFTESTS_RESULTS not set}
@@ -40,6 +42,10 @@ STAGE=${VFIO_SELFTESTS_STAGE:-1} STAGES=${VFIO_SELFTESTS_STAGES:-1}
 luo_op=luo_retrieve_memfd luo_max_alt=${BENCH_LUO_MAX_ALTERNATIONS:-24}
 # run_one_test's alternations at most (each is seconds of Swift test-binary start-up).
 run_max_alt=${BENCH_RUN_ONE_TEST_MAX_ALTERNATIONS:-24}
+# The edu memcpy operations' alternations at most: a round is two DMA transfers that QEMU runs
+# 100 ms of its clock after each command, so an alternation (3 sides, a warm-up and 3 rounds each)
+# is ~3 s; 8 of each operation keep the full run ~50 s longer.
+edu_max_alt=${BENCH_EDU_MAX_ALTERNATIONS:-8}
 cli=$BIN/vfio-selftests
 mkdir -p "$RESULTS"
 log() { echo "bench[guest] +$(cut -d' ' -f1 /proc/uptime)s: $*" | tee -a "$RESULTS/bench.log"; }
@@ -63,6 +69,13 @@ if ((!stage2)); then
     r=${PIPESTATUS[0]}
     ((r == 0)) || { log "error: setup $BENCH_DRIVER_BDF exited $r"; setup_rc=$r; }
     echo "driver_bdf=$BENCH_DRIVER_BDF" >> "$RESULTS/guest-info"
+  fi
+  # BENCH_EDU_BDF: QEMU's edu of the driver_memcpy_*_edu operations, the same way.
+  if [[ -n ${BENCH_EDU_BDF:-} ]]; then
+    "$cli" setup "$BENCH_EDU_BDF" 2>&1 | tee -a "$RESULTS/bench.log"
+    r=${PIPESTATUS[0]}
+    ((r == 0)) || { log "error: setup $BENCH_EDU_BDF exited $r"; setup_rc=$r; }
+    echo "edu_bdf=$BENCH_EDU_BDF" >> "$RESULTS/guest-info"
   fi
 fi
 
@@ -143,10 +156,14 @@ if [[ ${BENCH_MODE:-} == interleaved ]]; then
       # Two-stage boot: measured in stage 2 (its sessions are prepared below).
       [[ $STAGES == 2 && $op == "$luo_op" ]] && continue
       batch=$((default / batch_div)); ((batch < 5)) && batch=5
+      # Never more than the default (the edu memcpy: 3 rounds).
+      ((batch > default)) && batch=$default
       [[ $op == first_init:* ]] && batch=1
       # run_one_test's ~20x needs no ±3%, and its alternations cost seconds: at most 24.
       max=$max_alt
       [[ $op == run_one_test ]] && ((max > run_max_alt)) && max=$run_max_alt
+      # The edu memcpy's alternations cost seconds of QEMU's DMA timer: at most 8.
+      [[ $op == driver_memcpy_*_edu:* ]] && ((max > edu_max_alt)) && max=$edu_max_alt
       alternate "$op" "$batch" "$max"
     done < <("$BIN/bench" -l)
   fi
@@ -194,6 +211,7 @@ fi
 if ((!stage2)); then
   "$cli" cleanup "$BDF" 2>&1 | tee -a "$RESULTS/bench.log"
   [[ -n ${BENCH_DRIVER_BDF:-} ]] && "$cli" cleanup "$BENCH_DRIVER_BDF" 2>&1 | tee -a "$RESULTS/bench.log"
+  [[ -n ${BENCH_EDU_BDF:-} ]] && "$cli" cleanup "$BENCH_EDU_BDF" 2>&1 | tee -a "$RESULTS/bench.log"
 fi
 # Stage 1 of a two-stage boot: the sessions stage 2 retrieves, last (nothing else runs after).
 ((!stage2 && luo_wanted)) && luo_sessions prepare
