@@ -246,10 +246,11 @@ public final class EDU: VFIOPCIDriverOps {
     return true
   }
 
-  /// Whether the transfer finished in time; if not, says which, naming the device.
-  private func transferDone(_ what: String) -> Bool {
+  /// Whether the transfer finished in time; if not, says which, naming the device. `what` is
+  /// formatted only then (a memcpy formats no string unless it fails).
+  private func transferDone(_ what: @autoclosure () -> String) -> Bool {
     if waitForEngine(timeout: Self.transferTimeout) { return true }
-    print("\(name): edu: DMA \(what) not done after \(Self.transferTimeout) (command register 0x\(String(dmaCommand, radix: 16)))")
+    print("\(name): edu: DMA \(what()) not done after \(Self.transferTimeout) (command register 0x\(String(dmaCommand, radix: 16)))")
     return false
   }
 
