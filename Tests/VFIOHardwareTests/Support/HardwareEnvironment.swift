@@ -133,6 +133,13 @@ struct DeviceFeature: Sendable {
     DeviceFeature(key: features.map(\.key).joined(separator: "+")) { device in features.lazy.compactMap { $0.missing(device) }.first }
   }
 
+  /// Skips the case with the C test's text unless `device`, opened by the case itself, has the
+  /// feature: where C's fixture or test skips after opening the device, the same check without
+  /// a second open (`RequiresVFIODevice.missing` opens the device once more to ask).
+  func require(of device: VFIOPCIDevice) throws {
+    if let reason = missing(device) { try Test.cancel(Comment(rawValue: reason)) }
+  }
+
   /// A mapped read/write BAR of at least `minimumSize` bytes (the MMIO DMA tests).
   static func mappableBAR(minimumSize: UInt64 = 0) -> DeviceFeature {
     DeviceFeature(key: "mappableBAR>=\(minimumSize)") { device in
