@@ -49,10 +49,15 @@ struct TestBinary {
     case .toStderr: process.standardOutput = FileHandle.standardError
     case .discard: process.standardOutput = FileHandle.nullDevice; process.standardError = FileHandle.nullDevice
     }
+    // Waited for on a semaphore the termination handler signals, not with waitUntilExit(): that
+    // spins this thread's run loop every 50 ms for as long as the tests run, and under TCG (both
+    // vCPUs on one host thread) every wakeup is time taken from the tests being timed.
+    let exited = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in exited.signal() }
     let start = Date()
     try process.run()
     let forwarding = SignalForwarding(to: process.processIdentifier)
-    process.waitUntilExit()
+    exited.wait()
     let interrupted = forwarding.stop()
     let status: Int32? = process.terminationReason == .exit ? process.terminationStatus : nil
     var diagnostics: [String] = []
