@@ -89,12 +89,14 @@ public struct PCISysfs: Sendable {
     return n
   }
 
-  /// The bound driver's name, or nil when no driver is bound.
+  /// The bound driver's name, or nil when no driver is bound. A missing device is told apart
+  /// only when the link cannot be read (no stat before it).
   public func driver(_ a: PCIAddress) throws(VFIOError) -> String? {
-    try requireDevice(a)
     switch FileSystem.readLink("\(devicePath(a))/driver") {
     case .success(let link): return FileSystem.basename(link)
-    case .failure(.noSuchFileOrDirectory): return nil
+    case .failure(.noSuchFileOrDirectory):
+      try requireDevice(a)
+      return nil
     case .failure(let e): throw .syscall(operation: "readlink(driver)", device: a.description, errno: e)
     }
   }

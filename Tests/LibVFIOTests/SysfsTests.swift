@@ -129,6 +129,16 @@ struct SysfsTests {
     }
   }
 
+  @Test func basenameIsTheLastComponent() {
+    #expect(FileSystem.basename("../../../bus/pci/drivers/vfio-pci") == "vfio-pci")
+    #expect(FileSystem.basename("../../../kernel/iommu_groups/12") == "12")
+    #expect(FileSystem.basename("vfio-pci") == "vfio-pci")
+    #expect(FileSystem.basename("/a/b//") == "b")
+    #expect(FileSystem.basename("/") == "/")
+    #expect(FileSystem.basename("") == "")
+    #expect(FileSystem.basename("/dév/ü") == "ü")
+  }
+
   @Test func driverThatIsNotALinkIsASyscallError() throws {
     let a = SysfsFixture.pf
     try f.write(f.attributePath(a, "driver"), "")

@@ -104,10 +104,13 @@ package enum FileSystem {
   }
 
   package static func readLink(_ path: String) -> Result<String, Errno> {
-    var buf = [CChar](repeating: 0, count: 4096)
-    let n = unsafe buf.withUnsafeMutableBufferPointer { unsafe readlink(path, $0.baseAddress!, $0.count - 1) }
-    if n < 0 { return .failure(Errno(rawValue: vst_errno())) }
-    return .success(String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    // The link's bytes decoded from the buffer as they are: no zeroed array, no per-byte copy
+    // (every device open and requirement check reads one or two links).
+    unsafe withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buf in
+      let n = unsafe readlink(path, buf.baseAddress!, buf.count)
+      if n < 0 { return .failure(Errno(rawValue: vst_errno())) }
+      return .success(unsafe String(decoding: UnsafeRawBufferPointer(start: buf.baseAddress, count: n), as: UTF8.self))
+    }
   }
 
   /// The entries of a directory, without `.` and `..`, sorted.
@@ -179,7 +182,17 @@ package enum FileSystem {
     return unsafe stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
   }
 
+  /// The last component of `path` (trailing slashes ignored); `path` itself when it has none.
+  /// A byte scan from the end: the Character-level `split` it replaces was the larger part of a
+  /// sysfs link lookup in the debug build.
   package static func basename(_ path: String) -> String {
-    path.split(separator: "/").last.map(String.init) ?? path
+    let slash = UInt8(ascii: "/")
+    let u = path.utf8
+    var end = u.endIndex
+    while end > u.startIndex, u[u.index(before: end)] == slash { end = u.index(before: end) }
+    guard end > u.startIndex else { return path }
+    var start = end
+    while start > u.startIndex, u[u.index(before: start)] != slash { start = u.index(before: start) }
+    return String(path[start..<end])
   }
 }
