@@ -12,7 +12,8 @@
 #   vfio/setup.sh, cleanup.sh, run.sh, lib.sh   as C's (where C's install puts them), on the
 #                          journaled `vfio-selftests setup/cleanup`
 #   liveupdate/<program>   liveupdate and the luo_* kexec programs
-#   vfio-selftests/bin/    the vfio-selftests CLI and the Swift Testing binary (release build)
+#   vfio-selftests/bin/    the vfio-selftests CLI and the Swift Testing binary (release build),
+#                          and the binary's test declarations (<binary>.listing.jsonl)
 #   vfio-selftests/lib/    the Swift runtime and Swift Testing libraries they load (RUNPATH
 #                          $ORIGIN/../lib): nothing is read from a toolchain at run time; glibc,
 #                          libkmod and libstdc++ stay the system's
@@ -95,9 +96,13 @@ for l in "$root"/vfio-selftests/lib/*.so*; do patchelf --set-rpath '$ORIGIN' "$l
 for b in "$root"/vfio-selftests/bin/* "$root"/vfio-selftests/lib/*; do
   (env -u LD_LIBRARY_PATH ldd "$b" | grep -q 'not found') && die "$b: a library is not found after bundling: $(ldd "$b" | grep 'not found' | head -n1)"
 done
-glibc=$(for f in "$root"/vfio-selftests/bin/* "$root"/vfio-selftests/lib/*; do readelf -V --wide "$f"; done |
+# The test binary's declarations beside it (bin/vfio-selftestsPackageTests.xctest.listing.jsonl,
+# tied to its size and mtime as installed): each program reads them instead of starting the test
+# binary a second time with --list-tests (docs/benchmark.md, run_one_test).
+"$root/vfio-selftests/bin/vfio-selftests" kselftest --write-listing || die "vfio-selftests kselftest --write-listing failed"
+glibc=$(for f in "$root"/vfio-selftests/bin/vfio-selftests "$root"/vfio-selftests/bin/*.xctest "$root"/vfio-selftests/lib/*; do readelf -V --wide "$f"; done |
   grep -oE 'GLIBC_[0-9]+\.[0-9]+' | sed 's/GLIBC_//' | sort -V | tail -n1)
-system_libs=$(for f in "$root"/vfio-selftests/bin/* "$root"/vfio-selftests/lib/*; do readelf -d "$f"; done |
+system_libs=$(for f in "$root"/vfio-selftests/bin/vfio-selftests "$root"/vfio-selftests/bin/*.xctest "$root"/vfio-selftests/lib/*; do readelf -d "$f"; done |
   sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u | while read -r n; do [[ -e $root/vfio-selftests/lib/$n ]] || echo "$n"; done | tr '\n' ' ')
 log "bundled ${#copied[@]} Swift libraries; needs from the system: glibc >= $glibc, $system_libs"
 

@@ -24,6 +24,9 @@ struct Kselftest: ParsableCommand {
   @Flag(help: "Print collection:program of every program, the kexec ones too, and exit.")
   var allPrograms = false
 
+  @Flag(help: ArgumentHelp("Store the test binary's declarations beside it (<binary>.listing.jsonl), which the programs then read instead of starting the binary twice; scripts/package.sh does it.", visibility: .hidden))
+  var writeListing = false
+
   @Argument(help: "The C program's name.")
   var program: String?
 
@@ -31,6 +34,10 @@ struct Kselftest: ParsableCommand {
   var arguments: [String] = []
 
   func run() throws {
+    if writeListing {
+      try TestBinary().writeListing(environment: Syscalls.environment(prefix: ""))
+      return
+    }
     if kselftestList || allPrograms {
       print(kselftestList ? KselftestProgram.listText : KselftestProgram.all.map { "\($0.collection):\($0.name)\n" }.joined(), terminator: "")
       return

@@ -168,6 +168,14 @@ package enum FileSystem {
     return create(tmp, text).flatMap { rename(tmp, path) }.mapError { e in _ = remove(tmp); return e }
   }
 
+  /// A file's size and modification time (whole seconds), from `stat(2)`; nil if it cannot be
+  /// stat'ed. Enough to tell a rebuilt binary from the one a cache was made for.
+  package static func sizeAndModificationTime(_ path: String) -> (size: Int64, mtime: Int64)? {
+    var st = stat()
+    guard unsafe stat(path, &st) == 0 else { return nil }
+    return (Int64(st.st_size), Int64(st.st_mtim.tv_sec))
+  }
+
   /// `access(path, X_OK) == 0`.
   package static func isExecutable(_ path: String) -> Bool {
     unsafe access(path, X_OK) == 0
