@@ -17,7 +17,8 @@
 //   -f NAME      only operation NAME; when no operation has that name, those containing it
 //   -l           list the operations' names and their default round counts, run nothing
 //   -P PREFIX    luo_retrieve_memfd's session names; with -p A (stage 1: preserve them for A
-//                alternations and hold them until the kexec), -a K (stage 2: time alternation K)
+//                alternations, or with -q K for alternation K alone, and hold them until the
+//                kexec), -a K (stage 2: time alternation K)
 //                or -c A (stage 2: retrieve and finish those left), as bench.c
 //   -x           diagnostics: also the "_raw" twins of the iommufd map and config-read
 //                operations, which make the same system calls through LibVFIO's syscall layer
@@ -168,7 +169,7 @@ func runOneTest(_ op: Op, address: PCIAddress) throws -> [UInt64] {
 /// `Memfd.restore(expecting:)` + close + finish + close; -c A retrieves and finishes those left.
 let luoRetrieveSkip = "needs the sessions a stage-1 run preserved before a kexec (scripts/guest/bench.sh in a two-stage boot)"
 nonisolated(unsafe) var luoPrefix: String?
-nonisolated(unsafe) var luoPrepareAlternations = 0, luoAlternation = 1, luoDrainAlternations = 0
+nonisolated(unsafe) var luoPrepareAlternations = 0, luoPrepareOnly = 0, luoAlternation = 1, luoDrainAlternations = 0
 
 func luoName(_ k: Int, _ i: Int) -> String { "\(luoPrefix!)-\(k)-\(i)" }
 
@@ -188,12 +189,13 @@ func luoDevice() throws -> LiveUpdateDevice {
 }
 
 func luoPrepare(_ op: Op) throws {
-  let count = luoPrepareAlternations * (op.rounds + 1)
+  let alternations = luoPrepareOnly > 0 ? luoPrepareOnly...luoPrepareOnly : 1...luoPrepareAlternations
+  let count = alternations.count * (op.rounds + 1)
   if case .failure(let e) = ensureNoFileLimitResult(count) { throw Skip(reason: "RLIMIT_NOFILE for \(count) sessions: errno \(e.rawValue)") }
   let luo = try luoDevice()
   var sessions: [LiveUpdateSession] = []
   sessions.reserveCapacity(count)
-  for k in 1...luoPrepareAlternations {
+  for k in alternations {
     for i in 0...op.rounds {
       let name = luoName(k, i)
       let session = try luo.createSession(name)
@@ -203,7 +205,9 @@ func luoPrepare(_ op: Op) throws {
   }
   luo.close()
   eprint("\(luoPrefix!): \(count) sessions preserved\n")
-  try LiveUpdateHolder().hold(sessions, name: "vfio-bench-\(luoPrefix!)")
+  // One holder per alternation with -q (each alternation's sessions are preserved by a run of
+  // their own), named for it: a holder refuses to start beside a running one of the same name.
+  try LiveUpdateHolder().hold(sessions, name: "vfio-bench-\(luoPrefix!)" + (luoPrepareOnly > 0 ? "-\(luoPrepareOnly)" : ""))
 }
 
 func luoDrain(_ op: Op) throws {
@@ -432,6 +436,7 @@ while let a = args.popFirst() {
   case "-x": diagnostics = true
   case "-P": luoPrefix = args.popFirst()
   case "-p": luoPrepareAlternations = Int(args.popFirst() ?? "0") ?? 0
+  case "-q": luoPrepareOnly = Int(args.popFirst() ?? "0") ?? 0
   case "-a": luoAlternation = Int(args.popFirst() ?? "1") ?? 1
   case "-c": luoDrainAlternations = Int(args.popFirst() ?? "0") ?? 0
   case "-h", "--help":

@@ -20,7 +20,8 @@
  *   -f NAME      only operation NAME; when no operation has that name, those containing it
  *   -l           list the operations' names and their default round counts, run nothing
  *   -P PREFIX    luo_retrieve_memfd's session names; with -p A (stage 1: preserve them for A
- *                alternations and hold them until the kexec), -a K (stage 2: time alternation K)
+ *                alternations, or with -q K for alternation K alone, and hold them until the
+ *                kexec), -a K (stage 2: time alternation K)
  *                or -c A (stage 2: retrieve and finish those left): see luo_prepare()
  * Output, one line per operation (stdout):  op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
  * or, when the operation cannot run here:   op<TAB>SKIP<TAB>reason
@@ -391,7 +392,10 @@ static void run_one_test(struct op *op, uint64_t *t)
  * luo_retrieve_memfd: a Live Update session and its memfd retrieved after a kexec. A session
  * can only be retrieved in the boot after the kexec that preserved it, so this op has three
  * modes (scripts/guest/bench.sh drives them across a two-stage boot):
- *   -p A -P PREFIX  (stage 1, untimed) creates sessions PREFIX-K-I for K in 1..A, I in
+ *   -p A -P PREFIX  (stage 1, untimed) creates sessions PREFIX-K-I for K in 1..A (with -q K,
+ *                   for that K alone: bench.sh preserves the sides' sessions alternation by
+ *                   alternation, in the order stage 2 retrieves them, because the kernel finds
+ *                   a session by walking its list of incoming sessions), I in
  *                   0..rounds (I = 0: the warm-up round), each with one memfd (token 1) holding
  *                   its own name (create_and_preserve_memfd), and keeps them open until the kexec
  *                   in a daemon (lu_utils's daemonize_and_wait, after closing /dev/liveupdate,
@@ -404,7 +408,7 @@ static void run_one_test(struct op *op, uint64_t *t)
  * Without -P it skips: there is nothing to retrieve in a boot no stage 1 prepared.
  */
 static const char *luo_prefix;
-static long luo_prepare_alts, luo_alt, luo_drain_alts;
+static long luo_prepare_alts, luo_prepare_only, luo_alt, luo_drain_alts;
 static const char luo_retrieve_skip[] =
 	"needs the sessions a stage-1 run preserved before a kexec (scripts/guest/bench.sh in a two-stage boot)";
 
@@ -427,15 +431,17 @@ static int luo_open_or_die(void)
 static void luo_prepare(long alts, long rounds)
 {
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	long first = luo_prepare_only ? luo_prepare_only : 1, last = luo_prepare_only ? luo_prepare_only : alts;
+	long count = (last - first + 1) * (rounds + 1);
 	int r, luo_fd;
 
-	r = luo_ensure_nofile_limit(alts * (rounds + 1));
+	r = luo_ensure_nofile_limit(count);
 	if (r < 0) {
-		fprintf(stderr, "luo_ensure_nofile_limit(%ld): %s\n", alts * (rounds + 1), strerror(-r));
+		fprintf(stderr, "luo_ensure_nofile_limit(%ld): %s\n", count, strerror(-r));
 		exit(1);
 	}
 	luo_fd = luo_open_or_die();
-	for (long k = 1; k <= alts; k++) {
+	for (long k = first; k <= last; k++) {
 		for (long i = 0; i <= rounds; i++) {
 			int session_fd;
 
@@ -454,7 +460,7 @@ static void luo_prepare(long alts, long rounds)
 		}
 	}
 	close(luo_fd);
-	fprintf(stderr, "%s: %ld sessions preserved\n", luo_prefix, alts * (rounds + 1));
+	fprintf(stderr, "%s: %ld sessions preserved\n", luo_prefix, count);
 	fflush(stdout);
 	daemonize_and_wait();
 }
@@ -663,7 +669,7 @@ int main(int argc, char **argv)
 	edu_bdf = getenv("BENCH_EDU_BDF");
 	if (edu_bdf && !*edu_bdf)
 		edu_bdf = NULL;
-	while ((c = getopt(argc, argv, "d:D:E:s:n:f:P:p:a:c:lh")) != -1) {
+	while ((c = getopt(argc, argv, "d:D:E:s:n:f:P:p:q:a:c:lh")) != -1) {
 		switch (c) {
 		case 'd': bdf = optarg; break;
 		case 'D': driver_bdf = optarg; break;
@@ -673,11 +679,12 @@ int main(int argc, char **argv)
 		case 'f': filter = optarg; break;
 		case 'P': luo_prefix = optarg; break;
 		case 'p': luo_prepare_alts = strtol(optarg, NULL, 10); break;
+		case 'q': luo_prepare_only = strtol(optarg, NULL, 10); break;
 		case 'a': luo_alt = strtol(optarg, NULL, 10); break;
 		case 'c': luo_drain_alts = strtol(optarg, NULL, 10); break;
 		case 'l': list = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-E BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-P PREFIX [-p A | -a K | -c A]] [-l]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-d BDF] [-D BDF] [-E BDF] [-s DIVISOR] [-n ROUNDS] [-f NAME] [-P PREFIX [-p A [-q K] | -a K | -c A]] [-l]\n", argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}

@@ -122,12 +122,22 @@ luo_sessions() {
   # Without LUO the operation skips on every side (each program says so): nothing to prepare.
   [[ -e /dev/liveupdate ]] || { log "$luo_op: no /dev/liveupdate, no sessions to $what"; return 0; }
   t0=$(date +%s.%N)
-  for side in "${sides[@]}"; do
-    if [[ ${BENCH_MODE:-} == interleaved ]]; then args=(-n "$luo_batch"); else args=(-s "$divisor"); fi
-    if [[ $what == prepare ]]; then args+=(-p "$luo_alts"); else args+=(-c "$luo_alts"); fi
-    "$(prog_of "$side")" -f "$luo_op" $(luo_args "$side") "${args[@]}" >> "$RESULTS/luo-$what.log" 2>&1
-    r=$?
-    ((r == 0)) || { log "error: $side: $luo_op $what exited $r (luo-$what.log)"; rc=1; }
+  # The kernel finds a session to retrieve by walking its list of incoming sessions (in the order
+  # they were preserved; a finished one leaves it): a side whose sessions were all preserved first
+  # would find them sooner. So alternation K's sessions are preserved side after side in the order
+  # stage 2's alternation K runs the sides (alternate's rotation), each side's ahead of the next's.
+  local k n i order=()
+  for ((k = 1; k <= luo_alts; k++)); do
+    [[ $what == drain ]] && ((k > 1)) && break
+    n=${#sides[@]} order=()
+    for ((i = 0; i < n; i++)); do order+=("${sides[$(((i + k) % n))]}"); done
+    for side in "${order[@]}"; do
+      if [[ ${BENCH_MODE:-} == interleaved ]]; then args=(-n "$luo_batch"); else args=(-s "$divisor"); fi
+      if [[ $what == prepare ]]; then args+=(-p "$luo_alts" -q "$k"); else args+=(-c "$luo_alts"); fi
+      "$(prog_of "$side")" -f "$luo_op" $(luo_args "$side") "${args[@]}" >> "$RESULTS/luo-$what.log" 2>&1
+      r=$?
+      ((r == 0)) || { log "error: $side: $luo_op $what exited $r (luo-$what.log)"; rc=1; }
+    done
   done
   log "$luo_op: sessions $what on ${sides[*]} (${args[*]}): $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 }
