@@ -26,7 +26,9 @@ Usage: scripts/vm-test.sh [options]
                         modules.order lists (hard-linked into .build-vm/modules/<key>, depmod'ed).
   --label NAME          results label (default: debian, or the basename of DIR or TREE)
   --stages 1|2          2 = stage 1, kexec into the same kernel, stage 2 (default 1)
-  --device edu|nvme-sriov|igb|igb2   extra guest device (repeatable): edu at 0000:00:04.0;
+  --device edu|edu-bench|nvme-sriov|igb|igb2   extra guest device (repeatable): edu at 0000:00:04.0
+                        (edu-bench: the same edu, not listed in VFIO_SELFTESTS_BDFS nor set up:
+                        for the benchmark's BENCH_EDU_BDF alone);
                         nvme SR-IOV PF behind a root port at 00:05.0 (appears as 0000:01:00.0,
                         exported as VFIO_SELFTESTS_SRIOV_BDF; vfio-pci gets enable_sriov=1);
                         igb (Intel 82576, QEMU >= 8.0: when the system's QEMU lacks it, a
@@ -121,10 +123,10 @@ fi
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
 [[ $boot_timeout_s =~ ^[0-9]+$ && $boot_timeout_s -gt 0 ]] || die "--boot-timeout must be a positive number of seconds"
 declare -A device_bdf=([virtio-net]=0000:00:03.0 [edu]=0000:00:04.0 [nvme-sriov]=0000:01:00.0 [igb]=0000:00:06.0 [igb2]=0000:00:08.0)
-declare -A device_qemu=([edu]=edu [nvme-sriov]=nvme [igb]=igb [igb2]=igb)
+declare -A device_qemu=([edu]=edu [edu-bench]=edu [nvme-sriov]=nvme [igb]=igb [igb2]=igb)
 [[ -n ${device_bdf[$under_test]:-} ]] || die "unknown --under-test $under_test (virtio-net, edu, nvme-sriov, igb, igb2)"
 [[ $under_test == virtio-net ]] || devices+=("$under_test")
-for d in "${devices[@]}"; do [[ -n ${device_qemu[$d]:-} ]] || die "unknown --device $d (edu, nvme-sriov, igb, igb2)"; done
+for d in "${devices[@]}"; do [[ -n ${device_qemu[$d]:-} ]] || die "unknown --device $d (edu, edu-bench, nvme-sriov, igb, igb2)"; done
 for e in "${guest_env[@]}"; do
   [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]\'\"]*$ ]] || die "--env $e: expected NAME=VALUE with no spaces or quotes"
 done

@@ -39,6 +39,9 @@ vm_qemu_devices() {
     [[ -n ${added[$d]:-} ]] && continue; added[$d]=1
     case $d in
       edu) device_args+=(-device edu,addr=04.0); extra_bdfs+=(0000:00:04.0) ;;
+      # The same edu for the benchmark's BENCH_EDU_BDF alone: not an extra device of the suites
+      # (its driver test's memcpys take QEMU's 200 ms each; Debian's boot runs that test on it).
+      edu-bench) device_args+=(-device edu,addr=04.0) ;;
       igb) device_args+=(-device igb,addr=06.0,netdev=n1 -netdev user,id=n1); extra_bdfs+=(0000:00:06.0) ;;
       igb2) device_args+=(-device igb,addr=08.0,netdev=n2 -netdev user,id=n2); extra_bdfs+=(0000:00:08.0) ;;
       nvme-sriov) device_args+=(-device pcie-root-port,id=rp1,bus=pcie.0,addr=05.0 -device nvme-subsys,id=subsys0
