@@ -72,7 +72,7 @@ struct TestBinary {
     switch Syscalls.run(argv, environment: environment.map { "\($0.key)=\($0.value)" }, output: output.child,
                         forwarding: [.interrupt, .terminate]) {
     case .success(let e): exit = e
-    case .failure(let e): throw CLIError("cannot start \(path): \(e) (errno \(e.rawValue))")
+    case .failure(let e): throw CLIError("cannot run \(path): \(e) (errno \(e.rawValue))")
     }
     return (exit, (try? FileSystem.read(eventPath).get()) ?? "", Self.seconds() - start)
   }

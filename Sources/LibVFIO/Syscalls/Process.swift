@@ -133,6 +133,9 @@ extension Syscalls {
   /// and those signals' default actions. The child's wait status and the first forwarded signal,
   /// or the errno of `posix_spawn` (nothing runs then). Any signal of `forwarding` still pending
   /// when the child has ended is taken too (and reported), not delivered to this process.
+  /// SIGCHLD has its default action meanwhile (an ignored SIGCHLD, inherited across exec, would
+  /// have the kernel reap the child before `waitpid` could read its status); an error of
+  /// `waitpid` itself is returned as its errno.
   package static func run(_ arguments: [String], environment: [String], output: ChildOutput,
                           forwarding: [Signal]) -> Result<ChildExit, Errno> {
     var waited = unsafe sigset_t()
@@ -145,6 +148,8 @@ extension Syscalls {
     var old = unsafe sigset_t()
     unsafe pthread_sigmask(SIG_BLOCK, &waited, &old)
     defer { unsafe pthread_sigmask(SIG_SETMASK, &old, nil) }
+    let oldChild = Glibc.signal(SIGCHLD, SIG_DFL)
+    defer { _ = Glibc.signal(SIGCHLD, oldChild) }
 
     var attr = unsafe posix_spawnattr_t()
     unsafe posix_spawnattr_init(&attr)
@@ -175,7 +180,8 @@ extension Syscalls {
     var info = unsafe siginfo_t()
     while true {
       let w = unsafe waitpid(pid, &status, WNOHANG)
-      if w == pid || (w == -1 && vst_errno() != EINTR) { break }
+      if w == pid { break }
+      if w == -1 && vst_errno() != EINTR { return .failure(Errno(rawValue: vst_errno())) }
       let sig = unsafe sigwaitinfo(&waited, &info)
       guard sig > 0, sig != SIGCHLD else { continue }
       _ = kill(pid, sig)
