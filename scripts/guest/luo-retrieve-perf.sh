@@ -27,8 +27,8 @@ else
     fi
     perf record -e cpu-clock -F 8000 -g -o /tmp/perf.data -- "${prog[$side]}" -f "$op" -P "perf-$side" -n "$n" -a 1 \
       > "$out/$side.tsv" 2>> "$out/perf.err"
-    perf report -i /tmp/perf.data --no-children --sort comm,dso -g none --stdio 2>> "$out/perf.err" | grep -v '^#' | grep -v '^$' | head -30 > "$out/$side.dso"
-    perf report -i /tmp/perf.data --no-children --sort dso,sym -g none --stdio --percent-limit 0.3 2>> "$out/perf.err" |
+    perf report -i /tmp/perf.data -n --no-children --sort comm,dso -g none --stdio 2>> "$out/perf.err" | grep -v '^#' | grep -v '^$' | head -30 > "$out/$side.dso"
+    perf report -i /tmp/perf.data -n --no-children --sort dso,sym -g none --stdio --percent-limit 0.3 2>> "$out/perf.err" |
       grep -v '^#' | grep -v '^$' | cut -c1-240 > "$out/$side.sym"
     perf report -i /tmp/perf.data --children --sort sym -g none --stdio --percent-limit 0.5 2>> "$out/perf.err" |
       grep -v '^#' | grep -v '^$' | cut -c1-240 > "$out/$side.children"
