@@ -159,10 +159,7 @@ public struct KernelDetectors: Equatable, Sendable, CustomStringConvertible {
     }
     let symbols = scanKallsyms(proc: proc)
     // Written whole under a private name, then renamed: a reader sees all of it or nothing.
-    let temporary = "\(path).\(Syscalls.processID)"
-    if case .success = FileSystem.makeDirectories(cache).flatMap({ FileSystem.create(temporary, symbols.text) }) {
-      if case .failure = FileSystem.rename(temporary, path) { _ = FileSystem.remove(temporary) }
-    }
+    _ = FileSystem.makeDirectories(cache).flatMap { FileSystem.replace(path, with: symbols.text) }
     return KernelDetectors(proc: proc, symbols: symbols)
   }
 

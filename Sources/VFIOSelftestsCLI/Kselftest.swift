@@ -283,12 +283,11 @@ public struct KselftestSelection: Sendable {
 
   /// `-l`: the harness's table (fixture, variant, test), one test a line, on stderr in C.
   public var listing: String {
-    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-    var out = "\(pad("# FIXTURE", 20)) \(pad("VARIANT", 25)) TEST\n"
+    var out = "\("# FIXTURE".padded(to: 20)) \("VARIANT".padded(to: 25)) TEST\n"
     var lastFixture = ""
     for e in entries {
       if e.fixture != lastFixture && !lastFixture.isEmpty { out += String(repeating: "-", count: 80) + "\n" }
-      out += "\(pad(e.fixture == lastFixture ? "" : e.fixture, 20)) \(pad(e.variant, 25)) \(e.test)\n"
+      out += "\((e.fixture == lastFixture ? "" : e.fixture).padded(to: 20)) \(e.variant.padded(to: 25)) \(e.test)\n"
       lastFixture = e.fixture
     }
     return out

@@ -49,11 +49,6 @@ extension Syscalls {
     _ = Glibc.raise(signal.rawValue)
   }
 
-  /// `signal(signal, SIG_IGN)` (`ignore: true`) or `signal(signal, SIG_DFL)`.
-  package static func setIgnored(_ signal: Signal, _ ignore: Bool) {
-    _ = Glibc.signal(signal.rawValue, ignore ? SIG_IGN : SIG_DFL)
-  }
-
   /// A signal number, named as `<signal.h>` names it.
   package struct Signal: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     package let rawValue: CInt
