@@ -30,6 +30,7 @@ Usage: scripts/bench.sh [--kernel DIR] [--short] [--json FILE] [options]
   --strace            after the timed runs, count each operation's system calls per round on
                       both sides (strace -c -f, 1/10 of the rounds) in the same boot
   --results DIR       results root (default <repo>/results); the boot writes DIR/bench-<kernel>/
+  --env NAME=VALUE    also set NAME in the guest, for every side (repeatable; e.g. LD_BIND_NOW=1)
   --timeout SECONDS   vm-test.sh watchdog (default 5400)
   --no-kexec          one stage only: luo_retrieve_memfd (timed after a kexec) then skips; by
                       default a run that selects it boots with --stages 2 (stage 1: every other
@@ -45,7 +46,7 @@ EOT
 log() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 2; }
 kernel=$repo/../shared/kernel short=0 json="" alternations="" strace=0 results_root=$repo/results timeout_s=5400
-filter="" min_alt=12 max_alt=60 driver=1 kexec=1
+filter="" min_alt=12 max_alt=60 driver=1 kexec=1 extra_env=()
 while (($#)); do
   case $1 in
     --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
@@ -58,6 +59,7 @@ while (($#)); do
     --min-alternations) min_alt=${2:?}; shift 2 ;;
     --max-alternations) max_alt=${2:?}; shift 2 ;;
     --strace) strace=1; shift ;;
+    --env) extra_env+=(--env "${2:?--env needs NAME=VALUE}"); shift 2 ;;
     --results) results_root=${2:?}; shift 2 ;;
     --timeout) timeout_s=${2:?}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -117,6 +119,7 @@ vm_args=(--kernel "$kernel" --label "$label" --results "$results_root" --guest-s
 ((short)) || vm_args+=(--env BENCH_MODE=interleaved)
 ((driver)) && vm_args+=(--device igb --env BENCH_DRIVER_BDF=0000:00:06.0 --device edu --env BENCH_EDU_BDF=0000:00:04.0)
 [[ -n $filter ]] && vm_args+=(--env "BENCH_FILTER=$filter")
+vm_args+=("${extra_env[@]}")
 # luo_retrieve_memfd is timed in the boot after a kexec: two stages when it is selected.
 stages=1
 ((kexec)) && [[ -z $filter || luo_retrieve_memfd =~ $filter ]] && stages=2

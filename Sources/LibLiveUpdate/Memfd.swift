@@ -56,25 +56,22 @@ public enum Memfd {
   }
 
   /// `restore_and_verify_memfd`: retrieves `token` from `session`; when `expected` is given, the
-  /// memfd must start with its bytes and a NUL (C's `strcmp`, in the mapping itself: no copy,
-  /// no String unless they differ). Returns the fd, which the caller owns.
+  /// memfd must start with its bytes and a NUL (C's `strcmp`, in the mapping itself: one mmap
+  /// and one munmap, no object, no copy and no String unless they differ). Returns the fd,
+  /// which the caller owns.
   public static func restore(from session: LiveUpdateSession, token: UInt64, expecting expected: String?) throws(LiveUpdateError) -> FileDescriptor {
     let fd = try session.retrieve(token: token)
     guard let expected else { return fd }
-    let map: MappedMemory
-    switch MappedMemory.sharedResult(fd, offset: 0, size: MappedMemory.pageSize, protection: .read) {
-    case .success(let m): map = m
+    switch MappedMemory.sharedCStringMismatchResult(fd, size: MappedMemory.pageSize, expecting: expected) {
+    case .success(nil):
+      return fd
+    case .success(let got?):
+      LiveUpdateSyscalls.close(fd)
+      throw .dataMismatch(token: token, expected: expected, got: got)
     case .failure(let e):
       LiveUpdateSyscalls.close(fd)
       throw .syscall(operation: "mmap", object: "memfd fd \(fd.rawValue)", errno: e)
     }
-    defer { map.unmap() }
-    guard map.holdsCString(expected) else {
-      let got = string(in: map)
-      LiveUpdateSyscalls.close(fd)
-      throw .dataMismatch(token: token, expected: expected, got: got)
-    }
-    return fd
   }
 }
 

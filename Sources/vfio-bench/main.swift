@@ -24,7 +24,8 @@
 //                operations, which make the same system calls through LibVFIO's syscall layer
 //                alone (`FileDescriptor.ioctl`, `readValue`: no typed API above it), to tell the
 //                port's cost from the process's; and the igb memcpy without VFIOPCIDriver's
-//                checks: through the ops protocol ("_ops") and on the concrete IGBDriver ("_igb"). BENCH_PAGEMAP=1: after a map operation's warm-up round, prints how
+//                checks: through the ops protocol ("_ops") and on the concrete IGBDriver ("_igb");
+//                and luo_retrieve_memfd's system calls with no session object ("_raw"). BENCH_PAGEMAP=1: after a map operation's warm-up round, prints how
 //                many physically contiguous runs the buffer is made of (as bench.c does).
 // Output, one line per operation: op<TAB>rounds<TAB>min_ns<TAB>median_ns<TAB>max_ns
 // or, when the operation cannot run here: op<TAB>SKIP<TAB>reason
@@ -52,7 +53,8 @@ enum Kind {
   /// driver's own start + wait through the ops protocol (.ops) or on the concrete IGBDriver (.igb).
   /// `edu`: on QEMU's edu device (-E) instead of the igb (-D).
   case memcpy(size: Int, via: MemcpyPath, edu: Bool = false)
-  case runOneTest, luoRetrieve, initFromFD
+  /// `raw` (-x): the same system calls with no session object, through LibVFIO's syscall layer.
+  case runOneTest, luoRetrieve(raw: Bool), initFromFD
 }
 
 enum MemcpyPath { case library, ops, igb }
@@ -188,6 +190,38 @@ func luoDevice() throws -> LiveUpdateDevice {
   session.close()
 }
 
+/// luo_retrieve_memfd_raw (-x): a round of luo_retrieve_memfd's system calls (RETRIEVE_SESSION,
+/// RETRIEVE_FD, mmap + compare + munmap, close, FINISH, close) made straight through LibVFIO's
+/// syscall layer (`FileDescriptor.ioctl`, `MappedMemory.sharedCStringMismatchResult`) with no
+/// `LiveUpdateSession`, to tell the port's cost from the process's.
+func luoRetrieveRaw(_ op: Op, _ luo: FileDescriptor) throws -> [UInt64] {
+  let page = MappedMemory.pageSize
+  var t = [UInt64](repeating: 0, count: op.rounds)
+  for i in -1..<op.rounds {
+    let name = luoName(luoAlternation, i + 1)
+    let t0 = nowNS()
+    var s = liveupdate_ioctl_retrieve_session()
+    s.size = UInt32(MemoryLayout<liveupdate_ioctl_retrieve_session>.size)
+    var f = liveupdate_session_retrieve_fd()
+    f.size = UInt32(MemoryLayout<liveupdate_session_retrieve_fd>.size)
+    f.token = 1
+    var e = liveupdate_session_finish()
+    e.size = UInt32(MemoryLayout<liveupdate_session_finish>.size)
+    var n = name
+    n.withUTF8 { utf8 in withUnsafeMutableBytes(of: &s.name) { $0.copyMemory(from: UnsafeRawBufferPointer(utf8)) } }
+    guard case .success = luo.ioctl(LiveUpdateUAPI.RETRIEVE_SESSION, &s) else { throw Skip(reason: "raw RETRIEVE_SESSION(\(name)) failed") }
+    let session = FileDescriptor(rawValue: s.fd)
+    guard case .success = session.ioctl(LiveUpdateUAPI.SESSION_RETRIEVE_FD, &f) else { throw Skip(reason: "raw SESSION_RETRIEVE_FD(\(name)) failed") }
+    let memfd = FileDescriptor(rawValue: f.fd)
+    guard case .success(nil) = MappedMemory.sharedCStringMismatchResult(memfd, size: page, expecting: name) else { throw Skip(reason: "raw memfd check (\(name)) failed") }
+    try memfd.close()
+    guard case .success = session.ioctl(LiveUpdateUAPI.SESSION_FINISH, &e) else { throw Skip(reason: "raw SESSION_FINISH(\(name)) failed") }
+    try session.close()
+    if i >= 0 { t[i] = nowNS() &- t0 }
+  }
+  return t
+}
+
 func luoPrepare(_ op: Op) throws {
   let alternations = luoPrepareOnly > 0 ? luoPrepareOnly...luoPrepareOnly : 1...luoPrepareAlternations
   let count = alternations.count * (op.rounds + 1)
@@ -229,7 +263,12 @@ func luoDrain(_ op: Op) throws {
 
 func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   switch op.kind {
-  case .luoRetrieve:
+  case .luoRetrieve(raw: true):
+    guard luoPrefix != nil else { throw Skip(reason: luoRetrieveSkip) }
+    let luo = try luoDevice()
+    defer { luo.close() }
+    return try luoRetrieveRaw(op, luo.fd!)
+  case .luoRetrieve(raw: false):
     guard luoPrefix != nil else { throw Skip(reason: luoRetrieveSkip) }
     let luo = try luoDevice()
     defer { luo.close() }
@@ -489,7 +528,10 @@ if diagnostics {
   ops.append(Op(name: "driver_memcpy_64b_igb:iommufd", kind: .memcpy(size: 64, via: .igb), mode: .iommufd, rounds: rounds(2000)))
 }
 ops.append(Op(name: "run_one_test", kind: .runOneTest, mode: .iommufd, rounds: rounds(100)))
-ops.append(Op(name: "luo_retrieve_memfd", kind: .luoRetrieve, mode: .iommufd, rounds: rounds(400)))
+ops.append(Op(name: "luo_retrieve_memfd", kind: .luoRetrieve(raw: false), mode: .iommufd, rounds: rounds(400)))
+if diagnostics {
+  ops.append(Op(name: "luo_retrieve_memfd_raw", kind: .luoRetrieve(raw: true), mode: .iommufd, rounds: rounds(400)))
+}
 
 if list {
   for op in ops { print("\(op.name)\t\(op.rounds)") }

@@ -114,6 +114,21 @@ struct MemfdTests {
     #expect(!map.holdsCString("x", at: map.size - 1))
   }
 
+  /// `restore`'s one-mmap check: nil when the memfd holds the text and its NUL, else what it
+  /// holds (up to its first NUL); the errno of a failed mmap.
+  @Test func sharedCStringMismatchIsStrcmpWithNoObject() throws {
+    let fd = try Memfd.create(holding: "file-data-7")
+    defer { Memfd.close(fd) }
+    let page = MappedMemory.pageSize
+    #expect(try MappedMemory.sharedCStringMismatchResult(fd, size: page, expecting: "file-data-7").get() == nil)
+    #expect(try MappedMemory.sharedCStringMismatchResult(fd, size: page, expecting: "file-data-").get() == "file-data-7")
+    #expect(try MappedMemory.sharedCStringMismatchResult(fd, size: page, expecting: "file-data-77").get() == "file-data-7")
+    #expect(try MappedMemory.sharedCStringMismatchResult(fd, size: page, expecting: String(repeating: "a", count: page)).get() == "file-data-7")
+    let closed = try Memfd.create(holding: "x")
+    Memfd.close(closed)
+    #expect(MappedMemory.sharedCStringMismatchResult(closed, size: page, expecting: "x") == .failure(.badFileDescriptor))
+  }
+
   @Test func fileLimitCanBeRaisedWithinTheHardLimit() {
     #expect(throws: Never.self) { try ensureNoFileLimitResult(100).get() }
   }

@@ -68,15 +68,35 @@ public final class MappedMemory {
   /// `strcmp(text, region) == 0` for a text with no NUL of its own, compared in place (one
   /// memcmp, no copy of the region). False when the text and its NUL do not fit.
   public func holdsCString(_ text: String, at offset: Int = 0) -> Bool {
+    guard offset >= 0, offset < size else { return false }
+    let p = unsafe pointer(offset, 1)
+    return unsafe Self.holdsCString(text, at: UnsafeRawPointer(p), room: size - offset)
+  }
+
+  /// Whether the `room` bytes at `p` start with `text`'s UTF-8 bytes and a NUL.
+  private static func holdsCString(_ text: String, at p: UnsafeRawPointer, room: Int) -> Bool {
     var text = text
     return text.withUTF8 { utf8 in
-      guard offset >= 0, utf8.count < size - offset else { return false }
-      let p = unsafe pointer(offset, utf8.count + 1)
+      guard utf8.count < room else { return false }
       // The first NUL is the text's own (strnlen), and the bytes before it are the text's.
       guard unsafe strnlen(p.assumingMemoryBound(to: CChar.self), utf8.count + 1) == utf8.count else { return false }
       if utf8.isEmpty { return true }
       return unsafe memcmp(p, utf8.baseAddress!, utf8.count) == 0
     }
+  }
+
+  /// Maps `size` bytes of `fd` shared and read-only, compares them with `text` as
+  /// `holdsCString` does (C's `strcmp(text, map) == 0`), and unmaps them: one mmap and one
+  /// munmap, and no object (how a retrieved Live Update memfd is checked, once per file).
+  /// Success(nil) when they match; success(the bytes up to the first NUL, as a String) when not.
+  public static func sharedCStringMismatchResult(_ fd: FileDescriptor, size: Int, expecting text: String) -> Result<String?, Errno> {
+    guard let p = unsafe mmap(nil, size, PROT_READ, MAP_SHARED, fd.rawValue, 0), unsafe p != MAP_FAILED else {
+      return .failure(Errno(rawValue: vst_errno()))
+    }
+    defer { unsafe _ = munmap(p, size) }
+    if unsafe holdsCString(text, at: UnsafeRawPointer(p), room: size) { return .success(nil) }
+    let bytes = unsafe UnsafeRawBufferPointer(start: p, count: size)
+    return unsafe .success(String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self))
   }
 
   /// Sets `count` bytes from `offset` to `byte` (memset).
