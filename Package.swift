@@ -7,6 +7,35 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [.strictMemorySafety()]
 
+// The unit tests: parsers, error paths and the CLI's logic, on fixtures (no device, no guest).
+let unitTests: [Target] = [
+  .testTarget(
+    name: "LibVFIOTests",
+    dependencies: ["LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
+  ),
+  .testTarget(
+    name: "UAPIConformanceTests",
+    dependencies: ["LibVFIO", "LibLiveUpdate", "CVFIOShim"]
+  ),
+  .testTarget(
+    name: "LibLiveUpdateTests",
+    dependencies: ["LibLiveUpdate", "LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
+  ),
+  .testTarget(
+    name: "CLITests",
+    dependencies: ["VFIOSelftestsCLI", "LibVFIO"],
+    // Event streams recorded from real runs (EventStreamCaseTests reads them by path).
+    exclude: ["Fixtures"]
+  ),
+]
+
+// VFIO_SELFTESTS_TEST_TARGETS=hardware: a test binary of the hardware suites alone (the C
+// selftests' ports), which is what scripts/package.sh ships to run the kselftest programs
+// (none of them runs a unit test) and what scripts/bench.sh's run_one_test starts. Swift Testing
+// builds every test a binary holds before it filters, so a binary without the ~250 unit tests
+// starts faster (docs/benchmark.md). Every other build has every target.
+let hardwareOnly = Context.environment["VFIO_SELFTESTS_TEST_TARGETS"] == "hardware"
+
 let package = Package(
   name: "vfio-selftests",
   products: [
@@ -19,7 +48,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
   ],
-  targets: [
+  targets: (hardwareOnly ? [] : unitTests) + [
     // libkmod, for loading vfio-pci, vfio_iommu_type1, iommufd, xe-vfio-pci, mtty.
     .systemLibrary(
       name: "CKmod",
@@ -62,24 +91,6 @@ let package = Package(
     .executableTarget(
       name: "vfio-bench",
       dependencies: ["LibVFIO", "LibLiveUpdate", "CVFIOShim", .product(name: "SystemPackage", package: "swift-system")]
-    ),
-    .testTarget(
-      name: "LibVFIOTests",
-      dependencies: ["LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
-    ),
-    .testTarget(
-      name: "UAPIConformanceTests",
-      dependencies: ["LibVFIO", "LibLiveUpdate", "CVFIOShim"]
-    ),
-    .testTarget(
-      name: "LibLiveUpdateTests",
-      dependencies: ["LibLiveUpdate", "LibVFIO", .product(name: "SystemPackage", package: "swift-system")]
-    ),
-    .testTarget(
-      name: "CLITests",
-      dependencies: ["VFIOSelftestsCLI", "LibVFIO"],
-      // Event streams recorded from real runs (EventStreamCaseTests reads them by path).
-      exclude: ["Fixtures"]
     ),
     .testTarget(
       name: "VFIOHardwareTests",

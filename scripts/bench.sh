@@ -83,16 +83,17 @@ log "building the Swift side (release: vfio-bench, vfio-selftests; and, for run_
   swift build -c release --scratch-path .build-release --product vfio-selftests -j 2 >&2) || die "swift build failed"
 rel=$(cd "$repo" && swift build -c release --scratch-path .build-release --show-bin-path)
 # run_one_test runs `vfio-selftests run`, which starts the Swift Testing binary beside it: the
-# release build scripts/package.sh ships (its test targets' @testable imports need
-# -enable-testing), in a scratch path of its own so vfio-bench's build stays as it was.
+# release build scripts/package.sh ships (the hardware suites alone, VFIO_SELFTESTS_TEST_TARGETS=
+# hardware), in the package's scratch path, so vfio-bench's build stays as it was.
 # Only when the filter selects run_one_test (the only operation that runs it); --short runs every
 # operation whatever the filter.
 run_one_test=0
 ((short)) || [[ -z $filter || run_one_test =~ $filter ]] && run_one_test=1
-test_flags=(-c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests)
+test_flags=(-c release --build-tests --scratch-path .build-package)
 if ((run_one_test)); then
-  (cd "$repo" && swift build "${test_flags[@]}" -j 2 >&2) || die "swift build ${test_flags[*]} failed"
-  rel_tests=$(cd "$repo" && swift build "${test_flags[@]}" --show-bin-path)
+  (cd "$repo" && VFIO_SELFTESTS_TEST_TARGETS=hardware swift build "${test_flags[@]}" -j 2 >&2) ||
+    die "VFIO_SELFTESTS_TEST_TARGETS=hardware swift build ${test_flags[*]} failed"
+  rel_tests=$(cd "$repo" && VFIO_SELFTESTS_TEST_TARGETS=hardware swift build "${test_flags[@]}" --show-bin-path)
 fi
 # Copies, so a rebuild during the boot cannot change what the guest runs.
 bin=$repo/.build-vm/bench-bin

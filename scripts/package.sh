@@ -12,8 +12,9 @@
 #   vfio/setup.sh, cleanup.sh, run.sh, lib.sh   as C's (where C's install puts them), on the
 #                          journaled `vfio-selftests setup/cleanup`
 #   liveupdate/<program>   liveupdate and the luo_* kexec programs
-#   vfio-selftests/bin/    the vfio-selftests CLI and the Swift Testing binary (release build),
-#                          and the binary's test declarations (<binary>.listing.jsonl)
+#   vfio-selftests/bin/    the vfio-selftests CLI and the Swift Testing binary (release build, the
+#                          hardware suites alone: no unit test), and the binary's test
+#                          declarations (<binary>.listing.jsonl)
 #   vfio-selftests/lib/    the Swift runtime and Swift Testing libraries they load (RUNPATH
 #                          $ORIGIN/../lib): nothing is read from a toolchain at run time; glibc,
 #                          libkmod and libstdc++ stay the system's
@@ -47,9 +48,12 @@ done
 # ---- the release build ----
 bin=${VFIO_SELFTESTS_RELEASE_BIN:-}
 if [[ -z $bin ]]; then
-  # The test targets use @testable imports: a release build of them needs -enable-testing.
-  flags=(-c release --build-tests -Xswiftc -enable-testing)
-  ((debug)) && flags=(--build-tests)
+  # The release test binary holds the hardware suites alone (VFIO_SELFTESTS_TEST_TARGETS=hardware,
+  # Package.swift: the kselftest programs run nothing else, and it starts faster without the unit
+  # tests), built in a scratch path of its own so the development build keeps every target.
+  flags=(-c release --build-tests --scratch-path "$repo/.build-package")
+  export VFIO_SELFTESTS_TEST_TARGETS=hardware
+  ((debug)) && { flags=(--build-tests); unset VFIO_SELFTESTS_TEST_TARGETS; }
   if ((skip_build == 0)); then
     log "swift build ${flags[*]}"
     (cd "$repo" && swift build "${flags[@]}" >&2) || die "swift build ${flags[*]} failed"

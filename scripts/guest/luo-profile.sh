@@ -5,7 +5,7 @@
 # one boot, three and two times each, then perf stat and a perf profile of the debug build.
 #   scripts/vm-test.sh --kernel ../shared/kernel --guest-script scripts/guest/luo-profile.sh --skip-build \
 #     --env LUO_C_DIR=<build-c-selftests.sh's bin> --env LUO_DBG_XCTEST=<debug .xctest> \
-#     [--env LUO_REL_XCTEST=<release .xctest: swift build -c release --build-tests -Xswiftc -enable-testing>]
+#     [--env LUO_REL_XCTEST=<release .xctest: swift build -c release --build-tests -Xswiftc -enable-testing, for every suite>]
 # Writes profile.txt (wall per run, the Swift tests' own times), stat-*.txt, children-dbg.txt.
 set -u
 RESULTS=${VFIO_SELFTESTS_RESULTS:?}

@@ -13,11 +13,18 @@
 # each rep; the profiles are of the first.
 # Writes times.tsv (rep, side, test, seconds: C the whole program's wall as compare-c.sh takes it,
 # a Swift build each test's JUnit time and the sum), strace-*.txt, perf-*.txt.
+# Another program: COMPARE_PROGRAM (the C program's name, default vfio_dma_mapping_mmio_test)
+# and COMPARE_FILTER (the Swift suite, default VFIODMAMappingMMIOSuite/); EXTRA_BDFS (space-
+# separated, e.g. for vfio_pci_device_init_perf_test) are set up too and passed to both sides
+# (C: after BDF; Swift: --extra-device).
 set -u
 RESULTS=${VFIO_SELFTESTS_RESULTS:?}
 REPO=${VFIO_SELFTESTS_REPO:?}
 BDF=${VFIO_SELFTESTS_BDF:?}
-C=${MMIO_C_DIR:?}/vfio_dma_mapping_mmio_test
+C=${MMIO_C_DIR:?}/${COMPARE_PROGRAM:-vfio_dma_mapping_mmio_test}
+FILTER=${COMPARE_FILTER:-VFIODMAMappingMMIOSuite/}
+read -r -a extra <<<"${EXTRA_BDFS:-}"
+extra_args=(); for d in "${extra[@]}"; do extra_args+=(--extra-device "$d"); done
 REPS=${REPS:-3}
 BIN=${VFIO_SELFTESTS_BIN_DIR:-$REPO/.build/debug}
 IFS=, read -r -a bins <<<"${SWIFT_BINS:-swift=$BIN}"
@@ -25,21 +32,21 @@ cli=${bins[0]#*=}/vfio-selftests
 out=$RESULTS/times.tsv
 log() { echo "mmio-compare +$(cut -d' ' -f1 /proc/uptime)s: $*" | tee -a "$RESULTS/log.txt"; }
 "$cli" modprobe vfio-pci vfio_iommu_type1 iommufd >> "$RESULTS/log.txt" 2>&1
-"$cli" setup "$BDF" >> "$RESULTS/log.txt" 2>&1
+for d in "$BDF" "${extra[@]}"; do "$cli" setup "$d" >> "$RESULTS/log.txt" 2>&1; done
 # The binaries into the page cache first (the first run of each otherwise pays reading it).
 cat "$C" > /dev/null
 for b in "${bins[@]}"; do cat "${b#*=}/vfio-selftests" "${b#*=}/vfio-selftestsPackageTests.xctest" > /dev/null; done
 now() { date +%s.%N; }
 c_run() { # rep [wrapper...]
   local r=$1 t0 t1 rc; shift
-  t0=$(now); VFIO_SELFTESTS_BDF=$BDF "$@" timeout -k 10 900 stdbuf -oL -eL "$C" "$BDF" > "$RESULTS/c-$r.log" 2>&1; rc=$?; t1=$(now)
+  t0=$(now); VFIO_SELFTESTS_BDF=$BDF "$@" timeout -k 10 900 stdbuf -oL -eL "$C" "$BDF" "${extra[@]}" > "$RESULTS/c-$r.log" 2>&1; rc=$?; t1=$(now)
   printf '%s\tC\twhole program\t%s\trc=%s ok=%s\n' "$r" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" "$rc" \
     "$(grep -c '^ok ' "$RESULTS/c-$r.log")" >> "$out"
 }
 swift_run() { # rep label=bindir [wrapper...]
   local r=$1 label=${2%%=*} bin=${2#*=} t0 t1 rc; shift 2
   t0=$(now)
-  "$@" "$bin/vfio-selftests" run --filter 'VFIODMAMappingMMIOSuite/' --junit "$RESULTS/junit-$label-$r.xml" "$BDF" \
+  "$@" "$bin/vfio-selftests" run --filter "$FILTER" "${extra_args[@]}" --junit "$RESULTS/junit-$label-$r.xml" "$BDF" \
     > "$RESULTS/$label-$r.log" 2>&1; rc=$?; t1=$(now)
   python3 - "$RESULTS/junit-$label-$r.xml" "$r" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" "$rc" "$label" >> "$out" <<'EOF'
 import sys, xml.etree.ElementTree as ET
@@ -73,6 +80,6 @@ if [[ ${PROFILE:-0} == 1 ]]; then
     perf script -i /tmp/$d.data 2>/dev/null | gzip > "$RESULTS/perf-$d-script.txt.gz"
   done
 fi
-"$cli" cleanup "$BDF" >> "$RESULTS/log.txt" 2>&1
+for d in "$BDF" "${extra[@]}"; do "$cli" cleanup "$d" >> "$RESULTS/log.txt" 2>&1; done
 log "done"
 exit 0
