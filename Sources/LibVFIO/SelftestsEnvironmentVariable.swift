@@ -22,6 +22,7 @@ extension SelftestsEnvironment {
     case kernelSource = "VFIO_SELFTESTS_KERNEL_SOURCE"
     case binDir = "VFIO_SELFTESTS_BIN_DIR"
     case releaseBin = "VFIO_SELFTESTS_RELEASE_BIN"
+    case testTargets = "VFIO_SELFTESTS_TEST_TARGETS"
     case skip = "VFIO_SELFTESTS_SKIP"
     case stage2Filter = "VFIO_SELFTESTS_STAGE2_FILTER"
     case cliAcceptance = "VFIO_SELFTESTS_CLI_ACCEPTANCE"
@@ -61,14 +62,14 @@ extension SelftestsEnvironment {
       case .skip, .stage2Filter, .filter: .regex
       case .cliAcceptance: .flagOrBDF
       case .compareC: .nameList
-      case .kernel: .text
+      case .kernel, .testTargets: .text
       }
     }
 
     public var audience: Audience {
       switch self {
       case .bdf, .bdfs, .sriovBDF, .migrationBDFS, .stage, .strict, .iommuMode, .timeoutScale, .liveUpdateMemfdSize,
-           .migrationStressSeconds, .resetMmapSeconds, .luoSessionPrefix, .uapiHeaders, .kernelSource, .binDir, .releaseBin, .skip,
+           .migrationStressSeconds, .resetMmapSeconds, .luoSessionPrefix, .uapiHeaders, .kernelSource, .binDir, .releaseBin, .testTargets, .skip,
            .stage2Filter, .cliAcceptance, .compareC, .compareCDir, .benchBin:
         .user
       case .stopAt, .iommuModes, .stages, .results, .repo, .filter, .extraBDFs, .kernel, .runKTAP, .runJUnit, .top:
@@ -96,6 +97,7 @@ extension SelftestsEnvironment {
       case .kernelSource: "the C drivers the driver conformance test checks against"
       case .binDir: "`scripts/vm-test.sh`: the binaries the guest runs (default `.build/debug`)"
       case .releaseBin: "`scripts/package.sh`: release binaries to package instead of building"
+      case .testTargets: "`hardware`: `Package.swift` builds a test binary of the hardware suites alone (what `scripts/package.sh` ships)"
       case .skip: "guest (`vm-test.sh --env`): suites left out of the boot"
       case .stage2Filter: "guest: suites run after the kexec besides the kexec suites"
       case .cliAcceptance: "guest: the command line's acceptance checks, on the device under test or this one"
