@@ -15,6 +15,9 @@
 # symbols bound only in the operation's run, their count in $RESULTS/perf/bindings.tsv.
 # BENCH_PERF_FAULTS=1: the page faults of the operation's run against the do-nothing run's
 # (`perf stat -e minor-faults,major-faults -r 10`), in $RESULTS/perf/faults.tsv.
+# BENCH_PERF_PROCS=N: the operation in N fresh processes (BENCH_PERF_ROUNDS rounds each) under one
+# `perf record -g`, its samples in <side>-<op>.script.gz (`perf script`): for first_init, the
+# first init's window of many processes (scripts/bench/perf-window.py sorts them out).
 set -u
 RESULTS=${VFIO_SELFTESTS_RESULTS:?}
 BDF=${VFIO_SELFTESTS_BDF:-0000:00:03.0}
@@ -48,6 +51,12 @@ for op in "${ops[@]}"; do
     if [[ ${BENCH_PERF_STRACE:-0} == 1 ]]; then
       strace -f -tt -T -o "$f.strace" "$prog" -d "$BDF" -n "${BENCH_PERF_ROUNDS:-20000}" -f "$op" \
         2>> "$out/perf.err" | sed "s/^/$side\t/" >> "$out/bench.tsv"
+      continue
+    fi
+    if [[ -n ${BENCH_PERF_PROCS:-} ]]; then
+      perf record -e cpu-clock -F 8000 -g -o /tmp/perf.data -- sh -c 'for i in $(seq "$1"); do "$2" -d "$3" -n "$4" -f "$5"; done' \
+        sh "$BENCH_PERF_PROCS" "$prog" "$BDF" "${BENCH_PERF_ROUNDS:-1}" "$op" 2>> "$out/perf.err" | sed "s/^/$side\t/" >> "$out/bench.tsv"
+      perf script -i /tmp/perf.data 2>> "$out/perf.err" | gzip > "$f.script.gz"
       continue
     fi
     perf record -e cpu-clock -F 8000 -g -o /tmp/perf.data -- "$prog" -d "$BDF" -n "${BENCH_PERF_ROUNDS:-20000}" -f "$op" \
