@@ -199,6 +199,8 @@ func luoRetrieveRaw(_ op: Op, _ luo: FileDescriptor) throws -> [UInt64] {
   var t = [UInt64](repeating: 0, count: op.rounds)
   for i in -1..<op.rounds {
     let name = luoName(luoAlternation, i + 1)
+    // The name field's 64 bytes hold at most 63 and the NUL, as LibLiveUpdate checks.
+    guard name.utf8.count <= LiveUpdate.maxSessionNameLength else { throw Skip(reason: "session name \(name) longer than \(LiveUpdate.maxSessionNameLength) bytes") }
     let t0 = nowNS()
     var s = liveupdate_ioctl_retrieve_session()
     s.size = UInt32(MemoryLayout<liveupdate_ioctl_retrieve_session>.size)
@@ -263,15 +265,11 @@ func luoDrain(_ op: Op) throws {
 
 func run(_ op: Op, address: PCIAddress) throws -> [UInt64] {
   switch op.kind {
-  case .luoRetrieve(raw: true):
+  case .luoRetrieve(let raw):
     guard luoPrefix != nil else { throw Skip(reason: luoRetrieveSkip) }
     let luo = try luoDevice()
     defer { luo.close() }
-    return try luoRetrieveRaw(op, luo.fd!)
-  case .luoRetrieve(raw: false):
-    guard luoPrefix != nil else { throw Skip(reason: luoRetrieveSkip) }
-    let luo = try luoDevice()
-    defer { luo.close() }
+    if raw { return try luoRetrieveRaw(op, luo.fd!) }
     // The name is made before the clock starts, as bench.c's luo_name() is.
     var t = [UInt64](repeating: 0, count: op.rounds)
     for i in -1..<op.rounds {
