@@ -49,12 +49,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
   ],
   targets: (hardwareOnly ? [] : unitTests) + [
-    // libkmod, for loading vfio-pci, vfio_iommu_type1, iommufd, xe-vfio-pci, mtty.
-    .systemLibrary(
-      name: "CKmod",
-      pkgConfig: "libkmod",
-      providers: [.apt(["libkmod-dev"])]
-    ),
+    // libkmod, for loading vfio-pci, vfio_iommu_type1, iommufd, xe-vfio-pci, mtty: its header
+    // (Debian's libkmod-dev) at build time; the library itself is opened on first use, not linked
+    // (Sources/CKmod/include/kmod_shim.h says why).
+    .target(name: "CKmod"),
     // The one C shim: the kernel uAPI structs (vfio, iommufd, liveupdate) defined by this
     // project, and the GNU-only calls Swift cannot reach through Glibc.
     .target(name: "CVFIOShim"),

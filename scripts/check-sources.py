@@ -52,10 +52,11 @@ LAYER = ('Sources/LibVFIO/Syscalls/', 'Sources/LibLiveUpdate/Syscalls.swift')
 # libraries the Glibc import rule catches them; `open` is listed, so an open/close pair is.)
 # `vst_monotonic_ns` is not one: the shim's inline clock read (the vDSO), which vfio-bench calls
 # on both edges of every timed round, as bench.c calls clock_gettime; a Swift wrapper around it
-# is not inlined into the executable and would put a call inside every round.
+# is not inlined into the executable and would put a call inside every round. Nor is
+# `vst_kmod_open` (CKmod's dlopen of libkmod): libkmod's own wrapper, KernelModules.swift, calls it.
 RAW_CALL = re.compile(
     r'(?<![.\w])(?<!func )(?:'
-    r'ioctl|vst_(?!monotonic_ns\b)\w+|fcntl|usleep|nanosleep|eventfd|kill|raise|signal|getpid|geteuid|getuid|'
+    r'ioctl|vst_(?!monotonic_ns\b|kmod_open\b)\w+|fcntl|usleep|nanosleep|eventfd|kill|raise|signal|getpid|geteuid|getuid|'
     r'mmap|munmap|madvise|pread|pwrite|ftruncate|fallocate|memfd_create|unlink|opendir|readlink|'
     r'uname|getenv|setenv|fflush|sysconf|clock_gettime|waitpid|fork|getrlimit|setrlimit|access|'
     r'getdtablesize|exit|open'

@@ -16,11 +16,11 @@
 #                          hardware suites alone: no unit test), and the binary's test
 #                          declarations (<binary>.listing.jsonl)
 #   vfio-selftests/lib/    the Swift runtime and Swift Testing libraries they load (RUNPATH
-#                          $ORIGIN/../lib): nothing is read from a toolchain at run time; glibc,
-#                          libkmod and libstdc++ stay the system's
+#                          $ORIGIN/../lib): nothing is read from a toolchain at run time; glibc
+#                          and libstdc++ stay the system's, and libkmod (dlopen'ed to load a module)
 #   VERSION                the port's commit, the toolchain, the linux-source the runner came from
 # Each program first checks (vfio-selftests/preflight.sh) that the system's glibc is new enough
-# and its libkmod and libstdc++ are there, else prints one line and exits with kselftest's skip code.
+# and its libstdc++ is there, else prints one line and exits with kselftest's skip code.
 # Usage: package.sh [--skip-build] [--debug] [--output TARBALL]
 #   (default .build-vm/package/vfio-selftests-kselftest.tar.gz); prints the tarball's path.
 #   --debug packs the debug build instead (`swift build --build-tests`, as scripts/test.sh makes it):
@@ -134,7 +134,7 @@ for vst_lib in $vst_system_libs; do
     [ -e "$vst_dir/$vst_lib" ] && { vst_found=1; break; }
   done
   [ $vst_found = 1 ] || { command -v ldconfig >/dev/null && ldconfig -p 2>/dev/null | grep -q "$vst_lib" && vst_found=1; }
-  [ $vst_found = 1 ] || vst_skip "the system lacks $vst_lib (install libkmod2 / libstdc++6 or your distribution's equivalent)"
+  [ $vst_found = 1 ] || vst_skip "the system lacks $vst_lib (install libstdc++6 or your distribution's equivalent)"
 done
 EOF
 

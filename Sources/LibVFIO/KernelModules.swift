@@ -26,6 +26,8 @@ import SystemPackage
   public enum LoadError: Equatable, CustomStringConvertible, Sendable {
     /// Not something modprobe could take as a module name or alias.
     case invalidName(String)
+    /// libkmod could not be opened (it is loaded on first use, not linked): dlerror()'s text.
+    case libkmodUnavailable(String)
     /// No module or built-in of that name (or alias) for this kernel.
     case notFound(module: String, directory: String)
     /// The kernel refused (not root, or module loading disabled).
@@ -42,6 +44,7 @@ import SystemPackage
     public var description: String {
       switch self {
       case .invalidName(let m): "invalid module name '\(m)': expected a module name or alias (not empty, no '/', no whitespace)"
+      case .libkmodUnavailable(let why): "libkmod: \(why) (install libkmod2 or your distribution's equivalent)"
       case .notFound(let m, let dir): "module \(m): not found (no such module or built-in in \(dir))"
       case .notPermitted(let m, let e): "module \(m): not permitted (\(Errno.name(of: e)): \(e)); loading modules needs root"
       case .failed(let m, let op, let e): "module \(m): \(op) failed: \(Errno.name(of: e)) (\(e.rawValue)): \(e)"
@@ -69,6 +72,8 @@ import SystemPackage
   /// modprobe.d configuration read from `configPaths` (default: the system's, as modprobe reads
   /// it; options given on the kernel command line apply either way).
   public init(directory: String? = nil, configPaths: [String]? = nil) throws(VFIOError) {
+    // libkmod is opened here, the first time a process needs it (Sources/CKmod/include/kmod_shim.h).
+    if let why = unsafe vst_kmod_open() { throw .moduleLoad(.libkmodUnavailable(unsafe String(cString: why))) }
     let dir = directory ?? "/lib/modules/\(Self.kernelRelease())"
     let ctx: OpaquePointer?
     if let configPaths {
