@@ -10,7 +10,8 @@
 # swift (the CLI running the test binary), cli (`--help`), xctest (the test binary matching no
 # test), xctest_one (the test binary running the one test as the CLI starts it, with no CLI) and
 # probe (run/startup-probe.xctest when present: scripts/bench/startup-probe, a Swift Testing
-# binary with one empty test, the floor), and any run/extra-NAME (as extra_NAME); each side's output of its last run is in $side.out.
+# binary with one empty test, the floor), any run/extra-NAME (as extra_NAME), and a second build
+# in run-alt/ (swift_alt, xctest_one_alt); each side's output of its last run is in $side.out.
 # The perf profiles are of STARTUP_PERF_SIDES (comma-separated, default c,swift); STARTUP_PERF=0 skips them,
 # STARTUP_PERF_SCRIPT=1 also keeps each one's samples ($side.script.gz).
 set -u
@@ -34,6 +35,13 @@ if [[ -x $BIN/O2/selftests/vfio_pci_device_test ]]; then
 fi
 if [[ -x $BIN/run/startup-probe.xctest ]]; then
   probe_cmd=("$BIN/run/startup-probe.xctest" --testing-library swift-testing --filter ProbeSuite/empty); sides+=(probe)
+fi
+# An A/B of two builds in one boot: run-alt/ beside run/, another vfio-selftests and its test
+# binary, timed as swift_alt and xctest_one_alt.
+if [[ -x $BIN/run-alt/vfio-selftests && -x $BIN/run-alt/vfio-selftestsPackageTests.xctest ]]; then
+  swift_alt_cmd=("$BIN/run-alt/vfio-selftests" "${swift_cmd[@]:1}")
+  xctest_one_alt_cmd=("${xctest_one_cmd[@]}"); xctest_one_alt_cmd[4]=$BIN/run-alt/vfio-selftestsPackageTests.xctest
+  sides+=(swift_alt xctest_one_alt)
 fi
 # Any other program put in run/ as extra-NAME is timed too (with no arguments), as side extra_NAME.
 for f in "$BIN"/run/extra-*; do

@@ -133,20 +133,20 @@ extension Syscalls {
   /// `waitpid` itself is returned as its errno.
   package static func run(_ arguments: [String], environment: [String], output: ChildOutput,
                           forwarding: [Signal]) -> Result<ChildExit, Errno> {
-    var waited = unsafe sigset_t()
+    var waited = sigset_t()
     unsafe sigemptyset(&waited)
     unsafe sigaddset(&waited, SIGCHLD)
     for s in forwarding { unsafe sigaddset(&waited, s.rawValue) }
-    var defaults = unsafe sigset_t()
+    var defaults = sigset_t()
     unsafe sigemptyset(&defaults)
     for s in forwarding { unsafe sigaddset(&defaults, s.rawValue) }
-    var old = unsafe sigset_t()
+    var old = sigset_t()
     unsafe pthread_sigmask(SIG_BLOCK, &waited, &old)
     defer { unsafe pthread_sigmask(SIG_SETMASK, &old, nil) }
     let oldChild = Glibc.signal(SIGCHLD, SIG_DFL)
     defer { _ = Glibc.signal(SIGCHLD, oldChild) }
 
-    var attr = unsafe posix_spawnattr_t()
+    var attr = posix_spawnattr_t()
     unsafe posix_spawnattr_init(&attr)
     defer { unsafe posix_spawnattr_destroy(&attr) }
     unsafe posix_spawnattr_setsigmask(&attr, &old)
