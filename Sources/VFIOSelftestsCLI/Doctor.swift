@@ -87,9 +87,11 @@ public struct Doctor {
                      detail: khoDebugfs ? "\(sysKernel)/debug/kho" : khoCmdline.map { "\($0) on the command line" } ?? "no \(sysKernel)/debug/kho and no kho= on the command line",
                      enables: "preserving state across kexec (stage 2)"))
     for m in ["vfio-pci", "vfio_iommu_type1", "iommufd", "mtty", "xe-vfio-pci"] {
+      // A state KernelModules knows, or why it could not tell (libkmod not opened): not available.
       let s = moduleState(m)
-      let ok = s != KernelModules.State.notFound.rawValue
-      out.append(Check(name: "module \(m)", available: ok, detail: ok ? s : "not available for this kernel", enables: Self.moduleUse[m] ?? ""))
+      let ok = KernelModules.State(rawValue: s).map { $0 != .notFound } ?? false
+      let detail = ok || s != KernelModules.State.notFound.rawValue ? s : "not available for this kernel"
+      out.append(Check(name: "module \(m)", available: ok, detail: detail, enables: Self.moduleUse[m] ?? ""))
     }
     let bound = (Self.list("\(paths.pciBus)/drivers/vfio-pci") ?? []).filter { PCIAddress($0) != nil }
     out.append(Check(name: "bound to vfio-pci", available: !bound.isEmpty, detail: bound.isEmpty ? "none" : bound.joined(separator: " "),

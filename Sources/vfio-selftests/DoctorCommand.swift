@@ -10,8 +10,13 @@ struct DoctorCommand: ParsableCommand {
     abstract: "Report what this kernel and machine offer for the selftests and what each piece enables.")
 
   func run() throws {
-    let kmod = try? KernelModules()
-    let doctor = VFIOSelftestsCLI.Doctor(isRoot: Syscalls.effectiveUserID == 0, moduleState: { kmod?.state($0).rawValue ?? "unknown (libkmod unavailable)" })
+    let kmod = Result { () throws(VFIOError) in try KernelModules() }
+    let doctor = VFIOSelftestsCLI.Doctor(isRoot: Syscalls.effectiveUserID == 0, moduleState: { m in
+      switch kmod {
+      case .success(let k): k.state(m).rawValue
+      case .failure(let e): "unknown: \(e)"
+      }
+    })
     print("kernel \(KernelModules.kernelRelease())")
     for c in doctor.checks() { print(c.line) }
   }

@@ -20,6 +20,12 @@ struct DoctorModuleTests {
       == "[yes] module vfio-pci          built in  -- binding devices for the VFIO suites")
   }
 
+  /// With libkmod missing (it is opened on first use), a module's state is unknown: not a yes.
+  @Test func anUnknownStateIsNotAvailable() {
+    #expect(line("vfio-pci", state: "unknown: libkmod: libkmod.so.2: cannot open shared object file")
+      == "[no]  module vfio-pci          unknown: libkmod: libkmod.so.2: cannot open shared object file  -- binding devices for the VFIO suites")
+  }
+
   @Test func xeVFIOPCI() {
     #expect(line("xe-vfio-pci", state: KernelModules.State.notLoaded.rawValue)
       == "[yes] module xe-vfio-pci       not loaded  -- Intel Xe VF migration (vfio_migration_test.pci)")
