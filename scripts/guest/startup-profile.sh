@@ -27,8 +27,13 @@ cli_cmd=("$BIN/run/vfio-selftests" --help)
 xctest_cmd=("$BIN/run/vfio-selftestsPackageTests.xctest" --filter no-such-test)
 # The one test with no CLI: the arguments and environment `vfio-selftests run` gives the binary
 # (less the event stream, which the CLI reads).
-xctest_one_cmd=(env VFIO_SELFTESTS_BDF="$BDF" VFIO_SELFTESTS_IOMMU_MODE=iommufd VFIO_SELFTESTS_STAGE=0
-  "$BIN/run/vfio-selftestsPackageTests.xctest" --testing-library swift-testing --filter VFIOPCIDeviceSuite/config_space_read_write)
+# one_test ARRAY BINARY: sets ARRAY to that command for BINARY.
+one_test() {
+  local -n into=$1
+  into=(env VFIO_SELFTESTS_BDF="$BDF" VFIO_SELFTESTS_IOMMU_MODE=iommufd VFIO_SELFTESTS_STAGE=0
+    "$2" --testing-library swift-testing --filter VFIOPCIDeviceSuite/config_space_read_write)
+}
+one_test xctest_one_cmd "$BIN/run/vfio-selftestsPackageTests.xctest"
 sides=(c swift cli xctest xctest_one)
 if [[ -x $BIN/O2/selftests/vfio_pci_device_test ]]; then
   c_o2_cmd=("$BIN/O2/selftests/vfio_pci_device_test" "${c_cmd[@]:1}"); sides+=(c_o2)
@@ -40,7 +45,7 @@ fi
 # binary, timed as swift_alt and xctest_one_alt.
 if [[ -x $BIN/run-alt/vfio-selftests && -x $BIN/run-alt/vfio-selftestsPackageTests.xctest ]]; then
   swift_alt_cmd=("$BIN/run-alt/vfio-selftests" "${swift_cmd[@]:1}")
-  xctest_one_alt_cmd=("${xctest_one_cmd[@]}"); xctest_one_alt_cmd[4]=$BIN/run-alt/vfio-selftestsPackageTests.xctest
+  one_test xctest_one_alt_cmd "$BIN/run-alt/vfio-selftestsPackageTests.xctest"
   sides+=(swift_alt xctest_one_alt)
 fi
 # Any other program put in run/ as extra-NAME is timed too (with no arguments), as side extra_NAME.
