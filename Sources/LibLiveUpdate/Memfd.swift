@@ -48,11 +48,7 @@ public enum Memfd {
   public static func contents(of fd: FileDescriptor) throws(LiveUpdateError) -> String {
     let map = try MappedMemory.sharedResult(fd, offset: 0, size: MappedMemory.pageSize, protection: .read).get("mmap", "memfd fd \(fd.rawValue)")
     defer { map.unmap() }
-    return string(in: map)
-  }
-
-  private static func string(in map: MappedMemory) -> String {
-    String(decoding: map.bytes(count: map.size).prefix(while: { $0 != 0 }), as: UTF8.self)
+    return map.cString()
   }
 
   /// `restore_and_verify_memfd`: retrieves `token` from `session`; when `expected` is given, the

@@ -85,6 +85,18 @@ public final class MappedMemory {
     }
   }
 
+  /// The region's bytes up to the first NUL (or its end) as UTF-8: the C string at its start,
+  /// read in place.
+  public func cString() -> String {
+    guard size > 0 else { return "" }
+    return unsafe Self.cString(at: UnsafeRawPointer(pointer(0, size)), room: size)
+  }
+
+  private static func cString(at p: UnsafeRawPointer, room: Int) -> String {
+    let bytes = unsafe UnsafeRawBufferPointer(start: p, count: room)
+    return unsafe String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+  }
+
   /// Maps `size` bytes of `fd` shared and read-only, compares them with `text` as
   /// `holdsCString` does (C's `strcmp(text, map) == 0`), and unmaps them: one mmap and one
   /// munmap, and no object (how a retrieved Live Update memfd is checked, once per file).
@@ -95,8 +107,7 @@ public final class MappedMemory {
     }
     defer { unsafe _ = munmap(p, size) }
     if unsafe holdsCString(text, at: UnsafeRawPointer(p), room: size) { return .success(nil) }
-    let bytes = unsafe UnsafeRawBufferPointer(start: p, count: size)
-    return unsafe .success(String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self))
+    return unsafe .success(cString(at: UnsafeRawPointer(p), room: size))
   }
 
   /// Sets `count` bytes from `offset` to `byte` (memset).
